@@ -1,0 +1,279 @@
+//! Rejections and their HTTP responses (RFC 6750 §3, RFC 9110 §11.6.1).
+
+use std::{fmt, sync::Arc};
+
+use actix_web::{
+    http::{
+        header::{self, HeaderValue},
+        StatusCode,
+    },
+    HttpResponse, ResponseError,
+};
+
+/// Renders every rejection of one [`Maskinporten`](crate::Maskinporten) handle;
+/// set with [`MaskinportenBuilder::rejection_handler`](crate::MaskinportenBuilder::rejection_handler).
+pub(crate) type RejectionHandler = Arc<dyn Fn(&MaskinportenError) -> HttpResponse + Send + Sync>;
+
+/// What a rejection renders with: the realm of the challenge and the
+/// application's own renderer, both taken from the `Maskinporten` handle.
+#[derive(Default)]
+pub(crate) struct Rendering {
+    pub(crate) realm: Option<Box<str>>,
+    pub(crate) handler: Option<RejectionHandler>,
+}
+
+/// Why a request was turned away. Each kind has one status and one
+/// `WWW-Authenticate` challenge; see [`MaskinportenError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// No bearer credentials: no `Authorization` header, an empty one, or
+    /// another scheme. 401 with a bare `Bearer` challenge.
+    MissingToken,
+    /// A malformed request, such as two `Authorization` headers or `Bearer`
+    /// without a token. 400 with `error="invalid_request"`.
+    InvalidRequest,
+    /// The token is not active, malformed or unusable. 401 with
+    /// `error="invalid_token"`.
+    InvalidToken,
+    /// The token is active but lacks a required scope. 403 with
+    /// `error="insufficient_scope"` and `scope="..."`.
+    InsufficientScope,
+    /// The token could not be checked: the validator is unreachable, slow, or
+    /// answered something unusable. 503 without a challenge: it is not the
+    /// caller's fault.
+    ValidatorUnavailable,
+    /// The application did not register a [`Maskinporten`](crate::Maskinporten)
+    /// handle, or required a scope that is not a valid scope name. 500.
+    Misconfigured,
+}
+
+impl ErrorKind {
+    /// The HTTP status of this kind of rejection.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorKind::MissingToken | ErrorKind::InvalidToken => StatusCode::UNAUTHORIZED,
+            ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
+            ErrorKind::InsufficientScope => StatusCode::FORBIDDEN,
+            ErrorKind::ValidatorUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The error code of the JSON body: RFC 6750's codes where the challenge
+    /// carries one, RFC 6749's otherwise.
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorKind::MissingToken => "unauthorized",
+            ErrorKind::InvalidRequest => "invalid_request",
+            ErrorKind::InvalidToken => "invalid_token",
+            ErrorKind::InsufficientScope => "insufficient_scope",
+            ErrorKind::ValidatorUnavailable => "temporarily_unavailable",
+            ErrorKind::Misconfigured => "server_error",
+        }
+    }
+}
+
+/// A rejected request, ready to be answered.
+///
+/// It implements [`ResponseError`], so it answers with this table (the body is
+/// JSON, `{"error": ..., "error_description": ...}`, and never contains the
+/// token):
+///
+/// | kind | status | `WWW-Authenticate` |
+/// |---|---|---|
+/// | [`MissingToken`](ErrorKind::MissingToken) | 401 | `Bearer` (with `realm` if configured) |
+/// | [`InvalidToken`](ErrorKind::InvalidToken) | 401 | `Bearer error="invalid_token", error_description="..."` |
+/// | [`InvalidRequest`](ErrorKind::InvalidRequest) | 400 | `Bearer error="invalid_request", error_description="..."` |
+/// | [`InsufficientScope`](ErrorKind::InsufficientScope) | 403 | `Bearer error="insufficient_scope", error_description="...", scope="..."` |
+/// | [`ValidatorUnavailable`](ErrorKind::ValidatorUnavailable) | 503 | none |
+/// | [`Misconfigured`](ErrorKind::Misconfigured) | 500 | none |
+///
+/// To answer in another shape, give the `Maskinporten` handle a
+/// [`rejection_handler`](crate::MaskinportenBuilder::rejection_handler): it
+/// renders every rejection of every handler.
+#[derive(Clone)]
+pub struct MaskinportenError {
+    kind: ErrorKind,
+    description: &'static str,
+    required_scope: Option<Arc<str>>,
+    rendering: Option<Arc<Rendering>>,
+}
+
+impl MaskinportenError {
+    pub(crate) fn new(kind: ErrorKind, description: &'static str) -> Self {
+        MaskinportenError {
+            kind,
+            description,
+            required_scope: None,
+            rendering: None,
+        }
+    }
+
+    pub(crate) fn insufficient_scope(required_scope: Arc<str>, description: &'static str) -> Self {
+        MaskinportenError {
+            required_scope: Some(required_scope),
+            ..Self::new(ErrorKind::InsufficientScope, description)
+        }
+    }
+
+    pub(crate) fn rendered_with(mut self, rendering: &Arc<Rendering>) -> Self {
+        self.rendering = Some(Arc::clone(rendering));
+        self
+    }
+
+    /// What kind of rejection this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The HTTP status it answers with.
+    pub fn status(&self) -> StatusCode {
+        self.kind.status()
+    }
+
+    /// A short, fixed, human-readable reason; it never contains the token.
+    pub fn description(&self) -> &'static str {
+        self.description
+    }
+
+    /// For [`InsufficientScope`](ErrorKind::InsufficientScope): the required
+    /// scopes, separated by one space, as in the challenge's `scope` attribute.
+    pub fn required_scope(&self) -> Option<&str> {
+        self.required_scope.as_deref()
+    }
+
+    /// The `WWW-Authenticate` value this rejection carries, if any.
+    pub fn challenge(&self) -> Option<String> {
+        let realm = self.rendering.as_ref().and_then(|r| r.realm.as_deref());
+        let mut params: Vec<(&str, &str)> = Vec::with_capacity(4);
+        if let Some(realm) = realm {
+            params.push(("realm", realm));
+        }
+        match self.kind {
+            ErrorKind::MissingToken => {}
+            ErrorKind::InvalidRequest | ErrorKind::InvalidToken => {
+                params.push(("error", self.kind.code()));
+                params.push(("error_description", self.description));
+            }
+            ErrorKind::InsufficientScope => {
+                params.push(("error", self.kind.code()));
+                params.push(("error_description", self.description));
+                if let Some(scope) = &self.required_scope {
+                    params.push(("scope", scope));
+                }
+            }
+            ErrorKind::ValidatorUnavailable | ErrorKind::Misconfigured => return None,
+        }
+        let mut challenge = String::from("Bearer");
+        for (i, (name, value)) in params.iter().enumerate() {
+            challenge.push_str(if i == 0 { " " } else { ", " });
+            challenge.push_str(name);
+            challenge.push_str("=\"");
+            push_quoted(&mut challenge, value);
+            challenge.push('"');
+        }
+        Some(challenge)
+    }
+
+    /// The response this crate gives when the application has no rejection
+    /// handler of its own; a handler can call it to decorate the default.
+    pub fn default_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status());
+        if let Some(challenge) = self.challenge() {
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                response.insert_header((header::WWW_AUTHENTICATE, value));
+            }
+        }
+        if self.kind == ErrorKind::ValidatorUnavailable {
+            // A hint to retry soon: the sidecar is usually back within seconds.
+            response.insert_header((header::RETRY_AFTER, "1"));
+        }
+        response.insert_header(header::CacheControl(vec![header::CacheDirective::NoStore]));
+        response.json(ErrorBody {
+            error: self.kind.code(),
+            error_description: self.description,
+        })
+    }
+}
+
+/// Escapes a value for an RFC 9110 quoted-string.
+fn push_quoted(out: &mut String, value: &str) {
+    for c in value.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+}
+
+#[derive(serde::Serialize)]
+struct ErrorBody {
+    error: &'static str,
+    error_description: &'static str,
+}
+
+impl fmt::Debug for MaskinportenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MaskinportenError")
+            .field("kind", &self.kind)
+            .field("description", &self.description)
+            .field("required_scope", &self.required_scope)
+            .finish()
+    }
+}
+
+impl fmt::Display for MaskinportenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind.code(), self.description)
+    }
+}
+
+impl std::error::Error for MaskinportenError {}
+
+impl ResponseError for MaskinportenError {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self.rendering.as_ref().and_then(|r| r.handler.as_ref()) {
+            Some(handler) => handler(self),
+            None => self.default_response(),
+        }
+    }
+}
+
+/// A `Maskinporten` handle could not be configured. The message names the
+/// environment variable or builder setting at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    variable: Option<&'static str>,
+    message: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(variable: Option<&'static str>, message: impl Into<String>) -> Self {
+        ConfigError {
+            variable,
+            message: message.into(),
+        }
+    }
+
+    /// The environment variable at fault, when the configuration came from
+    /// the environment.
+    pub fn variable(&self) -> Option<&'static str> {
+        self.variable
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.variable {
+            Some(variable) => write!(f, "{variable}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}

@@ -1,0 +1,98 @@
+//! Maskinporten bearer tokens for Actix-web APIs on NAIS.
+//!
+//! An external organisation calls your API with a Maskinporten access token;
+//! this crate checks the token (through the NAIS introspection endpoint,
+//! Texas), gives your handler its typed claims, and answers callers that may
+//! not pass with the RFC 6750 rejection they are owed.
+//!
+//! ```no_run
+//! use actix_web::{get, App, HttpResponse, HttpServer, Responder};
+//! use maskinporten_actix::{require_scope, Maskinporten, MaskinportenClaims};
+//!
+//! #[get("/afp")]
+//! #[require_scope("nav:helse/sykepenger/afp.read")]
+//! async fn afp(claims: MaskinportenClaims) -> impl Responder {
+//!     let orgno = claims.consumer().and_then(|c| c.orgno()).unwrap_or("unknown");
+//!     HttpResponse::Ok().body(format!("AFP data for {orgno}"))
+//! }
+//!
+//! #[actix_web::main]
+//! async fn main() -> std::io::Result<()> {
+//!     // Reads NAIS_TOKEN_INTROSPECTION_ENDPOINT, which NAIS sets when
+//!     // Maskinporten is enabled for the application.
+//!     let maskinporten = Maskinporten::from_env().expect("Maskinporten configuration");
+//!     HttpServer::new(move || App::new().app_data(maskinporten.clone()).service(afp))
+//!         .bind(("0.0.0.0", 8080))?
+//!         .run()
+//!         .await
+//! }
+//! ```
+//!
+//! - [`Maskinporten`] is the validator handle, registered once as app data.
+//! - [`MaskinportenClaims`] is the extractor: typed claims of a valid token.
+//! - [`require_scope`] guards a handler with scopes that are checked against
+//!   the NAIS scope grammar when the code compiles.
+//! - [`MaskinportenError`] is every rejection, with its status and challenge.
+//! - The `testing` feature brings [`testing::LocalTexas`], a local
+//!   Texas-compatible endpoint that mints real tokens: the way to test
+//!   handlers and to run an API without NAIS.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod bearer;
+mod cache;
+mod claims;
+mod error;
+mod extract;
+mod introspection;
+mod validator;
+
+#[doc(hidden)]
+pub mod __private;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use bearer::DEFAULT_MAX_TOKEN_LENGTH;
+pub use cache::{ValidationStats, DEFAULT_CACHE_CAPACITY};
+pub use claims::{MaskinportenClaims, Organization};
+pub use error::{ConfigError, ErrorKind, MaskinportenError};
+pub use validator::{
+    Maskinporten, MaskinportenBuilder, DEFAULT_TIMEOUT, INTROSPECTION_ENDPOINT_ENV,
+};
+
+/// Guards a handler: the request must carry a Maskinporten token that holds
+/// the scopes.
+///
+/// ```
+/// use actix_web::{post, web, HttpResponse, Responder};
+/// use maskinporten_actix::{require_scope, MaskinportenClaims};
+///
+/// // Every scope listed is required.
+/// #[post("/afp")]
+/// #[require_scope("nav:helse/sykepenger/afp.write", "nav:helse/sykepenger/afp.read")]
+/// async fn store(body: web::Bytes) -> impl Responder {
+///     HttpResponse::Created().finish()
+/// }
+///
+/// // One of them is enough.
+/// #[require_scope(any("nav:helse/sykepenger/afp.read", "nav:helse/sykepenger/afp.write"))]
+/// async fn read(claims: MaskinportenClaims) -> impl Responder {
+///     HttpResponse::Ok().body(claims.scope_claim().to_owned())
+/// }
+/// ```
+///
+/// The token is validated (once per request, whatever else extracts the
+/// claims) and the scopes checked before any of the handler's own arguments
+/// are extracted, so no request body is read for a caller that may not pass.
+/// Each scope literal is checked against the NAIS scope grammar when the code
+/// compiles. The attribute goes above or below `#[get]`, `#[post]` or
+/// `#[route]`, on `async fn` handlers with any return type.
+pub use maskinporten_macros::require_scope;
+
+/// The NAIS scope grammar that `#[require_scope]` applies when the code
+/// compiles, for scopes only known at run time.
+pub mod scope {
+    pub use maskinporten_scope::{validate, ScopeError, EXAMPLE};
+}
