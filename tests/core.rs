@@ -1,0 +1,560 @@
+//! The core contract over real HTTP: an API guarded by `#[require_scope]` and
+//! `MaskinportenClaims`, validating through the local Texas-compatible
+//! endpoint (or a broken one), answering each row of the rejection table.
+
+use std::time::{Duration, Instant};
+
+use actix_web::{get, post, web, HttpResponse, Responder};
+use maskinporten_actix::{
+    require_scope, testing::LocalTexas, ErrorKind, Maskinporten, MaskinportenClaims,
+};
+use maskinporten_tests::{client, refused_url, Fault, FaultServer, TestApi};
+use reqwest::{header::WWW_AUTHENTICATE, StatusCode};
+use serde_json::{json, Value};
+
+const READ: &str = "nav:helse/sykepenger/afp.read";
+const WRITE: &str = "nav:helse/sykepenger/afp.write";
+
+#[get("/afp")]
+#[require_scope("nav:helse/sykepenger/afp.read")]
+async fn read_afp(claims: MaskinportenClaims) -> impl Responder {
+    HttpResponse::Ok().json(json!({ "orgno": claims.consumer().and_then(|c| c.orgno()) }))
+}
+
+#[require_scope("nav:helse/sykepenger/afp.write")]
+#[post("/afp")]
+async fn write_afp(body: web::Json<Value>) -> impl Responder {
+    HttpResponse::Created().json(body.into_inner())
+}
+
+#[get("/both")]
+#[require_scope("nav:helse/sykepenger/afp.read", "nav:helse/sykepenger/afp.write")]
+async fn both() -> impl Responder {
+    HttpResponse::Ok().finish()
+}
+
+#[get("/either")]
+#[require_scope(any("nav:helse/sykepenger/afp.read", "nav:helse/sykepenger/afp.write"))]
+async fn either() -> Result<HttpResponse, actix_web::Error> {
+    Ok(HttpResponse::Ok().finish())
+}
+
+/// Three extractions of the claims in one request.
+#[get("/thrice")]
+#[require_scope("nav:helse/sykepenger/afp.read")]
+async fn thrice(a: MaskinportenClaims, b: MaskinportenClaims) -> impl Responder {
+    assert_eq!(a.jwt_id(), b.jwt_id());
+    HttpResponse::Ok().finish()
+}
+
+#[get("/whoami")]
+async fn whoami(claims: MaskinportenClaims) -> impl Responder {
+    #[derive(serde::Deserialize)]
+    struct Own {
+        client_amr: String,
+        token_type: String,
+        custom: Option<u32>,
+    }
+    let own: Own = claims.deserialize().expect("claims deserialize");
+    HttpResponse::Ok().json(json!({
+        "consumer_orgno": claims.consumer().and_then(|c| c.orgno()),
+        "consumer_id": claims.consumer().map(|c| c.id()),
+        "consumer_authority": claims.consumer().map(|c| c.authority()),
+        "supplier_orgno": claims.supplier().and_then(|c| c.orgno()),
+        "client_id": claims.client_id(),
+        "issuer": claims.issuer(),
+        "jti": claims.jwt_id(),
+        "exp": claims.expires_at().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
+        "iat": claims.issued_at().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
+        "scopes": claims.scopes(),
+        "client_amr": own.client_amr,
+        "token_type": own.token_type,
+        "custom": own.custom,
+        "custom_claim": claims.claim("custom"),
+        "missing_claim": claims.claim("nope"),
+        "debug": format!("{claims:?}"),
+    }))
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(read_afp)
+        .service(write_afp)
+        .service(both)
+        .service(either)
+        .service(thrice)
+        .service(whoami);
+}
+
+fn maskinporten(texas: &LocalTexas) -> Maskinporten {
+    Maskinporten::builder()
+        .introspection_endpoint(texas.introspection_endpoint())
+        .build()
+        .expect("maskinporten")
+}
+
+fn challenge(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get(WWW_AUTHENTICATE)
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+async fn get(url: &str, token: Option<&str>) -> reqwest::Response {
+    let mut request = client().get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("request")
+}
+
+#[actix_web::test]
+async fn a_token_with_the_scope_passes_and_gets_typed_claims() {
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(maskinporten(&texas)), routes);
+    let token = texas.token().scope(READ).consumer("889640782").sign();
+    let response = get(&api.url("/afp"), Some(&token)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(challenge(&response).is_none());
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({ "orgno": "889640782" })
+    );
+}
+
+#[actix_web::test]
+async fn claims_are_typed() {
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(maskinporten(&texas)), routes);
+    let token = texas
+        .token()
+        .scopes([READ, WRITE])
+        .consumer("991825827")
+        .supplier("889640782")
+        .client_id("c1c2c3")
+        .jti("jti-1")
+        .exp(4_000_000_000)
+        .iat(1_700_000_000)
+        .claim("custom", json!(7))
+        .sign();
+    let response = get(&api.url("/whoami"), Some(&token)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["consumer_orgno"], "991825827");
+    assert_eq!(body["consumer_id"], "0192:991825827");
+    assert_eq!(body["consumer_authority"], "iso6523-actorid-upis");
+    assert_eq!(body["supplier_orgno"], "889640782");
+    assert_eq!(body["client_id"], "c1c2c3");
+    assert_eq!(body["issuer"], texas.issuer());
+    assert_eq!(body["jti"], "jti-1");
+    assert_eq!(body["exp"], 4_000_000_000u64);
+    assert_eq!(body["iat"], 1_700_000_000u64);
+    assert_eq!(body["scopes"], json!([READ, WRITE]));
+    assert_eq!(body["client_amr"], "private_key_jwt");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["custom"], 7);
+    assert_eq!(body["custom_claim"], 7);
+    assert_eq!(body["missing_claim"], Value::Null);
+    let debug = body["debug"].as_str().unwrap();
+    assert!(debug.contains("0192:991825827"), "{debug}");
+    assert!(
+        !debug.contains(&token) && !debug.contains(token.split('.').nth(2).unwrap()),
+        "{debug}"
+    );
+}
+
+#[actix_web::test]
+async fn no_bearer_credentials_get_a_bare_challenge() {
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(maskinporten(&texas)), routes);
+    for auth in [None, Some("Basic dXNlcjpwYXNz"), Some("")] {
+        let mut request = client().get(api.url("/afp"));
+        if let Some(auth) = auth {
+            request = request.header("Authorization", auth);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
+        assert_eq!(challenge(&response).as_deref(), Some("Bearer"), "{auth:?}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "unauthorized");
+    }
+    assert_eq!(texas.introspections(), 0);
+}
+
+#[actix_web::test]
+async fn the_realm_goes_into_every_challenge() {
+    let texas = LocalTexas::start();
+    let mp = Maskinporten::builder()
+        .introspection_endpoint(texas.introspection_endpoint())
+        .realm("afp-api")
+        .build()
+        .unwrap();
+    let api = TestApi::start(Some(mp), routes);
+    let response = get(&api.url("/afp"), None).await;
+    assert_eq!(
+        challenge(&response).as_deref(),
+        Some(r#"Bearer realm="afp-api""#)
+    );
+    let token = texas.token().scope(WRITE).sign();
+    let response = get(&api.url("/afp"), Some(&token)).await;
+    assert_eq!(
+        challenge(&response).as_deref(),
+        Some(
+            r#"Bearer realm="afp-api", error="insufficient_scope", error_description="the access token lacks a scope this resource requires", scope="nav:helse/sykepenger/afp.read""#
+        )
+    );
+}
+
+#[actix_web::test]
+async fn an_inactive_token_is_invalid_token() {
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(maskinporten(&texas)), routes);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let tokens = [
+        texas.token().scope(READ).exp(now - 3600).sign(),
+        texas
+            .token()
+            .scope(READ)
+            .issuer("https://evil.example/")
+            .sign(),
+        texas.token().scope(READ).tampered().sign(),
+        texas.token().scope(READ).signed_by_other_key().sign(),
+        texas.token().scope(READ).hs256(b"secret").sign(),
+        texas.token().scope(READ).unsigned().sign(),
+    ];
+    for token in &tokens {
+        let response = get(&api.url("/afp"), Some(token)).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            challenge(&response).as_deref(),
+            Some(
+                r#"Bearer error="invalid_token", error_description="the access token is not active""#
+            )
+        );
+        let body = response.text().await.unwrap();
+        assert_eq!(
+            body,
+            r#"{"error":"invalid_token","error_description":"the access token is not active"}"#
+        );
+    }
+    assert_eq!(texas.introspections(), tokens.len() as u64);
+}
+
+#[actix_web::test]
+async fn a_malformed_request_is_invalid_request_without_a_network_call() {
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(maskinporten(&texas)), routes);
+    let token = texas.token().scope(READ).sign();
+    let response = client()
+        .get(api.url("/afp"))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        challenge(&response).as_deref(),
+        Some(
+            r#"Bearer error="invalid_request", error_description="more than one Authorization header""#
+        )
+    );
+    let response = client()
+        .get(api.url("/afp"))
+        .header("Authorization", "Bearer")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let response = client()
+        .get(api.url("/afp"))
+        .header("Authorization", "Bearer a,b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(challenge(&response)
+        .unwrap()
+        .contains(r#"error="invalid_token""#));
+    assert_eq!(texas.introspections(), 0);
+}
+
+#[actix_web::test]
+async fn a_missing_scope_is_insufficient_scope_with_the_scope_named() {
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(maskinporten(&texas)), routes);
+    let read_only = texas.token().scope(READ).sign();
+    let response = client()
+        .post(api.url("/afp"))
+        .bearer_auth(&read_only)
+        .json(&json!({"period": "2026-03"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        challenge(&response).as_deref(),
+        Some(
+            r#"Bearer error="insufficient_scope", error_description="the access token lacks a scope this resource requires", scope="nav:helse/sykepenger/afp.write""#
+        )
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "insufficient_scope");
+
+    let response = get(&api.url("/both"), Some(&read_only)).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(challenge(&response)
+        .unwrap()
+        .ends_with(&format!(r#"scope="{READ} {WRITE}""#)));
+
+    let response = get(&api.url("/either"), Some(&read_only)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let neither = texas
+        .token()
+        .scope("nav:helse/sykepenger/other.read")
+        .sign();
+    let response = get(&api.url("/either"), Some(&neither)).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(challenge(&response).unwrap().contains("none of the scopes"));
+}
+
+#[actix_web::test]
+async fn scopes_match_whole_and_exactly() {
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(maskinporten(&texas)), routes);
+    let denied = [
+        "nav:helse/sykepenger/afp.readwrite",
+        "nav:helse/sykepenger/afp.rea",
+        "nav:helse/sykepenger/afp",
+        "NAV:helse/sykepenger/afp.read",
+        "nav:helse/sykepenger/AFP.read",
+        "xnav:helse/sykepenger/afp.read",
+        "nav:helse/sykepenger/afp.read,nav:other/ab",
+        "nav:helse/sykepenger/afp.read\u{a0}nav:other/ab",
+        "nav:helse/sykepenger/аfp.read", // Cyrillic а
+        "",
+    ];
+    for scope in denied {
+        let token = texas.token().raw_scope(scope).sign();
+        let response = get(&api.url("/afp"), Some(&token)).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{scope:?}");
+    }
+    let granted = [
+        "nav:helse/sykepenger/afp.read",
+        "nav:other/ab nav:helse/sykepenger/afp.read",
+        "nav:other/ab\tnav:helse/sykepenger/afp.read",
+        "  nav:other/ab   nav:helse/sykepenger/afp.read  ",
+        "nav:helse/sykepenger/afp.read nav:helse/sykepenger/afp.read",
+    ];
+    for scope in granted {
+        let token = texas.token().raw_scope(scope).sign();
+        let response = get(&api.url("/afp"), Some(&token)).await;
+        assert_eq!(response.status(), StatusCode::OK, "{scope:?}");
+    }
+    // An active token without any scope claim holds no scope.
+    let token = texas.token().without("scope").sign();
+    assert_eq!(
+        get(&api.url("/afp"), Some(&token)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get(&api.url("/whoami"), Some(&token)).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[actix_web::test]
+async fn one_request_is_introspected_once() {
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(maskinporten(&texas)), routes);
+    for i in 1..=3 {
+        let token = texas.token().scope(READ).sign();
+        let response = get(&api.url("/thrice"), Some(&token)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(texas.introspections(), i);
+    }
+}
+
+#[actix_web::test]
+async fn the_body_is_not_read_before_the_token_passes() {
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(maskinporten(&texas)), routes);
+    let response = client()
+        .post(api.url("/afp"))
+        .header("Content-Type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let token = texas.token().scope(WRITE).sign();
+    let response = client()
+        .post(api.url("/afp"))
+        .bearer_auth(&token)
+        .header("Content-Type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let response = client()
+        .post(api.url("/afp"))
+        .bearer_auth(&token)
+        .json(&json!({"period": "2026-03"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"period": "2026-03"})
+    );
+}
+
+async fn assert_unavailable(url: String, timeout: Duration) {
+    let texas = LocalTexas::start();
+    let mp = Maskinporten::builder()
+        .introspection_endpoint(url)
+        .timeout(timeout)
+        .build()
+        .unwrap();
+    let api = TestApi::start(Some(mp), routes);
+    let token = texas.token().scope(READ).sign();
+    let started = Instant::now();
+    let response = get(&api.url("/afp"), Some(&token)).await;
+    assert!(
+        started.elapsed() < timeout + Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(challenge(&response).is_none());
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+}
+
+#[actix_web::test]
+async fn an_unreachable_endpoint_is_503() {
+    assert_unavailable(refused_url(), Duration::from_secs(2)).await;
+}
+
+#[actix_web::test]
+async fn a_broken_endpoint_is_503() {
+    let answers = [
+        Fault::Answer(500, r#"{"error":"boom"}"#.into()),
+        Fault::Answer(502, "".into()),
+        Fault::Answer(
+            400,
+            r#"{"error":"invalid_request","error_description":"x"}"#.into(),
+        ),
+        Fault::Answer(200, "<html>not json</html>".into()),
+        Fault::Answer(200, r#"{"active":"true"}"#.into()),
+        Fault::Answer(200, r#"{"scope":"nav:helse/sykepenger/afp.read"}"#.into()),
+        Fault::Hang,
+    ];
+    for fault in answers {
+        let server = FaultServer::start(fault.clone()).await;
+        assert_unavailable(server.url(), Duration::from_millis(500)).await;
+        assert_eq!(server.requests(), 1, "{fault:?}");
+    }
+}
+
+#[actix_web::test]
+async fn a_missing_handle_is_a_500_not_a_401() {
+    let texas = LocalTexas::start();
+    let api = TestApi::start(None, routes);
+    let token = texas.token().scope(READ).sign();
+    let response = get(&api.url("/afp"), Some(&token)).await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(challenge(&response).is_none());
+    assert_eq!(texas.introspections(), 0);
+}
+
+#[actix_web::test]
+async fn a_handle_in_web_data_works_too() {
+    let texas = LocalTexas::start();
+    let mp = web::Data::new(maskinporten(&texas));
+    let api = TestApi::start(None, move |cfg| {
+        cfg.app_data(mp.clone());
+        routes(cfg);
+    });
+    let token = texas.token().scope(READ).sign();
+    assert_eq!(
+        get(&api.url("/afp"), Some(&token)).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[actix_web::test]
+async fn one_rejection_handler_renders_every_rejection() {
+    let texas = LocalTexas::start();
+    let mp = Maskinporten::builder()
+        .introspection_endpoint(texas.introspection_endpoint())
+        .rejection_handler(|error| {
+            let mut response = HttpResponse::build(error.status());
+            if let Some(challenge) = error.challenge() {
+                response.insert_header(("WWW-Authenticate", challenge));
+            }
+            response
+                .content_type("application/problem+json")
+                .json(json!({
+                    "title": error.description(),
+                    "status": error.status().as_u16(),
+                    "kind": format!("{:?}", error.kind()),
+                    "insufficient": error.kind() == ErrorKind::InsufficientScope,
+                }))
+        })
+        .build()
+        .unwrap();
+    let api = TestApi::start(Some(mp), routes);
+    let cases = [
+        (None, 401, "MissingToken"),
+        (
+            Some(texas.token().scope(WRITE).sign()),
+            403,
+            "InsufficientScope",
+        ),
+        (
+            Some(texas.token().scope(READ).exp(1).sign()),
+            401,
+            "InvalidToken",
+        ),
+    ];
+    for (token, status, kind) in cases {
+        let response = get(&api.url("/afp"), token.as_deref()).await;
+        assert_eq!(response.status().as_u16(), status);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["kind"], kind);
+        assert_eq!(body["status"], status);
+    }
+}
+
+#[test]
+fn configuration_errors_name_what_is_wrong() {
+    let error = Maskinporten::builder()
+        .introspection_endpoint("not a url")
+        .build()
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("introspection_endpoint"),
+        "{error}"
+    );
+    let error = Maskinporten::builder()
+        .introspection_endpoint("ftp://127.0.0.1/x")
+        .build()
+        .unwrap_err();
+    assert!(error.to_string().contains("http(s)"), "{error}");
+    let error = Maskinporten::builder().build().unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("NAIS_TOKEN_INTROSPECTION_ENDPOINT"),
+        "{error}"
+    );
+}
