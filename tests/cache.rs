@@ -1,0 +1,223 @@
+//! The introspection cache over real HTTP, counted at the endpoint: hits,
+//! misses, expiry at `exp`, single-flight, no caching of failures, and
+//! resistance to a flood of distinct tokens.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix_web::{get, web, HttpResponse, Responder};
+use futures_util::future::join_all;
+use maskinporten_actix::{require_scope, testing::LocalTexas, Maskinporten, MaskinportenClaims};
+use maskinporten_tests::{client, Fault, FaultServer, TestApi};
+use reqwest::StatusCode;
+use serde_json::json;
+
+const READ: &str = "nav:helse/sykepenger/afp.read";
+
+#[get("/afp")]
+#[require_scope("nav:helse/sykepenger/afp.read")]
+async fn read_afp(claims: MaskinportenClaims) -> impl Responder {
+    HttpResponse::Ok().body(claims.jwt_id().unwrap_or_default().to_owned())
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(read_afp);
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+async fn status(api: &TestApi, token: &str) -> StatusCode {
+    client()
+        .get(api.url("/afp"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+fn with(
+    texas: &LocalTexas,
+    configure: impl FnOnce(
+        maskinporten_actix::MaskinportenBuilder,
+    ) -> maskinporten_actix::MaskinportenBuilder,
+) -> Maskinporten {
+    configure(Maskinporten::builder().introspection_endpoint(texas.introspection_endpoint()))
+        .build()
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn a_reused_token_is_introspected_once() {
+    let texas = LocalTexas::start();
+    let mp = with(&texas, |b| b);
+    let api = TestApi::start(Some(mp.clone()), routes);
+    let token = texas.token().scope(READ).sign();
+    for _ in 0..5 {
+        assert_eq!(status(&api, &token).await, StatusCode::OK);
+    }
+    assert_eq!(texas.introspections(), 1);
+    let other = texas.token().scope(READ).sign();
+    assert_eq!(status(&api, &other).await, StatusCode::OK);
+    assert_eq!(texas.introspections(), 2);
+    let stats = mp.stats();
+    assert_eq!(
+        (stats.cache_hits, stats.cache_misses, stats.introspections),
+        (4, 2, 2)
+    );
+    assert!(stats.introspection_time > Duration::ZERO);
+    mp.settle_cache().await;
+    assert_eq!(mp.stats().cached_entries, 2);
+}
+
+#[actix_web::test]
+async fn without_the_cache_every_request_is_introspected() {
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(with(&texas, |b| b.disable_cache())), routes);
+    let token = texas.token().scope(READ).sign();
+    for _ in 0..3 {
+        assert_eq!(status(&api, &token).await, StatusCode::OK);
+    }
+    assert_eq!(texas.introspections(), 3);
+}
+
+#[actix_web::test]
+async fn no_answer_is_served_past_exp() {
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(with(&texas, |b| b)), routes);
+    // Expires at the next whole second but one: cached until then.
+    let exp = now() + 2;
+    let token = texas.token().scope(READ).exp(exp).sign();
+    assert_eq!(status(&api, &token).await, StatusCode::OK);
+    assert_eq!(status(&api, &token).await, StatusCode::OK);
+    assert_eq!(texas.introspections(), 1);
+    while now() < exp {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Past exp the token goes back to the endpoint, every time (Texas still
+    // calls it active inside its 60 s leeway; the cache never does).
+    assert_eq!(status(&api, &token).await, StatusCode::OK);
+    assert_eq!(status(&api, &token).await, StatusCode::OK);
+    assert_eq!(texas.introspections(), 3);
+    // Once the endpoint calls it inactive, it is rejected.
+    let long_expired = texas.token().scope(READ).exp(now() - 120).sign();
+    assert_eq!(status(&api, &long_expired).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(status(&api, &long_expired).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(texas.introspections(), 5, "inactive answers are not cached");
+}
+
+#[actix_web::test]
+async fn the_max_ttl_caps_an_entry() {
+    let texas = LocalTexas::start();
+    let api = TestApi::start(
+        Some(with(&texas, |b| {
+            b.cache_max_ttl(Duration::from_millis(500))
+        })),
+        routes,
+    );
+    let token = texas.token().scope(READ).sign();
+    assert_eq!(status(&api, &token).await, StatusCode::OK);
+    assert_eq!(status(&api, &token).await, StatusCode::OK);
+    assert_eq!(texas.introspections(), 1);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(status(&api, &token).await, StatusCode::OK);
+    assert_eq!(texas.introspections(), 2);
+}
+
+#[actix_web::test]
+async fn concurrent_first_requests_share_one_introspection() {
+    let texas = LocalTexas::builder()
+        .latency(Duration::from_millis(300))
+        .start()
+        .unwrap();
+    let api = TestApi::start(Some(with(&texas, |b| b)), routes);
+    let token = texas.token().scope(READ).sign();
+    let client = client();
+    let responses =
+        join_all((0..200).map(|_| client.get(api.url("/afp")).bearer_auth(&token).send())).await;
+    for response in responses {
+        assert_eq!(response.unwrap().status(), StatusCode::OK);
+    }
+    assert_eq!(texas.introspections(), 1);
+}
+
+#[actix_web::test]
+async fn failures_are_shared_by_a_flight_but_never_cached() {
+    let fault =
+        FaultServer::start(Fault::Slow(Duration::from_millis(300), "{not json".into())).await;
+    let texas = LocalTexas::start();
+    let mp = Maskinporten::builder()
+        .introspection_endpoint(fault.url())
+        .build()
+        .unwrap();
+    let api = TestApi::start(Some(mp.clone()), routes);
+    let token = texas.token().scope(READ).sign();
+    let client = client();
+    let responses =
+        join_all((0..20).map(|_| client.get(api.url("/afp")).bearer_auth(&token).send())).await;
+    for response in responses {
+        assert_eq!(response.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+    assert_eq!(fault.requests(), 1);
+
+    fault.set(Fault::Answer(500, "{}".into()));
+    assert_eq!(status(&api, &token).await, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(status(&api, &token).await, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(fault.requests(), 3);
+
+    // The endpoint recovers: the next request passes, and is then cached.
+    let active = json!({
+        "active": true, "iss": texas.issuer(), "exp": now() + 120, "iat": now(),
+        "scope": READ, "consumer": {"authority": "iso6523-actorid-upis", "ID": "0192:991825827"},
+    });
+    fault.set(Fault::Answer(200, active.to_string()));
+    assert_eq!(status(&api, &token).await, StatusCode::OK);
+    assert_eq!(status(&api, &token).await, StatusCode::OK);
+    assert_eq!(fault.requests(), 4);
+    assert_eq!(mp.stats().introspection_failures, 3);
+}
+
+#[actix_web::test]
+async fn a_flood_of_distinct_tokens_does_not_evict_hot_entries() {
+    let texas = LocalTexas::start();
+    let mp = with(&texas, |b| b.cache_capacity(100));
+    let api = TestApi::start(Some(mp.clone()), routes);
+    let client = client();
+    let hot: Vec<String> = (0..50).map(|_| texas.token().scope(READ).sign()).collect();
+    let hot_round = || async {
+        for token in &hot {
+            assert_eq!(status(&api, token).await, StatusCode::OK);
+        }
+    };
+    for _ in 0..4 {
+        hot_round().await;
+    }
+    assert_eq!(texas.introspections(), 50);
+    // 1 000 one-off tokens, ten times the capacity, while the 50 regular
+    // consumers go on calling.
+    let flood: Vec<String> = (0..1000)
+        .map(|_| texas.token().scope(READ).sign())
+        .collect();
+    for chunk in flood.chunks(50) {
+        join_all(
+            chunk
+                .iter()
+                .map(|t| client.get(api.url("/afp")).bearer_auth(t).send()),
+        )
+        .await;
+        hot_round().await;
+    }
+    mp.settle_cache().await;
+    assert!(mp.stats().cached_entries <= 100);
+    let hot_misses = texas.introspections() - 50 - 1000;
+    // 1 000 requests with hot tokens went on during the flood.
+    assert!(
+        hot_misses <= 50,
+        "{hot_misses} of 1000 hot requests missed the cache during the flood"
+    );
+    eprintln!("hot requests that missed the cache during the flood: {hot_misses} of 1000");
+}
