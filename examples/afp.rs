@@ -1,0 +1,181 @@
+//! The AFP API: Maskinporten-guarded endpoints for sykepenger AFP data.
+//!
+//! ```text
+//! cargo run --example afp
+//! ```
+//!
+//! With `NAIS_TOKEN_INTROSPECTION_ENDPOINT` set (as on NAIS), tokens are
+//! checked through that endpoint. Without it, the example starts a local,
+//! Texas-compatible endpoint, says so, and prints `curl` commands with tokens
+//! it minted, so the API can be tried with nothing else running.
+
+use std::time::Duration;
+
+use actix_web::{get, post, web, App, HttpResponse, HttpServer, Responder};
+use maskinporten_actix::{require_scope, testing::LocalTexas, Maskinporten, MaskinportenClaims};
+use serde::{Deserialize, Serialize};
+
+const READ: &str = "nav:helse/sykepenger/afp.read";
+const WRITE: &str = "nav:helse/sykepenger/afp.write";
+
+#[derive(Serialize)]
+struct Afp {
+    orgno: String,
+    periods: Vec<&'static str>,
+}
+
+/// Needs `afp.read`; answers for the calling organisation.
+#[get("/afp")]
+#[require_scope("nav:helse/sykepenger/afp.read")]
+async fn read_afp(claims: MaskinportenClaims) -> impl Responder {
+    let orgno = claims
+        .consumer()
+        .and_then(|c| c.orgno())
+        .unwrap_or("unknown");
+    HttpResponse::Ok().json(Afp {
+        orgno: orgno.to_owned(),
+        periods: vec!["2026-01", "2026-02"],
+    })
+}
+
+#[derive(Deserialize)]
+struct NewPeriod {
+    period: String,
+}
+
+/// Needs `afp.write`; the body is read only after the token passed.
+#[post("/afp")]
+#[require_scope("nav:helse/sykepenger/afp.write")]
+async fn write_afp(period: web::Json<NewPeriod>) -> impl Responder {
+    HttpResponse::Created().json(serde_json::json!({ "stored": period.period }))
+}
+
+/// Any valid token: shows who is calling, from the typed claims.
+#[get("/whoami")]
+async fn whoami(claims: MaskinportenClaims) -> impl Responder {
+    HttpResponse::Ok().json(serde_json::json!({
+        "consumer_orgno": claims.consumer().and_then(|c| c.orgno()),
+        "supplier_orgno": claims.supplier().and_then(|s| s.orgno()),
+        "client_id": claims.client_id(),
+        "scopes": claims.scopes(),
+    }))
+}
+
+/// Unguarded, for liveness probes.
+#[get("/internal/health")]
+async fn health() -> impl Responder {
+    HttpResponse::Ok().body("ok")
+}
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,maskinporten_actix=debug".into()),
+        )
+        .init();
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(8080);
+
+    // Kept alive for as long as the API runs.
+    let mut local_texas = None;
+    let maskinporten = if std::env::var_os(maskinporten_actix::INTROSPECTION_ENDPOINT_ENV).is_some()
+    {
+        Maskinporten::from_env().map_err(std::io::Error::other)?
+    } else {
+        let texas = LocalTexas::start();
+        let maskinporten = Maskinporten::builder()
+            .introspection_endpoint(texas.introspection_endpoint())
+            .build()
+            .map_err(std::io::Error::other)?;
+        local_texas = Some(texas);
+        maskinporten
+    };
+
+    let server = HttpServer::new({
+        let maskinporten = maskinporten.clone();
+        move || {
+            App::new()
+                .app_data(maskinporten.clone())
+                .service(read_afp)
+                .service(write_afp)
+                .service(whoami)
+                .service(health)
+        }
+    })
+    .bind(("127.0.0.1", port))?;
+    let base = format!("http://127.0.0.1:{port}");
+
+    match &local_texas {
+        Some(texas) => print_local_banner(texas, &base),
+        None => println!("AFP API on {base}, validating tokens through {maskinporten:?}"),
+    }
+    server.run().await
+}
+
+fn print_local_banner(texas: &LocalTexas, base: &str) {
+    let hour = Duration::from_secs(3600);
+    let read = texas.token().scope(READ).expires_in(hour).sign();
+    let write = texas.token().scopes([READ, WRITE]).expires_in(hour).sign();
+    let none = texas
+        .token()
+        .scope("nav:helse/sykepenger/other.read")
+        .expires_in(hour)
+        .sign();
+    let expired = texas
+        .token()
+        .scope(READ)
+        .expires_in(Duration::ZERO)
+        .exp(now() - 3600)
+        .sign();
+    let line = "=".repeat(78);
+    println!("{line}");
+    println!("  NAIS_TOKEN_INTROSPECTION_ENDPOINT is not set: NOT running on NAIS.");
+    println!("  Tokens are checked by a LOCAL Texas-compatible endpoint at");
+    println!("  {}", texas.introspection_endpoint());
+    println!("  that trusts only its own test key. Tokens below are valid for an hour.");
+    println!("{line}");
+    let curl = |what: &str, token: &str, args: &str| {
+        println!("\n# {what}");
+        println!("curl -i -H 'Authorization: Bearer {token}' {args}");
+    };
+    curl("read token, GET /afp -> 200", &read, &format!("{base}/afp"));
+    curl(
+        "write token, POST /afp -> 201",
+        &write,
+        &format!("-H 'Content-Type: application/json' -d '{{\"period\":\"2026-03\"}}' {base}/afp"),
+    );
+    curl(
+        "read token, POST /afp -> 403 insufficient_scope",
+        &read,
+        &format!("-H 'Content-Type: application/json' -d '{{\"period\":\"2026-03\"}}' {base}/afp"),
+    );
+    curl(
+        "token without AFP scopes, GET /afp -> 403 insufficient_scope",
+        &none,
+        &format!("{base}/afp"),
+    );
+    curl(
+        "expired token, GET /afp -> 401 invalid_token",
+        &expired,
+        &format!("{base}/afp"),
+    );
+    curl(
+        "read token, GET /whoami -> 200 with the consumer's organisation number",
+        &read,
+        &format!("{base}/whoami"),
+    );
+    println!("\n# no token, GET /afp -> 401 with a bare Bearer challenge");
+    println!("curl -i {base}/afp");
+    println!("\nListening on {base}; Ctrl-C stops.");
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
