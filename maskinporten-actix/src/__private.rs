@@ -70,3 +70,54 @@ where
         })
     }
 }
+
+/// The per-request work that touches no network, exposed for the
+/// micro-benchmarks and fuzz targets of this workspace.
+pub mod internals {
+    use crate::{introspection, ErrorKind};
+
+    /// Parses one `Authorization` field value into the bearer token.
+    pub fn parse_authorization(value: &[u8], max_token_length: usize) -> Result<&str, ErrorKind> {
+        crate::bearer::parse(value, max_token_length).map_err(|e| e.kind())
+    }
+
+    /// The outcome of decoding an introspection answer.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Decoded {
+        /// Active, with usable claims.
+        Active,
+        /// Not active.
+        Inactive,
+        /// Not a usable answer: the guard answers 503.
+        Broken,
+    }
+
+    /// Decodes an introspection answer as the guard does.
+    pub fn decode_introspection(answer: &[u8]) -> Decoded {
+        match introspection::decode(answer) {
+            Ok(introspection::Verdict::Active(_)) => Decoded::Active,
+            Ok(introspection::Verdict::Inactive) => Decoded::Inactive,
+            Err(_) => Decoded::Broken,
+        }
+    }
+
+    /// The cache key of a token (SHA-256).
+    pub fn token_key(token: &str) -> [u8; 32] {
+        crate::cache::token_key(token)
+    }
+
+    /// Decodes an active answer into claims and checks `scopes` against them
+    /// (all of them, or any with `any`); `None` when the answer is not active.
+    pub fn claims_allow(answer: &[u8], scopes: &[&str], any: bool) -> Option<bool> {
+        match introspection::decode(answer) {
+            Ok(introspection::Verdict::Active(claims)) => {
+                let claims = crate::MaskinportenClaims::new(
+                    std::sync::Arc::new(claims),
+                    std::sync::Arc::default(),
+                );
+                Some(claims.check(scopes, any).is_ok())
+            }
+            _ => None,
+        }
+    }
+}
