@@ -4,9 +4,9 @@
 use std::marker::PhantomData;
 
 use actix_web::{dev::Payload, FromRequest, HttpRequest};
-use futures_util::future::LocalBoxFuture;
+use futures_util::future::{self, Either, FutureExt, LocalBoxFuture, Map, Ready};
 
-use crate::MaskinportenClaims;
+use crate::{extract::RequestValidation, MaskinportenClaims};
 
 #[doc(hidden)]
 pub use actix_web;
@@ -39,6 +39,13 @@ pub struct Guarded<R, T> {
 }
 
 impl<R, T> Guarded<R, T> {
+    fn new(inner: T) -> Self {
+        Guarded {
+            inner,
+            requirement: PhantomData,
+        }
+    }
+
     /// The handler's own arguments.
     #[inline]
     pub fn into_inner(self) -> T {
@@ -46,28 +53,51 @@ impl<R, T> Guarded<R, T> {
     }
 }
 
+type Authorized<R, T> = Result<Guarded<R, T>, actix_web::Error>;
+
 impl<R, T> FromRequest for Guarded<R, T>
 where
     R: ScopeRequirement,
     T: FromRequest + 'static,
 {
     type Error = actix_web::Error;
-    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+    /// Ready at once for a rejection, the handler's own extractors straight
+    /// after a cache hit, a boxed future only while an introspection runs.
+    type Future = Either<
+        Either<
+            Ready<Authorized<R, T>>,
+            Map<T::Future, fn(Result<T, T::Error>) -> Authorized<R, T>>,
+        >,
+        LocalBoxFuture<'static, Authorized<R, T>>,
+    >;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let mut payload = payload.take();
-        Box::pin(async move {
-            let claims = MaskinportenClaims::extract_from(&req).await?;
-            claims.check(R::SCOPES, R::MATCH == Match::Any)?;
-            let inner = T::from_request(&req, &mut payload)
-                .await
-                .map_err(Into::into)?;
-            Ok(Guarded {
-                inner,
-                requirement: PhantomData,
-            })
-        })
+        let any = R::MATCH == Match::Any;
+        match MaskinportenClaims::validation(req) {
+            RequestValidation::Done(Ok(claims)) => match claims.check(R::SCOPES, any) {
+                Ok(()) => {
+                    let wrap: fn(Result<T, T::Error>) -> Authorized<R, T> =
+                        |inner| inner.map(Guarded::new).map_err(Into::into);
+                    Either::Left(Either::Right(T::from_request(req, payload).map(wrap)))
+                }
+                Err(rejection) => Either::Left(Either::Left(future::ready(Err(rejection.into())))),
+            },
+            RequestValidation::Done(Err(rejection)) => {
+                Either::Left(Either::Left(future::ready(Err(rejection.into()))))
+            }
+            RequestValidation::InFlight(flight) => {
+                let req = req.clone();
+                let mut payload = payload.take();
+                Either::Right(Box::pin(async move {
+                    let claims = flight.await?;
+                    claims.check(R::SCOPES, any)?;
+                    let inner = T::from_request(&req, &mut payload)
+                        .await
+                        .map_err(Into::into)?;
+                    Ok(Guarded::new(inner))
+                }))
+            }
+        }
     }
 }
 

@@ -1,42 +1,70 @@
 //! `MaskinportenClaims` as an Actix extractor.
 
 use actix_web::{dev::Payload, web, FromRequest, HttpMessage, HttpRequest};
-use futures_util::future::{self, FutureExt, LocalBoxFuture, Shared};
+use futures_util::future::{self, Either, FutureExt, LocalBoxFuture, Ready, Shared};
 
 use crate::{bearer, ErrorKind, Maskinporten, MaskinportenClaims, MaskinportenError};
 
-type Outcome = Shared<LocalBoxFuture<'static, Result<MaskinportenClaims, MaskinportenError>>>;
+type Validated = Result<MaskinportenClaims, MaskinportenError>;
+type InFlight = Shared<LocalBoxFuture<'static, Validated>>;
 
-/// The validation of this request, shared by every extractor in it.
+/// The validation of one request, shared by every extractor in it.
 #[derive(Clone)]
-struct RequestValidation(Outcome);
+pub(crate) enum RequestValidation {
+    /// Decided without waiting: from the header alone, or from the cache.
+    Done(Validated),
+    /// An introspection under way; later extractors wait for the same one.
+    InFlight(InFlight),
+}
+
+/// What [`MaskinportenClaims`] extraction returns: ready at once on a cache
+/// hit or a header-level rejection, so the common path allocates no future.
+pub type ClaimsFuture = Either<Ready<Validated>, InFlight>;
 
 impl MaskinportenClaims {
     /// Validates the request's token once; later calls within the same request,
     /// even while the first is still under way, share its outcome.
-    pub(crate) fn extract_from(req: &HttpRequest) -> Outcome {
-        if let Some(RequestValidation(outcome)) = req.extensions().get::<RequestValidation>() {
-            return outcome.clone();
+    pub(crate) fn validation(req: &HttpRequest) -> RequestValidation {
+        if let Some(validation) = req.extensions().get::<RequestValidation>() {
+            return match validation {
+                RequestValidation::InFlight(flight) => match flight.peek() {
+                    Some(outcome) => RequestValidation::Done(outcome.clone()),
+                    None => RequestValidation::InFlight(flight.clone()),
+                },
+                done => done.clone(),
+            };
         }
-        // The future owns a handle and the token, not the request: a request
-        // that held a future holding the request would never be freed.
-        let validation: LocalBoxFuture<'static, _> = match start(req) {
-            Ok((maskinporten, token)) => {
-                async move { maskinporten.validate(&token).await }.boxed_local()
-            }
-            Err(error) => future::ready(Err(error)).boxed_local(),
+        let validation = match start(req) {
+            Err(error) => RequestValidation::Done(Err(error)),
+            Ok((maskinporten, token)) => match maskinporten.cached(token) {
+                Some(claims) => RequestValidation::Done(Ok(claims)),
+                None => {
+                    // The future owns a handle and the token, not the request:
+                    // a request holding a future that holds the request would
+                    // never be freed.
+                    let maskinporten = maskinporten.clone();
+                    let token = token.to_owned();
+                    let flight = async move { maskinporten.validate(&token).await };
+                    RequestValidation::InFlight(flight.boxed_local().shared())
+                }
+            },
         };
-        let outcome = validation.shared();
-        req.extensions_mut()
-            .insert(RequestValidation(outcome.clone()));
-        outcome
+        req.extensions_mut().insert(validation.clone());
+        validation
+    }
+
+    pub(crate) fn extract_from(req: &HttpRequest) -> ClaimsFuture {
+        match Self::validation(req) {
+            RequestValidation::Done(outcome) => Either::Left(future::ready(outcome)),
+            RequestValidation::InFlight(flight) => Either::Right(flight),
+        }
     }
 }
 
-fn start(req: &HttpRequest) -> Result<(Maskinporten, String), MaskinportenError> {
+fn start(req: &HttpRequest) -> Result<(&Maskinporten, &str), MaskinportenError> {
     let maskinporten = registered(req)?;
     match bearer::bearer_token(req.headers(), maskinporten.max_token_length()) {
-        Ok(token) => Ok((maskinporten.clone(), token.to_owned())),
+        Ok(token) => Ok((maskinporten, token)),
         Err(error) => Err(error.rendered_with(maskinporten.rendering())),
     }
 }
@@ -61,7 +89,7 @@ fn registered(req: &HttpRequest) -> Result<&Maskinporten, MaskinportenError> {
 
 impl FromRequest for MaskinportenClaims {
     type Error = MaskinportenError;
-    type Future = Outcome;
+    type Future = ClaimsFuture;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         MaskinportenClaims::extract_from(req)
