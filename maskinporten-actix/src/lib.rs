@@ -94,5 +94,5 @@ pub use maskinporten_macros::require_scope;
 /// The NAIS scope grammar that `#[require_scope]` applies when the code
 /// compiles, for scopes only known at run time.
 pub mod scope {
-    pub use maskinporten_scope::{validate, ScopeError, EXAMPLE};
+    pub use maskinporten_scope::{validate, ScopeError, ScopeErrorKind, EXAMPLE};
 }

@@ -1,0 +1,357 @@
+//! Rewriting the handler: its arguments move behind `Guarded`, which checks
+//! the token before extracting them.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::ext::IdentExt;
+use syn::parse::Parser;
+use syn::spanned::Spanned;
+use syn::{FnArg, Item, ItemFn, Type};
+
+use crate::args::{self, Errors, Match, Requirement};
+
+/// The most elements actix-web implements `FromRequest` for in one tuple;
+/// longer argument lists are nested in tuples of at most this many.
+const MAX_TUPLE: usize = 16;
+
+/// Entry point: the expansion, or the untouched item plus the errors, so a
+/// mistake gives its own message and not a cascade about a missing handler.
+pub(crate) fn require_scope(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let requirement = args::parse(args).map_err(|e| errors.push(e)).ok();
+    let handler = match syn::parse2::<Item>(item.clone()) {
+        Ok(Item::Fn(handler)) => check_handler(&handler)
+            .map_err(|e| errors.push(e))
+            .ok()
+            .map(|()| handler),
+        Ok(other) => {
+            errors.push(not_a_function(&other));
+            None
+        }
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
+    match (errors.finish(), requirement, handler) {
+        (Ok(()), Some(requirement), Some(handler)) => expand(&requirement, handler),
+        (Err(errors), ..) => error_output(item, errors),
+        (Ok(()), ..) => unreachable!("a missing requirement or handler records an error"),
+    }
+}
+
+/// The item as written, then the errors.
+///
+/// A handler missing `async` is emitted with it, as the user meant it: as
+/// written it would add actix-web's `Handler<_> is not implemented` to ours.
+fn error_output(item: TokenStream, errors: syn::Error) -> TokenStream {
+    let mut output = match syn::parse2::<ItemFn>(item.clone()) {
+        Ok(mut handler) if handler.sig.asyncness.is_none() => {
+            handler.sig.asyncness = Some(syn::token::Async(handler.sig.fn_token.span));
+            handler.into_token_stream()
+        }
+        _ => item,
+    };
+    output.extend(errors.to_compile_error());
+    output
+}
+
+/// Checks what the rewrite needs of the handler's signature.
+fn check_handler(handler: &ItemFn) -> syn::Result<()> {
+    let sig = &handler.sig;
+    let mut errors = Errors::default();
+    if sig.asyncness.is_none() {
+        errors.push(syn::Error::new(
+            sig.fn_token.span,
+            "`#[require_scope]` goes on an `async fn` handler; add `async`",
+        ));
+    }
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(receiver) => errors.push(syn::Error::new_spanned(
+                receiver,
+                "`#[require_scope]` goes on a free `async fn` handler, not on a method taking `self`",
+            )),
+            // A tuple pattern has no place for them, and only `cfg`-like
+            // lint attributes are allowed on parameters anyway.
+            FnArg::Typed(arg) => {
+                if let Some(attr) = arg.attrs.first() {
+                    errors.push(syn::Error::new_spanned(
+                        attr,
+                        "`#[require_scope]` does not support attributes on handler arguments",
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.push(syn::Error::new_spanned(
+            variadic,
+            "a handler cannot be variadic",
+        ));
+    }
+    errors.finish()
+}
+
+/// The error for anything but a function, on its keyword and name rather
+/// than its whole body.
+fn not_a_function(item: &Item) -> syn::Error {
+    let message = "`#[require_scope]` goes on an `async fn` handler";
+    match item_head(item) {
+        Some(head) => syn::Error::new_spanned(head, message),
+        None => syn::Error::new(Span::call_site(), message),
+    }
+}
+
+fn item_head(item: &Item) -> Option<TokenStream> {
+    fn head(keyword: &dyn ToTokens, name: &dyn ToTokens) -> Option<TokenStream> {
+        Some(quote!(#keyword #name))
+    }
+    match item {
+        Item::Struct(i) => head(&i.struct_token, &i.ident),
+        Item::Enum(i) => head(&i.enum_token, &i.ident),
+        Item::Union(i) => head(&i.union_token, &i.ident),
+        Item::Trait(i) => head(&i.trait_token, &i.ident),
+        Item::Mod(i) => head(&i.mod_token, &i.ident),
+        Item::Const(i) => head(&i.const_token, &i.ident),
+        Item::Static(i) => head(&i.static_token, &i.ident),
+        Item::Type(i) => head(&i.type_token, &i.ident),
+        Item::Impl(i) => head(&i.impl_token, &i.self_ty),
+        _ => None,
+    }
+}
+
+/// The expansion described in `maskinporten_actix::__private`: a unit struct
+/// naming the requirement, and the handler taking `Guarded<that struct, its
+/// own arguments>`.
+fn expand(requirement: &Requirement, mut handler: ItemFn) -> TokenStream {
+    // Paths into the facade are at the attribute's span: if the crate is not
+    // a dependency, the error points at `#[require_scope]`.
+    let private = quote!(::maskinporten_actix::__private);
+    let vis = &handler.vis;
+    let name = &handler.sig.ident;
+    let requirement_ty =
+        format_ident!("__maskinporten_scopes_{}", name.unraw(), span = name.span());
+    let scopes = &requirement.scopes;
+    let match_ = match requirement.match_ {
+        Match::All => quote!(All),
+        Match::Any => quote!(Any),
+    };
+
+    let (patterns, types): (Vec<TokenStream>, Vec<TokenStream>) = handler
+        .sig
+        .inputs
+        .iter()
+        .map(|input| match input {
+            FnArg::Typed(arg) => (arg.pat.to_token_stream(), arg.ty.to_token_stream()),
+            FnArg::Receiver(_) => unreachable!("check_handler rejects receivers"),
+        })
+        .unzip();
+    let inputs_span = match handler.sig.inputs.is_empty() {
+        true => handler.sig.paren_token.span.join(),
+        false => handler.sig.inputs.span(),
+    };
+    let guarded = syn::Ident::new("__maskinporten_guarded", Span::mixed_site());
+    let arguments_ty = nest(types);
+    let guarded_ty: Type = syn::parse_quote_spanned! {inputs_span=>
+        #private::Guarded<#requirement_ty, #arguments_ty>
+    };
+    let guarded_arg: FnArg = syn::parse_quote!(#guarded: #guarded_ty);
+
+    if !patterns.is_empty() {
+        // Unpacked from a local, not from the temporary `into_inner()`: what a
+        // `_` pattern leaves behind then lives to the end of the body, as it
+        // would as a parameter, instead of being dropped before the body runs.
+        let arguments = syn::Ident::new("__maskinporten_arguments", Span::mixed_site());
+        let pattern = nest(patterns);
+        let unpack = quote_spanned! {inputs_span=>
+            let #arguments = #guarded.into_inner();
+            let #pattern = #arguments;
+        };
+        let unpack = syn::Block::parse_within
+            .parse2(unpack)
+            .expect("let statements of the handler's own patterns");
+        handler.block.stmts.splice(0..0, unpack);
+    }
+    handler.sig.inputs = std::iter::once(guarded_arg).collect();
+
+    quote! {
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        #vis struct #requirement_ty;
+
+        impl #private::ScopeRequirement for #requirement_ty {
+            const SCOPES: &'static [&'static str] = &[#(#scopes),*];
+            const MATCH: #private::Match = #private::Match::#match_;
+        }
+
+        #handler
+    }
+}
+
+/// A tuple of `items` that actix-web can extract: flat up to [`MAX_TUPLE`]
+/// elements, nested in chunks beyond that. Types and patterns nest alike, so
+/// the `let` unpacks exactly what `Guarded` extracted.
+fn nest(items: Vec<TokenStream>) -> TokenStream {
+    if items.len() <= MAX_TUPLE {
+        return quote!((#(#items,)*));
+    }
+    let chunks = items
+        .chunks(MAX_TUPLE)
+        .map(|chunk| quote!((#(#chunk,)*)))
+        .collect();
+    nest(chunks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Token text without the spacing `quote` puts between tokens.
+    fn text(tokens: TokenStream) -> String {
+        tokens.to_string().split_whitespace().collect()
+    }
+
+    fn expansion(args: TokenStream, item: TokenStream) -> String {
+        text(require_scope(args, item))
+    }
+
+    #[test]
+    fn expands_to_a_requirement_and_a_guarded_handler() {
+        let actual = expansion(
+            quote!("nav:a/bb", "nav:c/dd"),
+            quote! {
+                /// Docs.
+                #[get("/afp")]
+                pub async fn afp(claims: MaskinportenClaims, web::Path((a, b)): web::Path<(u32, u32)>) -> impl Responder {
+                    body(claims, a, b)
+                }
+            },
+        );
+        let expected = text(quote! {
+            #[doc(hidden)]
+            #[allow(non_camel_case_types)]
+            pub struct __maskinporten_scopes_afp;
+            impl ::maskinporten_actix::__private::ScopeRequirement for __maskinporten_scopes_afp {
+                const SCOPES: &'static [&'static str] = &["nav:a/bb", "nav:c/dd"];
+                const MATCH: ::maskinporten_actix::__private::Match = ::maskinporten_actix::__private::Match::All;
+            }
+            #[doc = r" Docs."]
+            #[get("/afp")]
+            pub async fn afp(
+                __maskinporten_guarded: ::maskinporten_actix::__private::Guarded<
+                    __maskinporten_scopes_afp,
+                    (MaskinportenClaims, web::Path<(u32, u32)>,)
+                >
+            ) -> impl Responder {
+                let __maskinporten_arguments = __maskinporten_guarded.into_inner();
+                let (claims, web::Path((a, b)),) = __maskinporten_arguments;
+                body(claims, a, b)
+            }
+        });
+        assert_eq!(actual, expected);
+    }
+
+    #[test]
+    fn any_sets_the_match() {
+        let actual = expansion(
+            quote!(any("nav:a/bb", "nav:c/dd")),
+            quote!(
+                async fn afp() {}
+            ),
+        );
+        assert!(
+            actual.contains(&text(quote!(__private::Match::Any;))),
+            "{actual}"
+        );
+    }
+
+    #[test]
+    fn a_handler_without_arguments_extracts_the_unit_tuple() {
+        let actual = expansion(
+            quote!("nav:a/bb"),
+            quote!(
+                async fn ping() -> &'static str {
+                    "pong"
+                }
+            ),
+        );
+        let expected = text(quote! {
+            async fn ping(
+                __maskinporten_guarded: ::maskinporten_actix::__private::Guarded<__maskinporten_scopes_ping, ()>
+            ) -> &'static str { "pong" }
+        });
+        assert!(actual.ends_with(&expected), "{actual}");
+    }
+
+    #[test]
+    fn raw_identifiers_name_the_requirement_without_the_prefix() {
+        let actual = expansion(
+            quote!("nav:a/bb"),
+            quote!(
+                async fn r#type() {}
+            ),
+        );
+        assert!(
+            actual.contains("struct__maskinporten_scopes_type;"),
+            "{actual}"
+        );
+    }
+
+    #[test]
+    fn more_arguments_than_actix_extracts_in_one_tuple_are_nested() {
+        let names: Vec<_> = (0..18).map(|i| format_ident!("a{i}")).collect();
+        let actual = expansion(
+            quote!("nav:a/bb"),
+            quote!(async fn many(#(#names: u8),*) {}),
+        );
+        let (first, second) = names.split_at(MAX_TUPLE);
+        let (u8s_first, u8s_second) = (
+            vec![quote!(u8); first.len()],
+            vec![quote!(u8); second.len()],
+        );
+        let types = text(quote!(((#(#u8s_first,)*), (#(#u8s_second,)*),)));
+        let patterns =
+            text(quote!(let ((#(#first,)*), (#(#second,)*),) = __maskinporten_arguments;));
+        assert!(
+            actual.contains(&text(quote!(__maskinporten_scopes_many,))),
+            "{actual}"
+        );
+        assert!(actual.contains(&types), "{actual}");
+        assert!(actual.contains(&patterns), "{actual}");
+    }
+
+    #[test]
+    fn an_error_keeps_the_item_so_that_it_is_the_only_error() {
+        let item = quote!(
+            #[get("/")]
+            async fn afp(c: MaskinportenClaims) -> String {
+                todo!()
+            }
+        );
+        let actual = expansion(quote!("nav:test/a"), item.clone());
+        assert!(actual.starts_with(&text(item)), "{actual}");
+        assert!(actual.contains("compile_error!"), "{actual}");
+        assert!(actual.contains("thename`a`istooshort"), "{actual}");
+    }
+
+    #[test]
+    fn a_missing_async_is_added_to_the_item_kept() {
+        let actual = expansion(
+            quote!("nav:test/ab"),
+            quote!(
+                fn afp() -> String {
+                    todo!()
+                }
+            ),
+        );
+        assert!(
+            actual.starts_with(&text(quote!(
+                async fn afp() -> String {
+                    todo!()
+                }
+            ))),
+            "{actual}"
+        );
+    }
+}
