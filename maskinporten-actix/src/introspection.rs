@@ -60,6 +60,9 @@ impl Introspector {
             // The sidecar is on loopback: a proxy from the environment must not
             // come between the application and it.
             .no_proxy()
+            // Texas never redirects; following a redirect would send the
+            // caller's token to wherever it points. A 3xx is a broken answer.
+            .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| ConfigError::new(None, format!("cannot build the HTTP client: {e}")))?;

@@ -12,11 +12,15 @@ use std::{
 
 use actix_web::{dev::ServerHandle, web, App, HttpServer};
 use maskinporten_actix::Maskinporten;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    task::JoinHandle,
+};
 
 /// An API under test, served over real HTTP on 127.0.0.1.
 pub struct TestApi {
     base: String,
+    addr: SocketAddr,
     handle: ServerHandle,
 }
 
@@ -45,8 +49,14 @@ impl TestApi {
         actix_web::rt::spawn(server);
         TestApi {
             base: format!("http://{addr}"),
+            addr,
             handle,
         }
+    }
+
+    /// The address the API listens on, for [`raw_request`].
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// `http://127.0.0.1:<port><path>`.
@@ -85,15 +95,25 @@ pub enum Fault {
     Hang,
     /// Writes these bytes verbatim, then closes the connection.
     Raw(Vec<u8>),
+    /// Accepts the connection and never reads from it nor answers: the
+    /// request is not counted in [`FaultServer::requests`], only in
+    /// [`FaultServer::connections`].
+    Silent,
+    /// Answers 200 with this body's full `Content-Length` at once, then sends
+    /// the body one byte per interval: an endpoint that starts answering in
+    /// time but never finishes.
+    Trickle(Duration, String),
 }
 
 /// A misbehaving introspection endpoint on loopback, for the faults a real
-/// sidecar can show: error statuses, garbage, silence, slowness.
+/// sidecar can show: error statuses, garbage, silence, slowness, and outages
+/// (see [`stop`](Self::stop) and [`restart`](Self::restart)).
 pub struct FaultServer {
     addr: SocketAddr,
     fault: Arc<Mutex<Fault>>,
     requests: Arc<AtomicU64>,
-    task: tokio::task::JoinHandle<()>,
+    connections: Arc<AtomicU64>,
+    task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl FaultServer {
@@ -103,30 +123,41 @@ impl FaultServer {
             .await
             .expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
-        let fault = Arc::new(Mutex::new(fault));
-        let requests = Arc::new(AtomicU64::new(0));
-        let task = tokio::spawn({
-            let fault = Arc::clone(&fault);
-            let requests = Arc::clone(&requests);
-            async move {
-                while let Ok((stream, _)) = listener.accept().await {
-                    let fault = fault.lock().expect("fault lock").clone();
-                    let requests = Arc::clone(&requests);
-                    tokio::spawn(async move { answer(stream, fault, requests).await });
-                }
+        let server = FaultServer {
+            addr,
+            fault: Arc::new(Mutex::new(fault)),
+            requests: Arc::new(AtomicU64::new(0)),
+            connections: Arc::new(AtomicU64::new(0)),
+            task: Mutex::new(None),
+        };
+        server.serve(listener);
+        server
+    }
+
+    fn serve(&self, listener: tokio::net::TcpListener) {
+        let fault = Arc::clone(&self.fault);
+        let requests = Arc::clone(&self.requests);
+        let connections = Arc::clone(&self.connections);
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                connections.fetch_add(1, Ordering::SeqCst);
+                let fault = fault.lock().expect("fault lock").clone();
+                let requests = Arc::clone(&requests);
+                tokio::spawn(async move { answer(stream, fault, requests).await });
             }
         });
-        FaultServer {
-            addr,
-            fault,
-            requests,
-            task,
-        }
+        *self.task.lock().expect("task lock") = Some(task);
     }
 
     /// The introspection URL to configure.
     pub fn url(&self) -> String {
         format!("http://{}/api/v1/introspect", self.addr)
+    }
+
+    /// The address it listens on (kept across [`stop`](Self::stop) and
+    /// [`restart`](Self::restart)).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// Changes how later requests are answered.
@@ -138,15 +169,52 @@ impl FaultServer {
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::SeqCst)
     }
+
+    /// Connections accepted so far, whether or not a request was read.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Stops listening: from its return on, connections to the port are
+    /// refused (connections already accepted keep their fault).
+    pub async fn stop(&self) {
+        let task = self.task.lock().expect("task lock").take();
+        if let Some(task) = task {
+            task.abort();
+            // Awaiting the aborted task waits until its future, and with it
+            // the listening socket, has been dropped.
+            let _ = task.await;
+        }
+    }
+
+    /// Listens again on the same address after [`stop`](Self::stop).
+    pub async fn restart(&self) {
+        assert!(
+            self.task.lock().expect("task lock").is_none(),
+            "restart() needs a stop() first"
+        );
+        let listener = tokio::net::TcpListener::bind(self.addr)
+            .await
+            .expect("bind the same loopback port again");
+        self.serve(listener);
+    }
 }
 
 impl Drop for FaultServer {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = self.task.lock().expect("task lock").take() {
+            task.abort();
+        }
     }
 }
 
 async fn answer(mut stream: tokio::net::TcpStream, fault: Fault, requests: Arc<AtomicU64>) {
+    if let Fault::Silent = fault {
+        // Hold the connection open, unread, until the test is long over.
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        drop(stream);
+        return;
+    }
     // Read one request: the head, then Content-Length bytes of body.
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
@@ -177,11 +245,27 @@ async fn answer(mut stream: tokio::net::TcpStream, fault: Fault, requests: Arc<A
             tokio::time::sleep(delay).await;
             http_response(200, &body)
         }
-        Fault::Hang => {
+        Fault::Hang | Fault::Silent => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             return;
         }
         Fault::Raw(bytes) => bytes,
+        Fault::Trickle(every, body) => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            if stream.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            for byte in body.bytes() {
+                tokio::time::sleep(every).await;
+                if stream.write_all(&[byte]).await.is_err() {
+                    return;
+                }
+            }
+            Vec::new()
+        }
     };
     let _ = stream.write_all(&response).await;
     let _ = stream.shutdown().await;
@@ -196,10 +280,210 @@ pub fn http_response(status: u16, body: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A 200 response with a chunked body (`Transfer-Encoding: chunked`, no
+/// `Content-Length`), in chunks of at most `chunk_size` bytes.
+pub fn chunked_response(body: &str, chunk_size: usize) -> Vec<u8> {
+    let mut out = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
+    for chunk in body.as_bytes().chunks(chunk_size.max(1)) {
+        out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        out.extend_from_slice(chunk);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}
+
+/// A 200 response announcing all of `body` (`Content-Length`), of which only
+/// the first `sent` bytes are written before the connection closes.
+pub fn truncated_response(body: &str, sent: usize) -> Vec<u8> {
+    let mut out = http_response(200, body);
+    out.truncate(out.len() - body.len() + sent.min(body.len()));
+    out
+}
+
 /// A loopback URL where nothing listens.
 pub fn refused_url() -> String {
     let listener = StdListener::bind("127.0.0.1:0").expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
     drop(listener);
     format!("http://{addr}/api/v1/introspect")
+}
+
+/// An HTTP response read off the wire by [`raw_request`].
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    /// The status code of the status line.
+    pub status: u16,
+    /// Every header, in order, names lower-cased, values as sent.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The body, de-chunked if it was chunked.
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    /// Every value of the header `name` (any case), as text.
+    pub fn header_values(&self, name: &str) -> Vec<String> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+            .collect()
+    }
+
+    /// The one value of the header `name`; `None` when absent, a panic when
+    /// it is there more than once.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let mut values = self.header_values(name);
+        assert!(values.len() <= 1, "{name} sent {} times", values.len());
+        values.pop()
+    }
+
+    /// The body as text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Sends `head` (the request line and header lines, each without its CRLF)
+/// and no body to `addr` on a fresh connection, with `Connection: close`
+/// added, and reads the response. For requests a well-behaved client (like
+/// reqwest) refuses to send: non-UTF-8 bytes, control characters, malformed
+/// header lines.
+pub async fn raw_request(addr: SocketAddr, head: &[Vec<u8>]) -> RawResponse {
+    let mut request = Vec::new();
+    for line in head {
+        request.extend_from_slice(line);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"Connection: close\r\n\r\n");
+    let exchange = async {
+        let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let (mut read, mut write) = stream.into_split();
+        // Write and read at once: a server may answer (and close) before it
+        // has read a large request. Write errors are then expected.
+        let writer = async move {
+            let _ = write.write_all(&request).await;
+            write
+        };
+        let reader = async move {
+            let mut response = Vec::new();
+            let mut chunk = [0u8; 8192];
+            loop {
+                match read.read(&mut chunk).await {
+                    Ok(0) => break,
+                    Ok(n) => response.extend_from_slice(&chunk[..n]),
+                    // A reset after a complete response is fine; before one,
+                    // the parse below says so.
+                    Err(_) => break,
+                }
+            }
+            response
+        };
+        let (_write, response) = tokio::join!(writer, reader);
+        response
+    };
+    let response = tokio::time::timeout(Duration::from_secs(20), exchange)
+        .await
+        .expect("the server answered within 20 s");
+    parse_response(&response).unwrap_or_else(|| {
+        panic!(
+            "not an HTTP response: {:?}",
+            String::from_utf8_lossy(&response)
+        )
+    })
+}
+
+fn parse_response(bytes: &[u8]) -> Option<RawResponse> {
+    let head_end = bytes.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = &bytes[..head_end];
+    let mut lines = head
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let status_line = std::str::from_utf8(lines.next()?).ok()?;
+    let mut parts = status_line.splitn(3, ' ');
+    if !parts.next()?.starts_with("HTTP/1.") {
+        return None;
+    }
+    let status = parts.next()?.parse().ok()?;
+    let mut headers = Vec::new();
+    for line in lines {
+        let colon = line.iter().position(|&b| b == b':')?;
+        let name = String::from_utf8_lossy(&line[..colon]).to_ascii_lowercase();
+        let value = line[colon + 1..].trim_ascii().to_vec();
+        headers.push((name, value));
+    }
+    let rest = &bytes[head_end + 4..];
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case(b"chunked"));
+    let body = if chunked {
+        dechunk(rest)?
+    } else if let Some((_, length)) = headers.iter().find(|(n, _)| n == "content-length") {
+        let length: usize = std::str::from_utf8(length).ok()?.parse().ok()?;
+        rest.get(..length)?.to_vec()
+    } else {
+        rest.to_vec()
+    };
+    Some(RawResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut rest: &[u8]) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = rest.windows(2).position(|w| w == b"\r\n")?;
+        let size = std::str::from_utf8(&rest[..line_end]).ok()?;
+        let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
+        rest = &rest[line_end + 2..];
+        if size == 0 {
+            return Some(body);
+        }
+        body.extend_from_slice(rest.get(..size)?);
+        rest = rest.get(size + 2..)?;
+    }
+}
+
+static TEST_THREADS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static STRAY_PANICS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Starts recording panics on threads other than the tests' own (the API's
+/// workers, runtime threads, the local endpoint), which no status code would
+/// show: a panic in a spawned task only ends that task. Call at the start of
+/// every test of a binary that checks [`assert_no_stray_panics`].
+pub fn watch_panics() {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    if let Some(name) = std::thread::current().name() {
+        TEST_THREADS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(name.to_owned());
+    }
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let thread = std::thread::current();
+            let name = thread.name().unwrap_or("<unnamed>").to_owned();
+            let is_test = TEST_THREADS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&name);
+            if !is_test {
+                STRAY_PANICS
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(format!("{name}: {info}"));
+            }
+            previous(info);
+        }));
+    });
+}
+
+/// Fails if any thread but a test's own panicked since [`watch_panics`].
+pub fn assert_no_stray_panics() {
+    let panics = STRAY_PANICS.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(panics.is_empty(), "panics outside the tests: {panics:#?}");
 }

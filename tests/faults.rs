@@ -1,0 +1,595 @@
+//! The guard when the introspection endpoint misbehaves, over loopback: it
+//! refuses connections, stays silent, answers too slowly, answers an error
+//! status, garbage, half an answer or far too much. For each fault the caller
+//! gets the status the rejection table promises, within the configured
+//! timeout, nothing is cached that should not be (the next request reaches
+//! the endpoint again, counted there), and the first healthy answer lets the
+//! caller through again.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use actix_web::{get, web, HttpResponse, Responder};
+use futures_util::future::join_all;
+use maskinporten_actix::{
+    require_scope, testing::TokenBuilder, Maskinporten, MaskinportenClaims,
+    INTROSPECTION_ENDPOINT_ENV,
+};
+use maskinporten_tests::{
+    assert_no_stray_panics, chunked_response, client, truncated_response, watch_panics, Fault,
+    FaultServer, TestApi,
+};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const READ: &str = "nav:helse/sykepenger/afp.read";
+const ISSUER: &str = "https://test.maskinporten.no/";
+
+/// The timeout every handle here is built with: short, so that a fault that
+/// is only ended by the timeout costs little.
+const TIMEOUT: Duration = Duration::from_millis(300);
+/// What the answer may take beyond the timeout: the round trips on
+/// loopback and the scheduling of a two-core machine shared with builds.
+/// The faults that only the timeout ends last far longer (3 s, 5 s, an
+/// hour), so the bound still tells them apart; a retry would show in the
+/// connection counts instead.
+const MARGIN: Duration = Duration::from_millis(1000);
+/// The guard's limit on an introspection answer.
+const MAX_ANSWER: usize = 64 * 1024;
+
+#[get("/afp")]
+#[require_scope("nav:helse/sykepenger/afp.read")]
+async fn read_afp() -> impl Responder {
+    HttpResponse::Ok().body("afp")
+}
+
+/// A route that needs a valid token but no scope.
+#[get("/whoami")]
+async fn whoami(claims: MaskinportenClaims) -> impl Responder {
+    HttpResponse::Ok().json(json!({
+        "scopes": claims.scopes(),
+        "orgno": claims.consumer().and_then(|c| c.orgno()),
+    }))
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(read_afp).service(whoami);
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A real Maskinporten-shaped token; the fault server never looks at it.
+fn token() -> String {
+    TokenBuilder::new(ISSUER).scope(READ).sign()
+}
+
+/// The claims of an active answer, as Texas sends them.
+fn active_claims() -> serde_json::Map<String, Value> {
+    let Value::Object(claims) = json!({
+        "active": true,
+        "iss": ISSUER,
+        "client_id": "c0ffee",
+        "client_amr": "private_key_jwt",
+        "consumer": {"authority": "iso6523-actorid-upis", "ID": "0192:991825827"},
+        "scope": READ,
+        "token_type": "Bearer",
+        "exp": now() + 120,
+        "iat": now(),
+        "jti": "jti-1",
+    }) else {
+        unreachable!()
+    };
+    claims
+}
+
+/// A healthy active answer granting READ.
+fn healthy() -> String {
+    Value::Object(active_claims()).to_string()
+}
+
+/// A healthy active answer padded with an extra claim to exactly `len` bytes.
+fn active_of_len(len: usize) -> String {
+    let mut claims = active_claims();
+    claims.insert("padding".into(), Value::from(""));
+    let base = Value::Object(claims.clone()).to_string().len();
+    claims.insert("padding".into(), Value::from("x".repeat(len - base)));
+    let answer = Value::Object(claims).to_string();
+    assert_eq!(answer.len(), len);
+    answer
+}
+
+fn handle(url: &str) -> Maskinporten {
+    Maskinporten::builder()
+        .introspection_endpoint(url)
+        .timeout(TIMEOUT)
+        .build()
+        .expect("maskinporten")
+}
+
+thread_local! {
+    /// One client per test (each test has its own thread and runtime), built
+    /// before any timing starts.
+    static CLIENT: reqwest::Client = client();
+}
+
+async fn get(api: &TestApi, path: &str, token: &str) -> (reqwest::Response, Duration) {
+    let client = CLIENT.with(Clone::clone);
+    let started = Instant::now();
+    let response = client
+        .get(api.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("the API answers");
+    (response, started.elapsed())
+}
+
+/// The 503 of the rejection table: no challenge (not the caller's fault), a
+/// hint to retry, the fixed JSON body, never stored by a cache.
+async fn assert_unavailable(case: &str, response: reqwest::Response) {
+    assert_eq!(
+        response.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{case}: status"
+    );
+    let headers = response.headers();
+    assert!(
+        headers.get("www-authenticate").is_none(),
+        "{case}: a 503 carries no challenge"
+    );
+    assert_eq!(headers["retry-after"], "1", "{case}: Retry-After");
+    assert_eq!(
+        headers["cache-control"], "no-store",
+        "{case}: Cache-Control"
+    );
+    assert_eq!(
+        response.text().await.unwrap(),
+        r#"{"error":"temporarily_unavailable","error_description":"the access token could not be validated right now"}"#,
+        "{case}: body"
+    );
+}
+
+/// One fault, from start to recovery: two requests are answered 503 in
+/// bounded time and both reach the endpoint (a failure is never cached); then
+/// the endpoint turns healthy, the next request passes, and the one after
+/// that is served from the cache (so the counting above would have seen a
+/// cached failure).
+async fn fault_then_recovery(case: &'static str, fault: Fault) {
+    let server = FaultServer::start(fault).await;
+    let api = TestApi::start(Some(handle(&server.url())), routes);
+    let token = token();
+    for attempt in 1..=2 {
+        let (response, elapsed) = get(&api, "/afp", &token).await;
+        assert_unavailable(case, response).await;
+        assert!(
+            elapsed < TIMEOUT + MARGIN,
+            "{case}: answered after {elapsed:?}, timeout {TIMEOUT:?}"
+        );
+        assert_eq!(
+            server.connections(),
+            attempt,
+            "{case}: attempt {attempt} reached the endpoint"
+        );
+    }
+    server.set(Fault::Answer(200, healthy()));
+    let (response, _) = get(&api, "/afp", &token).await;
+    assert_eq!(response.status(), StatusCode::OK, "{case}: recovery");
+    assert_eq!(
+        server.connections(),
+        3,
+        "{case}: recovery reached the endpoint"
+    );
+    let (response, _) = get(&api, "/afp", &token).await;
+    assert_eq!(response.status(), StatusCode::OK, "{case}: cached");
+    assert_eq!(
+        server.connections(),
+        3,
+        "{case}: the active answer is cached"
+    );
+}
+
+async fn all_faults(cases: Vec<(&'static str, Fault)>) {
+    watch_panics();
+    join_all(
+        cases
+            .into_iter()
+            .map(|(case, fault)| fault_then_recovery(case, fault)),
+    )
+    .await;
+    assert_no_stray_panics();
+}
+
+#[actix_web::test]
+async fn error_statuses_are_503_and_never_cached() {
+    let texas_error = r#"{"error":"invalid_request","error_description":"missing field `token`"}"#;
+    all_faults(vec![
+        ("500", Fault::Answer(500, r#"{"error":"boom"}"#.into())),
+        ("502 empty", Fault::Answer(502, String::new())),
+        ("503", Fault::Answer(503, "upstream unavailable".into())),
+        (
+            "400 invalid_request",
+            Fault::Answer(400, texas_error.into()),
+        ),
+        // An endpoint's 401 or 403 is about the guard's request, not the
+        // caller's token: it must not turn into the caller's 401 or 403.
+        ("401", Fault::Answer(401, r#"{"active":false}"#.into())),
+        ("403", Fault::Answer(403, healthy())),
+        ("404", Fault::Answer(404, healthy())),
+        // Even with an active body: only 200 is an answer.
+        ("201 active", Fault::Answer(201, healthy())),
+        (
+            "204",
+            Fault::Raw(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n".to_vec()),
+        ),
+        (
+            "not HTTP",
+            Fault::Raw(b"SSH-2.0-OpenSSH_9.2\r\n\r\n".to_vec()),
+        ),
+        ("closed at once", Fault::Raw(Vec::new())),
+    ])
+    .await;
+}
+
+#[actix_web::test]
+async fn unusable_answers_are_503_and_never_cached() {
+    let mut no_active = active_claims();
+    no_active.remove("active");
+    let no_active = Value::Object(no_active).to_string();
+    let mut active_string = active_claims();
+    active_string.insert("active".into(), Value::from("true"));
+    let active_string = Value::Object(active_string).to_string();
+    let mut active_one = active_claims();
+    active_one.insert("active".into(), Value::from(1));
+    let active_one = Value::Object(active_one).to_string();
+    let mut active_null = active_claims();
+    active_null.insert("active".into(), Value::Null);
+    let active_null = Value::Object(active_null).to_string();
+    let mut no_exp = active_claims();
+    no_exp.remove("exp");
+    let no_exp = Value::Object(no_exp).to_string();
+    let mut scope_array = active_claims();
+    scope_array.insert("scope".into(), json!([READ]));
+    let scope_array = Value::Object(scope_array).to_string();
+    let healthy = healthy();
+    all_faults(vec![
+        ("non-JSON", Fault::Answer(200, "<html>hello</html>".into())),
+        ("empty body", Fault::Answer(200, String::new())),
+        (
+            "truncated JSON",
+            Fault::Answer(200, healthy[..healthy.len() / 2].into()),
+        ),
+        ("JSON without active", Fault::Answer(200, no_active)),
+        // "true" is not true: a non-boolean `active` is a broken answer.
+        ("active \"true\"", Fault::Answer(200, active_string)),
+        ("active 1", Fault::Answer(200, active_one)),
+        ("active null", Fault::Answer(200, active_null)),
+        ("array", Fault::Answer(200, format!("[{healthy}]"))),
+        ("active but no exp", Fault::Answer(200, no_exp)),
+        ("scope not a string", Fault::Answer(200, scope_array)),
+        (
+            "trailing garbage",
+            Fault::Answer(200, format!("{healthy}}}")),
+        ),
+    ])
+    .await;
+}
+
+#[actix_web::test]
+async fn silence_and_slowness_are_503_within_the_timeout() {
+    all_faults(vec![
+        // Accepted, never read, never answered.
+        ("silent", Fault::Silent),
+        // Read, never answered.
+        ("hang", Fault::Hang),
+        // A healthy active answer, too late: it must not let anyone in.
+        ("slow", Fault::Slow(TIMEOUT * 10, healthy())),
+        // The head in time, the body one byte every 20 ms (about 5 s): the
+        // timeout covers the body, not only the head.
+        (
+            "trickle",
+            Fault::Trickle(Duration::from_millis(20), healthy()),
+        ),
+    ])
+    .await;
+}
+
+#[actix_web::test]
+async fn oversized_and_cut_answers_are_503_and_never_cached() {
+    let healthy = healthy();
+    let too_large = active_of_len(MAX_ANSWER + 1);
+    all_faults(vec![
+        (
+            "64 KiB + 1 with Content-Length",
+            Fault::Answer(200, too_large.clone()),
+        ),
+        (
+            "64 KiB + 1 chunked",
+            Fault::Raw(chunked_response(&too_large, 4096)),
+        ),
+        (
+            "1 MiB chunked",
+            Fault::Raw(chunked_response(&active_of_len(1 << 20), 16 * 1024)),
+        ),
+        // Content-Length announces more than the server ever sends.
+        (
+            "closed mid-body",
+            Fault::Raw(truncated_response(&healthy, healthy.len() / 2)),
+        ),
+        (
+            "closed mid-chunk",
+            Fault::Raw({
+                let mut raw = chunked_response(&healthy, 64);
+                raw.truncate(raw.len() - 40);
+                raw
+            }),
+        ),
+        (
+            "closed before the last chunk",
+            Fault::Raw({
+                let mut raw = chunked_response(&healthy, 64);
+                raw.truncate(raw.len() - b"0\r\n\r\n".len());
+                raw
+            }),
+        ),
+    ])
+    .await;
+}
+
+/// The limit is the guard's documented 64 KiB, not less: an answer of
+/// exactly that size is read, with or without `Content-Length`.
+#[actix_web::test]
+async fn an_answer_of_exactly_64_kib_is_read() {
+    watch_panics();
+    let answer = active_of_len(MAX_ANSWER);
+    for (case, fault) in [
+        ("Content-Length", Fault::Answer(200, answer.clone())),
+        ("chunked", Fault::Raw(chunked_response(&answer, 4096))),
+    ] {
+        let server = FaultServer::start(fault).await;
+        let api = TestApi::start(Some(handle(&server.url())), routes);
+        let (response, _) = get(&api, "/afp", &token()).await;
+        assert_eq!(response.status(), StatusCode::OK, "{case}");
+        assert_eq!(server.requests(), 1, "{case}");
+    }
+    assert_no_stray_panics();
+}
+
+/// Per the facts: an active answer without `scope` is a valid token holding
+/// no scope. A scope-guarded route says 403, a claims-only route lets it in.
+/// It is a real answer, so it is cached like any active one.
+#[actix_web::test]
+async fn an_active_answer_without_scope_holds_no_scope() {
+    watch_panics();
+    let mut claims = active_claims();
+    claims.remove("scope");
+    let server = FaultServer::start(Fault::Answer(200, Value::Object(claims).to_string())).await;
+    let api = TestApi::start(Some(handle(&server.url())), routes);
+    let token = token();
+    let (response, _) = get(&api, "/afp", &token).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        r#"Bearer error="insufficient_scope", error_description="the access token lacks a scope this resource requires", scope="nav:helse/sykepenger/afp.read""#
+    );
+    let (response, _) = get(&api, "/whoami", &token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"scopes": [], "orgno": "991825827"})
+    );
+    assert_eq!(server.requests(), 1, "the active answer is cached");
+    assert_no_stray_panics();
+}
+
+/// An inactive answer is the caller's 401, and is not cached either: the
+/// same token is asked about again, and passes once the endpoint says so.
+#[actix_web::test]
+async fn an_inactive_answer_is_401_and_never_cached() {
+    watch_panics();
+    let server = FaultServer::start(Fault::Answer(
+        200,
+        r#"{"active":false,"error":"invalid token: ExpiredSignature"}"#.into(),
+    ))
+    .await;
+    let api = TestApi::start(Some(handle(&server.url())), routes);
+    let token = token();
+    for attempt in 1..=2 {
+        let (response, _) = get(&api, "/afp", &token).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            r#"Bearer error="invalid_token", error_description="the access token is not active""#
+        );
+        assert_eq!(server.requests(), attempt);
+    }
+    server.set(Fault::Answer(200, healthy()));
+    assert_eq!(get(&api, "/afp", &token).await.0.status(), StatusCode::OK);
+    assert_eq!(server.requests(), 3);
+    assert_no_stray_panics();
+}
+
+/// The sidecar goes away and comes back on the same port: refused
+/// connections are 503 within the bound, tokens
+/// validated before the outage go on being served from the cache, and the
+/// first request after the restart gets through.
+#[actix_web::test]
+async fn an_outage_is_503_and_the_endpoint_is_used_again_when_it_is_back() {
+    watch_panics();
+    let server = FaultServer::start(Fault::Answer(200, healthy())).await;
+    let mp = handle(&server.url());
+    let api = TestApi::start(Some(mp.clone()), routes);
+    let before = token();
+    assert_eq!(get(&api, "/afp", &before).await.0.status(), StatusCode::OK);
+    assert_eq!(server.connections(), 1);
+
+    server.stop().await;
+    let during = token();
+    for _ in 0..2 {
+        let (response, elapsed) = get(&api, "/afp", &during).await;
+        assert_unavailable("refused", response).await;
+        assert!(elapsed < TIMEOUT + MARGIN, "refused: {elapsed:?}");
+    }
+    assert_eq!(
+        get(&api, "/afp", &before).await.0.status(),
+        StatusCode::OK,
+        "a token validated before the outage"
+    );
+    assert_eq!(mp.stats().introspection_failures, 2);
+
+    server.restart().await;
+    assert_eq!(get(&api, "/afp", &during).await.0.status(), StatusCode::OK);
+    assert_eq!(server.connections(), 2, "one connection since the restart");
+    assert_eq!(get(&api, "/afp", &during).await.0.status(), StatusCode::OK);
+    assert_eq!(server.connections(), 2, "then cached");
+    assert_no_stray_panics();
+}
+
+/// Texas never redirects. A redirect from the introspection endpoint is a
+/// fault, not an instruction to send the caller's token somewhere else: the
+/// token must not reach the redirect's target, and the caller gets 503.
+#[actix_web::test]
+async fn a_redirect_is_not_followed() {
+    watch_panics();
+    let target = FaultServer::start(Fault::Answer(200, healthy())).await;
+    for status in [301, 302, 303, 307, 308] {
+        let redirect = format!(
+            "HTTP/1.1 {status} Moved\r\nLocation: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            target.url()
+        );
+        let server = FaultServer::start(Fault::Raw(redirect.into_bytes())).await;
+        let api = TestApi::start(Some(handle(&server.url())), routes);
+        let (response, _) = get(&api, "/afp", &token()).await;
+        assert_unavailable(&format!("redirect {status}"), response).await;
+        assert_eq!(server.requests(), 1, "{status}");
+        assert_eq!(
+            target.requests(),
+            0,
+            "{status}: the token went to the target"
+        );
+    }
+    assert_no_stray_panics();
+}
+
+/// Many callers during a fault: each gets its 503 within the timeout of
+/// its own introspection. Introspections of different tokens run side by
+/// side: were they queued behind one another, 20 of them would take 20
+/// timeouts (6 s).
+#[actix_web::test]
+async fn concurrent_callers_during_a_hang_all_get_503_in_time() {
+    watch_panics();
+    let server = FaultServer::start(Fault::Hang).await;
+    let api = TestApi::start(Some(handle(&server.url())), routes);
+    let tokens: Vec<String> = (0..20).map(|_| token()).collect();
+    let client = client();
+    let started = Instant::now();
+    let responses = join_all(
+        tokens
+            .iter()
+            .map(|t| client.get(api.url("/afp")).bearer_auth(t).send()),
+    )
+    .await;
+    let elapsed = started.elapsed();
+    for response in responses {
+        assert_unavailable("hang, concurrent", response.unwrap()).await;
+    }
+    assert!(elapsed < TIMEOUT * 2 + MARGIN, "{elapsed:?}");
+    assert_eq!(server.requests(), 20);
+    assert_no_stray_panics();
+}
+
+/// A URL that cannot be an introspection endpoint is a `ConfigError` at
+/// start-up, never a panic, whatever the string.
+#[test]
+fn unparsable_endpoint_urls_are_config_errors() {
+    for url in bad_urls() {
+        let result = std::panic::catch_unwind(|| {
+            Maskinporten::builder()
+                .introspection_endpoint(url)
+                .build()
+                .map(|_| ())
+        });
+        let error = result
+            .unwrap_or_else(|_| panic!("build() panicked on {url:?}"))
+            .expect_err(url);
+        assert_eq!(error.variable(), None, "{url:?}");
+        assert!(
+            error.to_string().starts_with("introspection_endpoint: "),
+            "{url:?}: {error}"
+        );
+    }
+}
+
+fn bad_urls() -> [&'static str; 14] {
+    [
+        "",
+        " ",
+        "not a url",
+        "127.0.0.1:7164/api/v1/introspect",
+        "localhost:7164",
+        "http://",
+        "http://:7164/api",
+        "http://[::1/api",
+        "http://127.0.0.1:99999/api",
+        "http://exa mple/api",
+        "ftp://127.0.0.1/api",
+        "unix:///run/texas.sock",
+        "http://\u{0}/",
+        "h\u{0}ttp://127.0.0.1/",
+    ]
+}
+
+/// The same through `from_env`, in a child process: the environment is
+/// process-wide, and the other tests here run on threads beside this one.
+#[test]
+fn unparsable_endpoint_urls_in_the_environment_are_config_errors() {
+    use std::os::unix::ffi::OsStrExt;
+    let me = std::env::current_exe().unwrap();
+    let mut values: Vec<&std::ffi::OsStr> = bad_urls()
+        .into_iter()
+        // A NUL byte cannot be put in the environment at all.
+        .filter(|u| !u.contains('\0'))
+        .map(std::ffi::OsStr::new)
+        .collect();
+    // Not UTF-8: `VarError::NotUnicode`.
+    values.push(std::ffi::OsStr::from_bytes(b"http://127.0.0.1:7164/\xff"));
+    for value in values {
+        let output = std::process::Command::new(&me)
+            .args([
+                "--exact",
+                "from_env_child",
+                "--include-ignored",
+                "--nocapture",
+            ])
+            .env(INTROSPECTION_ENDPOINT_ENV, value)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains("1 passed"),
+            "{value:?}: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+/// Run by the test above, with the variable set.
+#[test]
+#[ignore = "run in a child process by unparsable_endpoint_urls_in_the_environment_are_config_errors"]
+fn from_env_child() {
+    // Only meaningful with the variable the parent sets.
+    let Some(value) = std::env::var_os(INTROSPECTION_ENDPOINT_ENV) else {
+        return;
+    };
+    let error = Maskinporten::from_env().expect_err("an invalid endpoint");
+    assert_eq!(error.variable(), Some(INTROSPECTION_ENDPOINT_ENV));
+    assert!(
+        error
+            .to_string()
+            .starts_with("NAIS_TOKEN_INTROSPECTION_ENDPOINT: "),
+        "{value:?}: {error}"
+    );
+}
