@@ -1,0 +1,3 @@
+//! Shared parts of the fuzz targets.
+
+pub mod reference;

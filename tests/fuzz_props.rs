@@ -1,0 +1,259 @@
+//! Property tests of the network-free parsers, the CI-sized stand-in for the
+//! cargo-fuzz targets in `fuzz/` (which need a nightly compiler for
+//! libFuzzer's instrumentation): the `Authorization` parser, the scope
+//! grammar and the introspection-answer decoder never panic, and agree with
+//! reference implementations written from the contract
+//! (`fuzz/src/reference.rs`, shared with the fuzz targets).
+//!
+//! Cases per property: `PROPTEST_CASES` (default 4096). A failure prints the
+//! minimal input and is saved under `tests/proptest-regressions/`.
+
+use maskinporten_actix::{
+    __private::internals::{claims_allow, decode_introspection, parse_authorization, Decoded},
+    scope::validate,
+};
+use proptest::prelude::*;
+use serde_json::{json, Map, Value};
+
+/// The reference implementations, shared with the cargo-fuzz targets.
+#[path = "../fuzz/src/reference.rs"]
+mod reference;
+use reference::POOL;
+
+fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(4096);
+    ProptestConfig {
+        cases,
+        max_shrink_iters: 10_000,
+        ..ProptestConfig::default()
+    }
+}
+
+// ----- the Authorization header ---------------------------------------------
+
+/// Header values: raw bytes, and values built from the pieces that matter
+/// (schemes, spaces, tabs, b64token and non-b64token characters, non-ASCII).
+fn header_value() -> impl Strategy<Value = Vec<u8>> {
+    let scheme = prop_oneof![
+        4 => Just("Bearer"),
+        1 => Just("bearer"),
+        1 => Just("BEARER"),
+        1 => Just("bEaReR"),
+        1 => Just("Basic"),
+        1 => Just("Bearerx"),
+        1 => Just(""),
+    ];
+    let spaces = "[ ]{0,3}";
+    // Mostly b64token characters, now and then one that is not.
+    let token =
+        proptest::string::string_regex("[A-Za-z0-9._~+/=-]{0,20}([,;\"$ \t=][A-Za-z0-9=]{0,4})?")
+            .unwrap();
+    let structured = (
+        spaces,
+        scheme,
+        spaces,
+        token,
+        spaces,
+        proptest::option::weighted(0.15, any::<u8>()),
+    )
+        .prop_map(|(lead, scheme, gap, token, trail, extra)| {
+            let mut value = format!("{lead}{scheme}{gap}{token}{trail}").into_bytes();
+            if let Some(byte) = extra {
+                let at = usize::from(byte) % (value.len() + 1);
+                value.insert(at, byte);
+            }
+            value
+        });
+    prop_oneof![
+        3 => structured,
+        1 => proptest::collection::vec(any::<u8>(), 0..48),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn the_header_parser_never_panics_and_matches_rfc_6750(
+        value in header_value(),
+        max in 0usize..32,
+    ) {
+        let parsed = parse_authorization(&value, max);
+        if let Ok(token) = parsed {
+            prop_assert!(!token.is_empty());
+            prop_assert!(token.len() <= max);
+            prop_assert!(!token.contains(' '));
+            let body = token.trim_end_matches('=');
+            prop_assert!(!body.is_empty());
+            prop_assert!(body.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b)));
+        }
+        prop_assert_eq!(parsed.map(str::to_owned), reference::parse_authorization(&value, max));
+    }
+}
+
+// ----- the scope grammar ----------------------------------------------------
+
+/// Strings close to scopes: mostly `nav:` and then letters, digits, æøå and
+/// separators, with now and then a character the grammar refuses.
+fn scope_like() -> impl Strategy<Value = String> {
+    let shaped = "nav:[ab0]{1,3}[/:.][ab0æø/:.]{0,12}";
+    let near = "(nav:|nav|NAV:|:)?[ab0æø/:.]{0,14}[Åa_ \u{a0}.]?[ab9å/:.]{0,4}";
+    prop_oneof![
+        6 => proptest::string::string_regex(shaped).unwrap(),
+        2 => proptest::string::string_regex(near).unwrap(),
+        1 => any::<String>(),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn the_scope_grammar_never_panics_and_matches_the_nais_patterns(scope in scope_like()) {
+        let result = validate(&scope);
+        prop_assert_eq!(result.is_ok(), reference::scope_is_valid(&scope), "{:?}: {:?}", scope, result);
+        if let Err(error) = result {
+            prop_assert!(!error.to_string().is_empty());
+        }
+    }
+
+    /// The generator above hits valid scopes too (not only rejections):
+    /// build valid ones from the patterns' parts and check they pass.
+    #[test]
+    fn scopes_built_from_the_patterns_are_valid(
+        product in "[a-z0-9]{1,6}",
+        separator in "[/:.]",
+        words in proptest::collection::vec("[a-zæøå0-9]{2,5}", 1..4),
+        colon in proptest::option::of("[a-zæøå0-9]{2,4}"),
+        suffixes in proptest::collection::vec("[a-zæøå0-9]{1,4}", 0..3),
+    ) {
+        let mut scope = format!("nav:{product}{separator}{}", words.join("/"));
+        if let Some(colon) = colon {
+            scope.push(':');
+            scope.push_str(&colon);
+        }
+        for suffix in suffixes {
+            scope.push('.');
+            scope.push_str(&suffix);
+        }
+        prop_assert!(reference::scope_is_valid(&scope), "{}", scope);
+        prop_assert!(validate(&scope).is_ok(), "{}: {:?}", scope, validate(&scope));
+    }
+}
+
+// ----- the introspection answer ---------------------------------------------
+
+/// A JSON value of any shape, shallow.
+fn any_json() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| json!(f)),
+        ".{0,8}".prop_map(Value::from),
+        Just(json!([true])),
+        Just(json!({"active": true})),
+    ]
+}
+
+/// A claim that is either absent, of the right kind, or of any other shape.
+fn claim(right: impl Strategy<Value = Value>) -> impl Strategy<Value = Option<Value>> {
+    prop_oneof![
+        1 => Just(None),
+        6 => right.prop_map(Some),
+        1 => any_json().prop_map(Some),
+    ]
+}
+
+/// A scope claim: scopes from the pool joined by whitespace, or not.
+fn scope_claim() -> impl Strategy<Value = String> {
+    let scope = proptest::sample::select(POOL.to_vec());
+    let separator =
+        proptest::sample::select(vec![" ", "  ", "\t", "\n", ",", "\u{a0}", "\u{3000}"]);
+    proptest::collection::vec((scope, separator), 0..4).prop_map(|parts| {
+        parts
+            .into_iter()
+            .map(|(scope, separator)| format!("{scope}{separator}"))
+            .collect()
+    })
+}
+
+/// Introspection answers: mostly Texas-shaped objects with each field right
+/// or wrong, sometimes cut or with a byte changed, sometimes raw bytes.
+fn answer() -> impl Strategy<Value = Vec<u8>> {
+    let object = (
+        claim(proptest::bool::weighted(0.7).prop_map(Value::from)),
+        claim(Just(Value::from("https://test.maskinporten.no/"))),
+        claim((0i64..5_000_000_000).prop_map(Value::from)),
+        claim((0i64..5_000_000_000).prop_map(Value::from)),
+        claim(scope_claim().prop_map(Value::from)),
+        claim(".{0,6}".prop_map(Value::from)),
+    )
+        .prop_map(|(active, iss, exp, iat, scope, jti)| {
+            let mut map = Map::new();
+            for (name, value) in [
+                ("active", active),
+                ("iss", iss),
+                ("exp", exp),
+                ("iat", iat),
+                ("scope", scope),
+                ("jti", jti),
+            ] {
+                if let Some(value) = value {
+                    map.insert(name.into(), value);
+                }
+            }
+            serde_json::to_vec(&Value::Object(map)).unwrap()
+        })
+        .boxed();
+    let damaged = (object.clone(), any::<usize>(), any::<u8>(), any::<bool>()).prop_map(
+        |(mut bytes, at, byte, cut)| {
+            let at = at % (bytes.len() + 1);
+            if cut {
+                bytes.truncate(at);
+            } else if at < bytes.len() {
+                bytes[at] = byte;
+            }
+            bytes
+        },
+    );
+    prop_oneof![
+        6 => object,
+        2 => damaged,
+        1 => proptest::collection::vec(any::<u8>(), 0..64),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn the_answer_decoder_never_panics_and_is_active_only_for_boolean_true(answer in answer()) {
+        let decoded = decode_introspection(&answer);
+        if decoded == Decoded::Active {
+            let value: Value = serde_json::from_slice(&answer).unwrap();
+            prop_assert_eq!(&value["active"], &Value::Bool(true));
+        }
+        prop_assert_eq!(decoded, reference::decode(&answer), "{}", String::from_utf8_lossy(&answer));
+    }
+
+    #[test]
+    fn the_scope_check_grants_whole_exact_scopes_only(
+        answer in answer(),
+        required in proptest::sample::subsequence(POOL.to_vec(), 0..3),
+        any in any::<bool>(),
+    ) {
+        let allowed = claims_allow(&answer, &required, any);
+        prop_assert_eq!(allowed.is_some(), decode_introspection(&answer) == Decoded::Active);
+        prop_assert_eq!(
+            allowed,
+            reference::allows(&answer, &required, any),
+            "{:?} of {}",
+            required,
+            String::from_utf8_lossy(&answer)
+        );
+    }
+}
