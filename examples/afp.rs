@@ -87,10 +87,7 @@ async fn main() -> std::io::Result<()> {
         Maskinporten::from_env().map_err(std::io::Error::other)?
     } else {
         let texas = LocalTexas::start();
-        let maskinporten = Maskinporten::builder()
-            .introspection_endpoint(texas.introspection_endpoint())
-            .build()
-            .map_err(std::io::Error::other)?;
+        let maskinporten = texas.maskinporten();
         local_texas = Some(texas);
         maskinporten
     };

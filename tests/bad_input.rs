@@ -5,7 +5,7 @@
 //! introspection endpoint, and nothing is ever a false grant.
 
 use actix_web::{get, web, HttpResponse, Responder};
-use maskinporten_actix::{require_scope, testing::LocalTexas, Maskinporten};
+use maskinporten_actix::{require_scope, testing::LocalTexas};
 use maskinporten_tests::{
     assert_no_stray_panics, client, raw_request, watch_panics, RawResponse, TestApi,
 };
@@ -562,8 +562,8 @@ async fn send(api: &TestApi, path: &str, headers: &[Vec<u8>]) -> RawResponse {
 async fn every_authorization_header_gets_its_exact_answer() {
     watch_panics();
     let texas = LocalTexas::start();
-    let mp = Maskinporten::builder()
-        .introspection_endpoint(texas.introspection_endpoint())
+    let mp = texas
+        .maskinporten_builder()
         .disable_cache()
         .build()
         .unwrap();
@@ -759,10 +759,7 @@ fn exact() -> Vec<ScopeCase> {
 async fn scope_tricks_are_never_a_grant() {
     watch_panics();
     let texas = LocalTexas::start();
-    let mp = Maskinporten::builder()
-        .introspection_endpoint(texas.introspection_endpoint())
-        .build()
-        .unwrap();
+    let mp = texas.maskinporten();
     let api = TestApi::start(Some(mp), routes);
     let client = client();
     let cases: Vec<ScopeCase> = lookalikes().into_iter().chain(exact()).collect();
@@ -806,10 +803,7 @@ async fn scope_tricks_are_never_a_grant() {
 async fn scopes_outside_a_scope_string_are_never_a_grant() {
     watch_panics();
     let texas = LocalTexas::start();
-    let mp = Maskinporten::builder()
-        .introspection_endpoint(texas.introspection_endpoint())
-        .build()
-        .unwrap();
+    let mp = texas.maskinporten();
     let api = TestApi::start(Some(mp), routes);
     let client = client();
     let cases = [

@@ -46,9 +46,7 @@ fn with(
         maskinporten_actix::MaskinportenBuilder,
     ) -> maskinporten_actix::MaskinportenBuilder,
 ) -> Maskinporten {
-    configure(Maskinporten::builder().introspection_endpoint(texas.introspection_endpoint()))
-        .build()
-        .unwrap()
+    configure(texas.maskinporten_builder()).build().unwrap()
 }
 
 #[actix_web::test]

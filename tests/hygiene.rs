@@ -133,10 +133,7 @@ async fn exchange(api: &TestApi, authorizations: &[&str]) -> (StatusCode, String
 async fn no_token_in_logs_or_responses() {
     let logs = logs();
     let texas = LocalTexas::start();
-    let good = Maskinporten::builder()
-        .introspection_endpoint(texas.introspection_endpoint())
-        .build()
-        .unwrap();
+    let good = texas.maskinporten();
     let api = TestApi::start(Some(good), routes);
     let hour = Duration::from_secs(3600);
 
@@ -260,8 +257,8 @@ async fn no_token_in_logs_or_responses() {
 async fn no_token_in_debug_display_or_panic_messages() {
     let _ = logs();
     let texas = LocalTexas::start();
-    let mp = Maskinporten::builder()
-        .introspection_endpoint(texas.introspection_endpoint())
+    let mp = texas
+        .maskinporten_builder()
         .realm("afp-api")
         .build()
         .unwrap();

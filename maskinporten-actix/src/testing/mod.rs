@@ -126,6 +126,25 @@ impl LocalTexas {
         LocalTexasBuilder::default()
     }
 
+    /// A [`Maskinporten`](crate::Maskinporten) handle that validates through
+    /// this endpoint, with the defaults.
+    ///
+    /// # Panics
+    ///
+    /// Never for the endpoint's own URL; the handle's HTTP client could only
+    /// fail to build if the platform had no TLS set-up at all.
+    pub fn maskinporten(&self) -> crate::Maskinporten {
+        self.maskinporten_builder()
+            .build()
+            .expect("a handle for the local endpoint")
+    }
+
+    /// A [`MaskinportenBuilder`](crate::MaskinportenBuilder) pointed at this
+    /// endpoint, to set a timeout, a realm or cache options on top.
+    pub fn maskinporten_builder(&self) -> crate::MaskinportenBuilder {
+        crate::Maskinporten::builder().introspection_endpoint(self.introspection_endpoint())
+    }
+
     /// The introspection endpoint, `http://127.0.0.1:<port>/api/v1/introspect`:
     /// the value NAIS puts in `NAIS_TOKEN_INTROSPECTION_ENDPOINT`.
     pub fn introspection_endpoint(&self) -> String {
