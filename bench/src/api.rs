@@ -1,0 +1,214 @@
+//! The API under test (`maskinporten-bench api`), and the local
+//! Texas-compatible endpoint (`maskinporten-bench texas`): the two server
+//! processes the driver starts from its own executable.
+//!
+//! The API has one worker thread, as pinned to one core: `/plain` is the
+//! baseline (no guard), `/afp` is guarded by `#[require_scope]` and reads the
+//! claims, `/stats` reports the handle's counters (and, with `--check`, the
+//! answers by expected class, for the soak run).
+
+use std::{
+    collections::BTreeMap,
+    io::{self, Write},
+    sync::{
+        atomic::{AtomicU64, Ordering::Relaxed},
+        Mutex,
+    },
+    time::Duration,
+};
+
+use actix_web::{
+    body::MessageBody,
+    dev::{ServiceRequest, ServiceResponse},
+    get,
+    middleware::{from_fn, Condition, Next},
+    web, App, HttpRequest, HttpResponse, HttpServer, Responder,
+};
+use maskinporten_actix::{require_scope, testing::LocalTexas, Maskinporten, MaskinportenClaims};
+use serde_json::{json, Value};
+
+use crate::{args::Args, procs::exit_when_stdin_closes};
+
+/// The scope every benchmark token carries and `/afp` requires.
+pub const READ_SCOPE: &str = "nav:helse/sykepenger/afp.read";
+
+/// The body `/plain` answers: as long as `/afp`'s for the default consumer,
+/// so both routes move the same bytes.
+const PLAIN_BODY: &str = "AFP data for 991825827";
+
+#[get("/plain")]
+async fn plain() -> impl Responder {
+    HttpResponse::Ok().body(PLAIN_BODY)
+}
+
+#[get("/afp")]
+#[require_scope("nav:helse/sykepenger/afp.read")]
+async fn afp(claims: MaskinportenClaims) -> impl Responder {
+    let orgno = claims
+        .consumer()
+        .and_then(|c| c.orgno())
+        .unwrap_or("unknown");
+    HttpResponse::Ok().body(format!("AFP data for {orgno}"))
+}
+
+#[get("/stats")]
+async fn stats(req: HttpRequest) -> impl Responder {
+    let Some(maskinporten) = req.app_data::<Maskinporten>() else {
+        return HttpResponse::InternalServerError().finish();
+    };
+    // `?settle` applies the cache's pending work first, so that the entry
+    // count is exact (the memory scenario reads it).
+    if req.query_string().contains("settle") {
+        maskinporten.settle_cache().await;
+    }
+    let s = maskinporten.stats();
+    HttpResponse::Ok().json(json!({
+        "introspections": s.introspections,
+        "cache_hits": s.cache_hits,
+        "cache_misses": s.cache_misses,
+        "introspection_failures": s.introspection_failures,
+        "introspection_time_us": s.introspection_time.as_micros() as u64,
+        "cached_entries": s.cached_entries,
+        "checked": checked_json(),
+        "wrong": WRONG.load(Relaxed),
+    }))
+}
+
+/// The soak run's token classes, as the load generator labels each request
+/// in `x-expect`, and the answers each may get. 503 is right for every class
+/// while the introspection endpoint is down: the guard cannot tell.
+pub const CLASSES: [(&str, &[u16]); 4] = [
+    ("valid", &[200, 503]),
+    ("noscope", &[403, 503]),
+    ("invalid", &[401, 503]),
+    ("expired", &[401, 503]),
+];
+
+/// Answers by (class, status), counted by the `--check` middleware.
+static CHECKED: Mutex<BTreeMap<(&'static str, u16), u64>> = Mutex::new(BTreeMap::new());
+/// Answers that are wrong for their class.
+static WRONG: AtomicU64 = AtomicU64::new(0);
+/// Wrong answers described on standard error; the rest are only counted.
+const WRONG_LOGGED: u64 = 10;
+
+/// Compares each answer with the class its request says it has. Judged here,
+/// in the server, because wrk cannot pair answers with requests.
+async fn check_expectation(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let class = req
+        .headers()
+        .get("x-expect")
+        .and_then(|value| {
+            CLASSES
+                .iter()
+                .find(|(name, _)| name.as_bytes() == value.as_bytes())
+        })
+        .copied();
+    let response = next.call(req).await;
+    if let Some((name, allowed)) = class {
+        let status = match &response {
+            Ok(response) => response.status(),
+            Err(error) => error.as_response_error().status_code(),
+        }
+        .as_u16();
+        *CHECKED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((name, status))
+            .or_default() += 1;
+        if !allowed.contains(&status) {
+            let wrong = WRONG.fetch_add(1, Relaxed) + 1;
+            if wrong <= WRONG_LOGGED {
+                eprintln!("api: WRONG ANSWER #{wrong}: a {name} token was answered {status}");
+            }
+        }
+    }
+    response
+}
+
+fn checked_json() -> Value {
+    let checked = CHECKED.lock().unwrap_or_else(|e| e.into_inner());
+    let mut out = serde_json::Map::new();
+    for (&(class, status), &count) in checked.iter() {
+        out.entry(class)
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .expect("an object")
+            .insert(status.to_string(), count.into());
+    }
+    Value::Object(out)
+}
+
+/// `api --introspection URL [--no-cache] [--capacity N] [--max-ttl-ms N] [--check]`
+pub fn run_api(mut args: Args) -> io::Result<()> {
+    let endpoint = args
+        .value("--introspection")?
+        .ok_or_else(|| io::Error::other("api: --introspection URL is required"))?;
+    let no_cache = args.flag("--no-cache");
+    let capacity: Option<u64> = args.parsed("--capacity")?;
+    let max_ttl_ms: Option<u64> = args.parsed("--max-ttl-ms")?;
+    let check = args.flag("--check");
+    args.finish()?;
+
+    let mut builder = Maskinporten::builder().introspection_endpoint(endpoint);
+    if no_cache {
+        builder = builder.disable_cache();
+    }
+    if let Some(capacity) = capacity {
+        builder = builder.cache_capacity(capacity);
+    }
+    if let Some(ms) = max_ttl_ms {
+        builder = builder.cache_max_ttl(Duration::from_millis(ms));
+    }
+    let maskinporten = builder.build().map_err(io::Error::other)?;
+
+    exit_when_stdin_closes();
+    actix_web::rt::System::new().block_on(async move {
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(maskinporten.clone())
+                .wrap(Condition::new(check, from_fn(check_expectation)))
+                .service(plain)
+                .service(afp)
+                .service(stats)
+                .default_service(web::to(HttpResponse::NotFound))
+        })
+        // One worker: the process is pinned to one core.
+        .workers(1)
+        .disable_signals()
+        .bind(("127.0.0.1", 0))?;
+        let port = server.addrs()[0].port();
+        announce(port)?;
+        server.run().await
+    })
+}
+
+/// `texas [--port P] [--latency-ms N]`: a [`LocalTexas`] with one worker
+/// until the driver lets go.
+pub fn run_texas(mut args: Args) -> io::Result<()> {
+    let port: u16 = args.parsed("--port")?.unwrap_or(0);
+    let latency_ms: u64 = args.parsed("--latency-ms")?.unwrap_or(0);
+    args.finish()?;
+    let texas = LocalTexas::builder()
+        .port(port)
+        .workers(1)
+        .latency(Duration::from_millis(latency_ms))
+        .start()?;
+    announce(texas.addr().port())?;
+    exit_when_stdin_closes();
+    // The server runs on LocalTexas' own thread; this one only waits for the
+    // stdin watcher to end the process.
+    loop {
+        std::thread::park();
+    }
+}
+
+/// Tells the driver the port: the one line a server writes to standard
+/// output.
+fn announce(port: u16) -> io::Result<()> {
+    let mut stdout = io::stdout().lock();
+    writeln!(stdout, "listening {port}")?;
+    stdout.flush()
+}

@@ -1,0 +1,59 @@
+//! `maskinporten-bench`: the load, burst, memory and soak benchmarks of
+//! maskinporten-actix, over real HTTP on 127.0.0.1 with `wrk` as the load
+//! generator. See BENCHMARKS.md for what each run measures and its figures.
+//!
+//! ```text
+//! cargo run --release -p maskinporten-bench -- load [--duration S] [--quick] [--connections N]
+//! cargo run --release -p maskinporten-bench -- soak [--duration S] [--quick]
+//! ```
+//!
+//! The driver starts its servers from its own executable: `api` (the API
+//! under test) and `texas` (the local Texas-compatible endpoint).
+
+mod api;
+mod args;
+mod driver;
+mod fake;
+mod http;
+mod load;
+mod procs;
+mod soak;
+mod wrk;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage:
+  maskinporten-bench load [--duration SECONDS] [--quick] [--connections N]
+      the load scenarios, each for SECONDS (default 10; --quick: 2)
+  maskinporten-bench soak [--duration SECONDS] [--quick]
+      mixed valid/invalid/expired tokens with an endpoint outage (default 60 s; --quick: 10)
+internal, started by the driver:
+  maskinporten-bench api --introspection URL [--no-cache] [--capacity N] [--max-ttl-ms MS] [--check]
+  maskinporten-bench texas [--port PORT] [--latency-ms MS]";
+
+fn main() -> ExitCode {
+    let mut argv = std::env::args().skip(1);
+    let command = argv.next();
+    let args = args::Args::new(argv);
+    let result = match command.as_deref() {
+        Some("load") => load::run(args),
+        Some("soak") => soak::run(args),
+        Some("api") => api::run_api(args),
+        Some("texas") => api::run_texas(args),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("maskinporten-bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
