@@ -21,26 +21,26 @@ const NORWEGIAN_ORGNO: &str = "0192";
 /// ```text
 /// {"authority": "iso6523-actorid-upis", "ID": "0192:991825827"}
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Organization {
-    authority: Box<str>,
-    id: Box<str>,
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Organization<'a> {
+    authority: &'a str,
+    id: &'a str,
 }
 
-impl Organization {
+impl<'a> Organization<'a> {
     /// The identifier scheme, `iso6523-actorid-upis` for Maskinporten.
-    pub fn authority(&self) -> &str {
-        &self.authority
+    pub fn authority(&self) -> &'a str {
+        self.authority
     }
 
     /// The identifier as issued, e.g. `0192:991825827`.
-    pub fn id(&self) -> &str {
-        &self.id
+    pub fn id(&self) -> &'a str {
+        self.id
     }
 
     /// The Norwegian organisation number (nine digits), when the ID is of the
     /// form `0192:<orgno>`. Further colon-separated parts are tolerated.
-    pub fn orgno(&self) -> Option<&str> {
+    pub fn orgno(&self) -> Option<&'a str> {
         let mut parts = self.id.split(':');
         if parts.next()? != NORWEGIAN_ORGNO {
             return None;
@@ -49,77 +49,130 @@ impl Organization {
         (orgno.len() == 9 && orgno.bytes().all(|b| b.is_ascii_digit())).then_some(orgno)
     }
 
-    fn from_value(value: &Value) -> Option<Self> {
-        let object = value.as_object()?;
-        Some(Organization {
-            authority: object.get("authority")?.as_str()?.into(),
-            id: object.get("ID")?.as_str()?.into(),
-        })
-    }
-
-    fn to_value(&self) -> Value {
+    fn to_value(self) -> Value {
         let mut object = Map::with_capacity(2);
-        object.insert(
-            "authority".into(),
-            Value::String(self.authority.to_string()),
-        );
-        object.insert("ID".into(), Value::String(self.id.to_string()));
+        object.insert("authority".into(), Value::String(self.authority.to_owned()));
+        object.insert("ID".into(), Value::String(self.id.to_owned()));
         Value::Object(object)
     }
 }
 
-impl fmt::Debug for Organization {
+impl fmt::Debug for Organization<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.id)
+        f.write_str(self.id)
     }
+}
+
+/// The string claims kept typed, in [`ClaimSet::strings`] order. The first
+/// four must be strings when present; the last two stay in the other claims
+/// verbatim when they are not.
+const STRING_CLAIMS: [&str; 6] = [
+    "iss",
+    "scope",
+    "client_id",
+    "jti",
+    "client_amr",
+    "token_type",
+];
+const ISS: usize = 0;
+const SCOPE: usize = 1;
+const CLIENT_ID: usize = 2;
+const JTI: usize = 3;
+const STRICT_STRINGS: usize = 4;
+/// The organisation claims kept typed, in [`ClaimSet::organizations`] order.
+const ORGANIZATION_CLAIMS: [&str; 2] = ["consumer", "supplier"];
+const CONSUMER: usize = 0;
+const SUPPLIER: usize = 1;
+
+/// Where one string lies in [`ClaimSet::text`].
+#[derive(Clone, Copy)]
+struct Span {
+    start: u32,
+    len: u32,
 }
 
 /// The claims of an active token, as the validator returned them.
 ///
-/// Kept compact because the introspection cache holds one per token: the
-/// claims every Maskinporten token has are typed fields, and only the rest
-/// stay a JSON map.
+/// Laid out for the introspection cache, which holds one per token: every
+/// typed string lives in one buffer, so an entry is two allocations (this
+/// struct and its text) unless the token carries claims beyond the usual.
 pub(crate) struct ClaimSet {
-    issuer: Box<str>,
-    scope: Box<str>,
+    text: Box<str>,
+    strings: [Option<Span>; 6],
+    /// `authority` and `ID` of each organisation.
+    organizations: [Option<[Span; 2]>; 2],
     expires_at: i64,
     issued_at: i64,
-    client_id: Option<Box<str>>,
-    jwt_id: Option<Box<str>>,
-    consumer: Option<Organization>,
-    supplier: Option<Organization>,
-    /// Every other claim, verbatim (also `consumer`/`supplier` when they are
-    /// not of the expected shape).
-    other: Map<String, Value>,
+    /// Every other claim, verbatim (also an organisation claim that is not
+    /// of the expected shape).
+    other: Option<Box<Map<String, Value>>>,
 }
 
 /// Why an answer of the validator is not a usable claim set.
 #[derive(Debug)]
-pub(crate) struct MalformedClaims(pub(crate) &'static str);
+pub(crate) struct MalformedClaims {
+    pub(crate) claim: &'static str,
+    pub(crate) problem: &'static str,
+}
 
 impl ClaimSet {
     /// Builds the claim set from the claims of an active answer (without `active`).
     pub(crate) fn from_claims(mut claims: Map<String, Value>) -> Result<Self, MalformedClaims> {
-        let expires_at =
-            take_seconds(&mut claims, "exp")?.ok_or(MalformedClaims("no `exp` claim"))?;
-        let issued_at =
-            take_seconds(&mut claims, "iat")?.ok_or(MalformedClaims("no `iat` claim"))?;
-        let issuer = take_string(&mut claims, "iss")?.ok_or(MalformedClaims("no `iss` claim"))?;
-        let scope = take_string(&mut claims, "scope")?.unwrap_or_default();
-        let client_id = take_string(&mut claims, "client_id")?;
-        let jwt_id = take_string(&mut claims, "jti")?;
-        let consumer = take_organization(&mut claims, "consumer");
-        let supplier = take_organization(&mut claims, "supplier");
+        let expires_at = take_seconds(&mut claims, "exp")?;
+        let issued_at = take_seconds(&mut claims, "iat")?;
+        let mut text = String::with_capacity(256);
+        let mut push = |s: &str| {
+            let span = Span {
+                start: text.len() as u32,
+                len: s.len() as u32,
+            };
+            text.push_str(s);
+            span
+        };
+        let mut strings = [None; 6];
+        for (i, claim) in STRING_CLAIMS.into_iter().enumerate() {
+            strings[i] = match claims.get(claim) {
+                None | Some(Value::Null) => None,
+                Some(Value::String(value)) => Some(push(value)),
+                Some(_) if i >= STRICT_STRINGS => continue,
+                Some(_) => {
+                    return Err(MalformedClaims {
+                        claim,
+                        problem: "is not a string",
+                    })
+                }
+            };
+            claims.remove(claim);
+        }
+        if strings[ISS].is_none() {
+            return Err(MalformedClaims {
+                claim: "iss",
+                problem: "is missing",
+            });
+        }
+        let mut organizations = [None; 2];
+        for (i, claim) in ORGANIZATION_CLAIMS.into_iter().enumerate() {
+            let parts = claims
+                .get(claim)
+                .and_then(Value::as_object)
+                .and_then(|object| {
+                    Some((
+                        object.get("authority")?.as_str()?,
+                        object.get("ID")?.as_str()?,
+                    ))
+                });
+            if let Some((authority, id)) = parts {
+                organizations[i] = Some([push(authority), push(id)]);
+                claims.remove(claim);
+            }
+        }
         Ok(ClaimSet {
-            issuer,
-            scope,
+            text: text.into_boxed_str(),
+            strings,
+            organizations,
             expires_at,
             issued_at,
-            client_id,
-            jwt_id,
-            consumer,
-            supplier,
-            other: claims,
+            other: (!claims.is_empty()).then(|| Box::new(claims)),
         })
     }
 
@@ -128,84 +181,75 @@ impl ClaimSet {
         self.expires_at
     }
 
+    fn slice(&self, span: Span) -> &str {
+        let start = span.start as usize;
+        &self.text[start..start + span.len as usize]
+    }
+
+    fn string(&self, index: usize) -> Option<&str> {
+        self.strings[index].map(|span| self.slice(span))
+    }
+
+    fn organization(&self, index: usize) -> Option<Organization<'_>> {
+        self.organizations[index].map(|[authority, id]| Organization {
+            authority: self.slice(authority),
+            id: self.slice(id),
+        })
+    }
+
+    fn scope(&self) -> &str {
+        self.string(SCOPE).unwrap_or_default()
+    }
+
     fn get(&self, name: &str) -> Option<Value> {
-        let string = |s: &str| Some(Value::String(s.to_owned()));
+        if let Some(i) = STRING_CLAIMS.iter().position(|&claim| claim == name) {
+            if let Some(value) = self.string(i) {
+                return Some(Value::String(value.to_owned()));
+            }
+        }
+        if let Some(i) = ORGANIZATION_CLAIMS.iter().position(|&claim| claim == name) {
+            if let Some(organization) = self.organization(i) {
+                return Some(organization.to_value());
+            }
+        }
         match name {
-            "iss" => string(&self.issuer),
-            "scope" => string(&self.scope),
             "exp" => Some(Value::from(self.expires_at)),
             "iat" => Some(Value::from(self.issued_at)),
-            "client_id" => self.client_id.as_deref().and_then(string),
-            "jti" => self.jwt_id.as_deref().and_then(string),
-            "consumer" if self.consumer.is_some() => {
-                self.consumer.as_ref().map(Organization::to_value)
-            }
-            "supplier" if self.supplier.is_some() => {
-                self.supplier.as_ref().map(Organization::to_value)
-            }
-            _ => self.other.get(name).cloned(),
+            _ => self.other.as_ref()?.get(name).cloned(),
         }
     }
 
     fn to_map(&self) -> Map<String, Value> {
-        let mut map = self.other.clone();
-        for name in [
-            "iss",
-            "scope",
-            "exp",
-            "iat",
-            "client_id",
-            "jti",
-            "consumer",
-            "supplier",
-        ] {
+        let mut map = self.other.as_deref().cloned().unwrap_or_default();
+        for name in STRING_CLAIMS
+            .iter()
+            .chain(&ORGANIZATION_CLAIMS)
+            .chain(&["exp", "iat"])
+        {
             if let Some(value) = self.get(name) {
-                map.insert(name.to_owned(), value);
+                map.insert((*name).to_owned(), value);
             }
         }
         map
     }
 }
 
-fn take_string(
-    claims: &mut Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<Box<str>>, MalformedClaims> {
-    match claims.remove(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.into_boxed_str())),
-        Some(_) => Err(MalformedClaims(match name {
-            "iss" => "`iss` is not a string",
-            "scope" => "`scope` is not a string",
-            "client_id" => "`client_id` is not a string",
-            _ => "`jti` is not a string",
-        })),
-    }
-}
-
 fn take_seconds(
     claims: &mut Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<i64>, MalformedClaims> {
-    match claims.remove(name) {
-        None => Ok(None),
-        // NumericDate may carry a fraction; whole seconds are what we compare.
-        Some(value) => value
-            .as_i64()
-            .or_else(|| value.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
-            .map(Some)
-            .ok_or(MalformedClaims(if name == "exp" {
-                "`exp` is not a number"
-            } else {
-                "`iat` is not a number"
-            })),
-    }
-}
-
-fn take_organization(claims: &mut Map<String, Value>, name: &str) -> Option<Organization> {
-    let organization = Organization::from_value(claims.get(name)?)?;
-    claims.remove(name);
-    Some(organization)
+    claim: &'static str,
+) -> Result<i64, MalformedClaims> {
+    let value = claims.remove(claim).ok_or(MalformedClaims {
+        claim,
+        problem: "is missing",
+    })?;
+    // NumericDate may carry a fraction; whole seconds are what we compare.
+    value
+        .as_i64()
+        .or_else(|| value.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+        .ok_or(MalformedClaims {
+            claim,
+            problem: "is not a number",
+        })
 }
 
 /// The claims of a validated Maskinporten token, and the extractor that
@@ -247,7 +291,7 @@ impl MaskinportenClaims {
     }
 
     fn scope_iter(&self) -> impl Iterator<Item = &str> {
-        self.claims.scope.split_ascii_whitespace()
+        self.claims.scope().split_ascii_whitespace()
     }
 
     /// Whether the token holds exactly this scope (whole scope, case-sensitive:
@@ -258,7 +302,7 @@ impl MaskinportenClaims {
 
     /// The raw `scope` claim.
     pub fn scope_claim(&self) -> &str {
-        &self.claims.scope
+        self.claims.scope()
     }
 
     /// Rejects with 403 `insufficient_scope` unless the token holds every one
@@ -315,24 +359,24 @@ impl MaskinportenClaims {
     }
 
     /// The organisation that called (`consumer`).
-    pub fn consumer(&self) -> Option<&Organization> {
-        self.claims.consumer.as_ref()
+    pub fn consumer(&self) -> Option<Organization<'_>> {
+        self.claims.organization(CONSUMER)
     }
 
     /// The organisation a supplier called for, when the token was delegated
     /// (`supplier`).
-    pub fn supplier(&self) -> Option<&Organization> {
-        self.claims.supplier.as_ref()
+    pub fn supplier(&self) -> Option<Organization<'_>> {
+        self.claims.organization(SUPPLIER)
     }
 
     /// The Maskinporten client that got the token (`client_id`).
     pub fn client_id(&self) -> Option<&str> {
-        self.claims.client_id.as_deref()
+        self.claims.string(CLIENT_ID)
     }
 
     /// The issuer (`iss`), e.g. `https://maskinporten.no/`.
     pub fn issuer(&self) -> &str {
-        &self.claims.issuer
+        self.claims.string(ISS).unwrap_or_default()
     }
 
     /// When the token expires (`exp`).
@@ -347,7 +391,7 @@ impl MaskinportenClaims {
 
     /// The token's unique id (`jti`).
     pub fn jwt_id(&self) -> Option<&str> {
-        self.claims.jwt_id.as_deref()
+        self.claims.string(JTI)
     }
 
     /// Any claim by name, as the validator returned it (`client_amr`,
@@ -389,10 +433,10 @@ fn unix_time(seconds: i64) -> SystemTime {
 impl fmt::Debug for MaskinportenClaims {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MaskinportenClaims")
-            .field("consumer", &self.claims.consumer)
-            .field("supplier", &self.claims.supplier)
-            .field("client_id", &self.claims.client_id)
-            .field("scope", &self.claims.scope)
+            .field("consumer", &self.consumer())
+            .field("supplier", &self.supplier())
+            .field("client_id", &self.client_id())
+            .field("scope", &self.scope_claim())
             .field("exp", &self.claims.expires_at)
             .finish_non_exhaustive()
     }
@@ -402,11 +446,11 @@ impl fmt::Debug for MaskinportenClaims {
 mod tests {
     use super::*;
 
-    fn org(id: &str) -> Organization {
-        Organization::from_value(
-            &serde_json::json!({"authority": "iso6523-actorid-upis", "ID": id}),
-        )
-        .unwrap()
+    fn org(id: &str) -> Organization<'_> {
+        Organization {
+            authority: "iso6523-actorid-upis",
+            id,
+        }
     }
 
     #[test]

@@ -137,7 +137,8 @@ pub(crate) fn decode(answer: &[u8]) -> Result<Verdict, Failure> {
                 .map(Verdict::Active)
                 .map_err(|malformed| {
                     tracing::warn!(
-                        reason = malformed.0,
+                        claim = malformed.claim,
+                        problem = malformed.problem,
                         "introspection endpoint called a token active but its claims are unusable"
                     );
                     Failure("the introspection answer has unusable claims")
