@@ -219,3 +219,61 @@ async fn a_flood_of_distinct_tokens_does_not_evict_hot_entries() {
     );
     eprintln!("hot requests that missed the cache during the flood: {hot_misses} of 1000");
 }
+
+/// A cached token inside a malformed header is still a malformed header: the
+/// cache is consulted before the character checks, and must not change any
+/// answer.
+#[actix_web::test]
+async fn a_cached_token_in_a_malformed_header_is_still_refused() {
+    use maskinporten_tests::raw_request;
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let token = texas.token().scope(READ).sign();
+    assert_eq!(status(&api, &token).await, StatusCode::OK);
+    let cases: [(&[u8], &[u8], u16); 12] = [
+        (b"Bearer ", b"", 200),
+        (b"bearer   ", b"   ", 200),
+        (b"BEARER ", b"", 200),
+        (b"Bearer\t", b"", 400),
+        // A trailing tab is optional whitespace around the field value, which
+        // the HTTP parser strips: the guard sees `Bearer <token>`.
+        (b"Bearer ", b"\t", 200),
+        (b"Bearer ", b" x", 400),
+        (b"Bearer ", b",", 401),
+        (b"Bearer ", b"=x", 401),
+        (b"Bearer ", b"\xff", 400),
+        (b"Basic ", b"", 401),
+        (b"Bearer x ", b"", 400),
+        (b"Bearer", b"", 401),
+    ];
+    for (before, after, expected) in cases {
+        let header = [
+            b"Authorization: ".as_slice(),
+            before,
+            token.as_bytes(),
+            after,
+        ]
+        .concat();
+        let head = vec![
+            b"GET /afp HTTP/1.1".to_vec(),
+            b"Host: localhost".to_vec(),
+            header,
+        ];
+        let response = raw_request(api.addr(), &head).await;
+        assert_eq!(
+            response.status,
+            expected,
+            "{:?} <token> {:?}",
+            String::from_utf8_lossy(before),
+            String::from_utf8_lossy(after)
+        );
+    }
+    let head = vec![
+        b"GET /afp HTTP/1.1".to_vec(),
+        b"Host: localhost".to_vec(),
+        format!("Authorization: Bearer {token}").into_bytes(),
+        format!("Authorization: Bearer {token}").into_bytes(),
+    ];
+    assert_eq!(raw_request(api.addr(), &head).await.status, 400);
+    assert_eq!(texas.introspections(), 1);
+}

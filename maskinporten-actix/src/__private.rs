@@ -133,7 +133,7 @@ pub mod internals {
 
     /// The cache key of a token (SHA-256).
     pub fn token_key(token: &str) -> [u8; 32] {
-        crate::cache::token_key(token)
+        crate::cache::token_key(token.as_bytes())
     }
 
     /// Decodes an active answer into claims and checks `scopes` against them

@@ -27,6 +27,38 @@ pub(crate) fn bearer_token(headers: &HeaderMap, max_len: usize) -> Result<&str, 
     parse(value.as_bytes(), max_len)
 }
 
+/// The token of a lone `Authorization: Bearer <token>` header, found without
+/// checking its characters: only for looking it up in the cache.
+///
+/// Whenever [`parse`] accepts the header, this returns the same token. A token
+/// the cache holds passed [`parse`] when it was first seen, so a cache hit on
+/// these bytes stands for a header that [`parse`] would accept; anything else
+/// goes through [`bearer_token`].
+pub(crate) fn unchecked_token(headers: &HeaderMap) -> Option<&[u8]> {
+    let mut values = headers.get_all(AUTHORIZATION);
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    // Spaces only, as in `parse`: a tab anywhere makes the header malformed.
+    let mut value = value.as_bytes();
+    while let [b' ', rest @ ..] = value {
+        value = rest;
+    }
+    while let [rest @ .., b' '] = value {
+        value = rest;
+    }
+    let scheme = value.get(..6)?;
+    if !scheme.eq_ignore_ascii_case(b"bearer") || value.get(6) != Some(&b' ') {
+        return None;
+    }
+    let mut token = &value[7..];
+    while let [b' ', rest @ ..] = token {
+        token = rest;
+    }
+    (!token.is_empty()).then_some(token)
+}
+
 fn missing() -> MaskinportenError {
     MaskinportenError::new(ErrorKind::MissingToken, "no bearer token in the request")
 }
@@ -106,6 +138,42 @@ mod tests {
         assert_eq!(kind(b"bearer abc"), Ok("abc"));
         assert_eq!(kind(b"BEARER abc"), Ok("abc"));
         assert_eq!(kind(b"Bearer    abc  "), Ok("abc"));
+    }
+
+    #[test]
+    fn the_unchecked_token_is_the_parsed_one() {
+        use actix_web::http::header::HeaderValue;
+        for value in [
+            &b"Bearer abc"[..],
+            b"bearer abc",
+            b"BEARER  abc   ",
+            b"   Bearer abc",
+            b"Bearer abc.def-_~+/==",
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(AUTHORIZATION, HeaderValue::from_bytes(value).unwrap());
+            let parsed = parse(value, 64).unwrap();
+            assert_eq!(unchecked_token(&headers), Some(parsed.as_bytes()));
+        }
+        for value in [
+            &b"Bearer\tabc"[..],
+            b"Basic abc",
+            b"Bearer",
+            b"Bearer   ",
+            b"Bearerabc",
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(AUTHORIZATION, HeaderValue::from_bytes(value).unwrap());
+            let unchecked = unchecked_token(&headers);
+            assert!(
+                unchecked.is_none() || parse(value, 64).is_err(),
+                "{value:?}"
+            );
+            assert!(
+                unchecked.is_none_or(|t| !is_b64token(t) || t.contains(&b'\t')),
+                "{value:?}"
+            );
+        }
     }
 
     #[test]

@@ -33,8 +33,8 @@ pub const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
 /// SHA-256 of a token.
 pub(crate) type TokenKey = [u8; 32];
 
-pub(crate) fn token_key(token: &str) -> TokenKey {
-    Sha256::digest(token.as_bytes()).into()
+pub(crate) fn token_key(token: &[u8]) -> TokenKey {
+    Sha256::digest(token).into()
 }
 
 pub(crate) struct IntrospectionCache {

@@ -34,20 +34,33 @@ impl MaskinportenClaims {
                 done => done.clone(),
             };
         }
-        let validation = match start(req) {
+        let validation = match registered(req) {
             Err(error) => RequestValidation::Done(Err(error)),
-            Ok((maskinporten, token)) => match maskinporten.cached(token) {
-                Some(claims) => RequestValidation::Done(Ok(claims)),
-                None => {
-                    // The future owns a handle and the token, not the request:
-                    // a request holding a future that holds the request would
-                    // never be freed.
-                    let maskinporten = maskinporten.clone();
-                    let token = token.to_owned();
-                    let flight = async move { maskinporten.validate(&token).await };
-                    RequestValidation::InFlight(flight.boxed_local().shared())
+            Ok(maskinporten) => {
+                // A cache hit needs no character checks: a cached token passed
+                // them when it was first seen (see `bearer::unchecked_token`).
+                let cached =
+                    bearer::unchecked_token(req.headers()).and_then(|t| maskinporten.cached(t));
+                match cached {
+                    Some(claims) => RequestValidation::Done(Ok(claims)),
+                    None => {
+                        match bearer::bearer_token(req.headers(), maskinporten.max_token_length()) {
+                            Err(error) => RequestValidation::Done(Err(
+                                error.rendered_with(maskinporten.rendering())
+                            )),
+                            Ok(token) => {
+                                // The future owns a handle and the token, not the
+                                // request: a request holding a future that holds
+                                // the request would never be freed.
+                                let maskinporten = maskinporten.clone();
+                                let token = token.to_owned();
+                                let flight = async move { maskinporten.validate(&token).await };
+                                RequestValidation::InFlight(flight.boxed_local().shared())
+                            }
+                        }
+                    }
                 }
-            },
+            }
         };
         req.extensions_mut().insert(validation.clone());
         validation
@@ -58,14 +71,6 @@ impl MaskinportenClaims {
             RequestValidation::Done(outcome) => Either::Left(future::ready(outcome)),
             RequestValidation::InFlight(flight) => Either::Right(flight),
         }
-    }
-}
-
-fn start(req: &HttpRequest) -> Result<(&Maskinporten, &str), MaskinportenError> {
-    let maskinporten = registered(req)?;
-    match bearer::bearer_token(req.headers(), maskinporten.max_token_length()) {
-        Ok(token) => Ok((maskinporten, token)),
-        Err(error) => Err(error.rendered_with(maskinporten.rendering())),
     }
 }
 

@@ -99,7 +99,7 @@ impl Maskinporten {
 
     /// The claims of a token the cache holds, when it can answer without
     /// waiting: the common path of a guarded request, with no future to box.
-    pub(crate) fn cached(&self, token: &str) -> Option<MaskinportenClaims> {
+    pub(crate) fn cached(&self, token: &[u8]) -> Option<MaskinportenClaims> {
         let cache = self.inner.cache.as_ref()?;
         // The cache's lookup only waits when its housekeeping is contended;
         // then the full asynchronous path below takes over.
@@ -116,7 +116,7 @@ impl Maskinporten {
         let Some(cache) = &inner.cache else {
             return self.check(token).await;
         };
-        let key = token_key(token);
+        let key = token_key(token.as_bytes());
         if let Some(claims) = cache.get(&key).await {
             Counters::count(&inner.counters.hits);
             tracing::trace!("token validation answered from the cache");
