@@ -140,9 +140,15 @@ mod tests {
         assert_eq!(kind(b"Bearer    abc  "), Ok("abc"));
     }
 
+    fn headers(value: &[u8]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        let value = actix_web::http::header::HeaderValue::from_bytes(value).unwrap();
+        headers.insert(AUTHORIZATION, value);
+        headers
+    }
+
     #[test]
     fn the_unchecked_token_is_the_parsed_one() {
-        use actix_web::http::header::HeaderValue;
         for value in [
             &b"Bearer abc"[..],
             b"bearer abc",
@@ -150,10 +156,8 @@ mod tests {
             b"   Bearer abc",
             b"Bearer abc.def-_~+/==",
         ] {
-            let mut headers = HeaderMap::new();
-            headers.insert(AUTHORIZATION, HeaderValue::from_bytes(value).unwrap());
             let parsed = parse(value, 64).unwrap();
-            assert_eq!(unchecked_token(&headers), Some(parsed.as_bytes()));
+            assert_eq!(unchecked_token(&headers(value)), Some(parsed.as_bytes()));
         }
         for value in [
             &b"Bearer\tabc"[..],
@@ -162,8 +166,7 @@ mod tests {
             b"Bearer   ",
             b"Bearerabc",
         ] {
-            let mut headers = HeaderMap::new();
-            headers.insert(AUTHORIZATION, HeaderValue::from_bytes(value).unwrap());
+            let headers = headers(value);
             let unchecked = unchecked_token(&headers);
             assert!(
                 unchecked.is_none() || parse(value, 64).is_err(),

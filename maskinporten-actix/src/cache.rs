@@ -26,8 +26,8 @@ use sha2::{Digest, Sha256};
 
 use crate::claims::ClaimSet;
 
-/// Entries held by default. At about 1 KiB per entry (see the benchmarks),
-/// 10 000 entries stay near 10 MiB.
+/// Entries held by default. At about 850 bytes resident per entry (see
+/// BENCHMARKS.md), 10 000 entries take under 10 MB.
 pub const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
 
 /// SHA-256 of a token.

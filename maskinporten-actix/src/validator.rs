@@ -268,8 +268,8 @@ impl MaskinportenBuilder {
     }
 
     /// How many validated tokens the cache holds at most;
-    /// [`DEFAULT_CACHE_CAPACITY`] when not set. Each entry takes about one
-    /// KiB, so 100 000 entries stay under 100 MiB.
+    /// [`DEFAULT_CACHE_CAPACITY`] when not set. An entry takes about 850
+    /// bytes resident (BENCHMARKS.md), so 100 000 entries stay under 100 MB.
     ///
     /// The cache is on by default: consumers reuse one token for its whole
     /// lifetime, and every uncached validation is a round trip through the
