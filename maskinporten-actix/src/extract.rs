@@ -54,7 +54,8 @@ impl MaskinportenClaims {
                                 // the request would never be freed.
                                 let maskinporten = maskinporten.clone();
                                 let token = token.to_owned();
-                                let flight = async move { maskinporten.validate(&token).await };
+                                let flight =
+                                    async move { maskinporten.validate_missed(&token).await };
                                 RequestValidation::InFlight(flight.boxed_local().shared())
                             }
                         }

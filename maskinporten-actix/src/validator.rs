@@ -54,6 +54,14 @@ struct Inner {
     rendering: Arc<Rendering>,
 }
 
+/// Whether a validation starts with a cache lookup.
+#[derive(Clone, Copy)]
+enum Lookup {
+    Cache,
+    /// The caller looked already and found nothing.
+    Missed,
+}
+
 /// How a token is checked. Introspection is the one strategy today; local
 /// verification against Maskinporten's JWKS slots in beside it without
 /// changing the extractor or the macro.
@@ -91,7 +99,25 @@ impl Maskinporten {
     /// Validates a raw token (without the `Bearer ` prefix), as the extractor
     /// does. For use outside Actix handlers, e.g. in a middleware.
     pub async fn validate(&self, token: &str) -> Result<MaskinportenClaims, MaskinportenError> {
-        self.validate_claims(token)
+        self.validate_with(token, Lookup::Cache).await
+    }
+
+    /// Validates a token that [`cached`](Self::cached) just did not find:
+    /// straight to the single-flight introspection, without a second lookup
+    /// (each lookup of a new token would count as an access for TinyLFU).
+    pub(crate) async fn validate_missed(
+        &self,
+        token: &str,
+    ) -> Result<MaskinportenClaims, MaskinportenError> {
+        self.validate_with(token, Lookup::Missed).await
+    }
+
+    async fn validate_with(
+        &self,
+        token: &str,
+        lookup: Lookup,
+    ) -> Result<MaskinportenClaims, MaskinportenError> {
+        self.validate_claims(token, lookup)
             .await
             .map(|claims| MaskinportenClaims::new(claims, Arc::clone(&self.inner.rendering)))
             .map_err(|error| error.rendered_with(&self.inner.rendering))
@@ -111,13 +137,21 @@ impl Maskinporten {
         ))
     }
 
-    async fn validate_claims(&self, token: &str) -> Result<Arc<ClaimSet>, MaskinportenError> {
+    async fn validate_claims(
+        &self,
+        token: &str,
+        lookup: Lookup,
+    ) -> Result<Arc<ClaimSet>, MaskinportenError> {
         let inner = &*self.inner;
         let Some(cache) = &inner.cache else {
             return self.check(token).await;
         };
         let key = token_key(token.as_bytes());
-        if let Some(claims) = cache.get(&key).await {
+        let hit = match lookup {
+            Lookup::Cache => cache.get(&key).await,
+            Lookup::Missed => None,
+        };
+        if let Some(claims) = hit {
             Counters::count(&inner.counters.hits);
             tracing::trace!("token validation answered from the cache");
             return Ok(claims);
