@@ -85,19 +85,39 @@ impl IntrospectionCache {
         Some(claims)
     }
 
-    /// The cached answer, or the one `introspect` gives, shared by every
+    /// The cached answer, or the one `introspect()` gives, shared by every
     /// caller that asks for the same token while it runs. Errors are shared
     /// with those callers too, and not cached.
+    ///
+    /// A cached answer is checked against the wall clock here as in
+    /// [`get`](Self::get): the cache's own timers run on the monotonic clock,
+    /// and an entry they still hold after the wall clock passed the token's
+    /// `exp` is dropped and the token introspected again. A fresh answer is
+    /// served as the validator gave it (inside its leeway it may already be
+    /// past `exp`; it is then not kept).
     pub(crate) async fn get_or_introspect<F, E>(
         &self,
         key: TokenKey,
-        introspect: F,
+        introspect: impl Fn() -> F,
     ) -> Result<Arc<ClaimSet>, Arc<E>>
     where
         F: std::future::Future<Output = Result<Arc<ClaimSet>, E>>,
         E: Send + Sync + 'static,
     {
-        self.entries.try_get_with(key, introspect).await
+        let entry = self
+            .entries
+            .entry(key)
+            .or_try_insert_with(introspect())
+            .await?;
+        if entry.is_fresh() || !time_left(entry.value()).is_zero() {
+            return Ok(entry.into_value());
+        }
+        self.entries.invalidate(&key).await;
+        self.entries
+            .entry(key)
+            .or_try_insert_with(introspect())
+            .await
+            .map(|entry| entry.into_value())
     }
 
     pub(crate) fn entry_count(&self) -> u64 {

@@ -158,7 +158,7 @@ impl Maskinporten {
         }
         Counters::count(&inner.counters.misses);
         cache
-            .get_or_introspect(key, self.check(token))
+            .get_or_introspect(key, || self.check(token))
             .await
             .map_err(|error| MaskinportenError::clone(&error))
     }
