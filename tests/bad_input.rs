@@ -95,7 +95,11 @@ impl Expect {
         if code == "insufficient_scope" {
             challenge.push_str(&format!(r#", scope="{READ}""#));
         }
-        let body = format!(r#"{{"error":"{code}","error_description":"{description}"}}"#);
+        let body = if code == "insufficient_scope" {
+            format!(r#"{{"error":"{code}","error_description":"{description}","scope":"{READ}"}}"#)
+        } else {
+            format!(r#"{{"error":"{code}","error_description":"{description}"}}"#)
+        };
         Some((challenge, body))
     }
 }
@@ -710,18 +714,18 @@ fn lookalikes() -> Vec<ScopeCase> {
         ];
         cases.extend(variants.into_iter().map(denied));
     }
-    // READ and WRITE joined by something that is not whitespace to the
-    // guard: RFC 6749 separates scopes with SP; ASCII whitespace (tab, LF, FF,
-    // CR) is tolerated, nothing else is a separator.
+    // READ and WRITE joined by something other than SP: RFC 6749 §3.3
+    // separates scopes with U+0020 alone, so a tab, LF, CR or FF is part of a
+    // (malformed) scope and never a separator.
     for separator in [
-        ",", ";", "|", "+", "%20", "&", "\u{a0}", "\u{1680}", "\u{2002}", "\u{2003}", "\u{2009}",
-        "\u{200a}", "\u{200b}", "\u{2028}", "\u{2029}", "\u{202f}", "\u{205f}", "\u{3000}",
-        "\u{85}", "\u{180e}", "\u{feff}", "\x0b",
+        "\t", "\n", "\r", "\x0c", "\r\n", ",", ";", "|", "+", "%20", "&", "\u{a0}", "\u{1680}",
+        "\u{2002}", "\u{2003}", "\u{2009}", "\u{200a}", "\u{200b}", "\u{2028}", "\u{2029}",
+        "\u{202f}", "\u{205f}", "\u{3000}", "\u{85}", "\u{180e}", "\u{feff}", "\x0b",
     ] {
         cases.push(denied(format!("{READ}{separator}{WRITE}")));
     }
     // empty
-    for empty in ["", " ", "\t", "   \n  "] {
+    for empty in ["", " ", "\t", "   \n  ", "   "] {
         cases.push(denied(empty));
     }
     cases
@@ -736,7 +740,8 @@ fn exact() -> Vec<ScopeCase> {
         grants(WRITE, false, false, true),
         grants(format!("{READ} {WRITE}"), true, true, true),
         grants(format!("{WRITE} {READ}"), true, true, true),
-        grants(format!("{READ}\t{WRITE}"), true, true, true),
+        // a tab glued to a scope spoils that scope only; SP still separates
+        grants(format!("{READ} \t{WRITE}"), true, false, true),
         grants(format!("  {READ}  "), true, false, true),
         // duplicates add nothing
         grants(format!("{READ} {READ}"), true, false, true),

@@ -326,6 +326,9 @@ async fn scopes_match_whole_and_exactly() {
         "xnav:helse/sykepenger/afp.read",
         "nav:helse/sykepenger/afp.read,nav:other/ab",
         "nav:helse/sykepenger/afp.read\u{a0}nav:other/ab",
+        // RFC 6749 §3.3: only SP separates scopes, not a tab or a line feed
+        "nav:other/ab\tnav:helse/sykepenger/afp.read",
+        "nav:other/ab\nnav:helse/sykepenger/afp.read",
         "nav:helse/sykepenger/аfp.read", // Cyrillic а
         "",
     ];
@@ -337,7 +340,6 @@ async fn scopes_match_whole_and_exactly() {
     let granted = [
         "nav:helse/sykepenger/afp.read",
         "nav:other/ab nav:helse/sykepenger/afp.read",
-        "nav:other/ab\tnav:helse/sykepenger/afp.read",
         "  nav:other/ab   nav:helse/sykepenger/afp.read  ",
         "nav:helse/sykepenger/afp.read nav:helse/sykepenger/afp.read",
     ];

@@ -93,8 +93,9 @@ pub fn decode(answer: &[u8]) -> Decoded {
 }
 
 /// Whether an answer grants `required` (all of them, or one with `any`):
-/// `None` unless it is active. Scopes are the `scope` string split on ASCII
-/// whitespace, matched whole and exactly; no requirement is always met.
+/// `None` unless it is active. Scopes are the `scope` string split on SP
+/// (RFC 6749 §3.3), matched whole and exactly; an empty requirement is never
+/// met (a guard does not fail open).
 pub fn allows(answer: &[u8], required: &[&str], any: bool) -> Option<bool> {
     if decode(answer) != Decoded::Active {
         return None;
@@ -103,13 +104,13 @@ pub fn allows(answer: &[u8], required: &[&str], any: bool) -> Option<bool> {
     let granted: Vec<&str> = value["scope"]
         .as_str()
         .unwrap_or("")
-        .split([' ', '\t', '\n', '\r', '\x0c'])
+        .split(' ')
         .filter(|s| !s.is_empty())
         .collect();
     let holds = |scope: &&str| granted.contains(scope);
     Some(
-        required.is_empty()
-            || if any {
+        !required.is_empty()
+            && if any {
                 required.iter().any(holds)
             } else {
                 required.iter().all(holds)

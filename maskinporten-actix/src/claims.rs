@@ -285,13 +285,19 @@ impl MaskinportenClaims {
         MaskinportenClaims { claims, rendering }
     }
 
-    /// The scopes granted to the token: the `scope` claim split on whitespace.
+    /// The scopes granted to the token: the `scope` claim split on spaces
+    /// (U+0020, the only separator RFC 6749 §3.3 allows).
     pub fn scopes(&self) -> BTreeSet<&str> {
         self.scope_iter().collect()
     }
 
     fn scope_iter(&self) -> impl Iterator<Item = &str> {
-        self.claims.scope().split_ascii_whitespace()
+        // Only U+0020 separates scopes: a tab, line feed or form feed is part
+        // of a (malformed) scope and never makes two scopes out of one.
+        self.claims
+            .scope()
+            .split(' ')
+            .filter(|scope| !scope.is_empty())
     }
 
     /// Whether the token holds exactly this scope (whole scope, case-sensitive:
@@ -322,6 +328,10 @@ impl MaskinportenClaims {
     }
 
     fn require(&self, scopes: &[&str], any: bool) -> Result<(), MaskinportenError> {
+        if scopes.is_empty() {
+            tracing::error!("a handler required an empty list of Maskinporten scopes");
+            return Err(empty_requirement().rendered_with(&self.rendering));
+        }
         for scope in scopes {
             if let Err(error) = maskinporten_scope::validate(scope) {
                 tracing::error!(%error, "a handler required an invalid Maskinporten scope");
@@ -336,15 +346,19 @@ impl MaskinportenClaims {
     }
 
     /// The scope check behind `#[require_scope]`: the names were validated
-    /// when the macro expanded.
+    /// when the macro expanded. An empty requirement refuses: a guard never
+    /// fails open.
     pub(crate) fn check(&self, scopes: &[&str], any: bool) -> Result<(), MaskinportenError> {
+        if scopes.is_empty() {
+            return Err(empty_requirement().rendered_with(&self.rendering));
+        }
         let granted = |scope: &&str| self.has_scope(scope);
         let allowed = if any {
             scopes.iter().any(granted)
         } else {
             scopes.iter().all(granted)
         };
-        if allowed || scopes.is_empty() {
+        if allowed {
             return Ok(());
         }
         let description = if any {
@@ -420,6 +434,15 @@ impl MaskinportenClaims {
     pub fn to_json(&self) -> Map<String, Value> {
         self.claims.to_map()
     }
+}
+
+/// A requirement of no scopes at all is a programming or configuration error:
+/// it answers 500 rather than letting every token in.
+fn empty_requirement() -> MaskinportenError {
+    MaskinportenError::new(
+        ErrorKind::Misconfigured,
+        "the service required an empty list of scopes",
+    )
 }
 
 fn unix_time(seconds: i64) -> SystemTime {

@@ -159,7 +159,11 @@ impl MaskinportenError {
             ErrorKind::InsufficientScope => {
                 params.push(("error", self.kind.code()));
                 params.push(("error_description", self.description));
-                if let Some(scope) = &self.required_scope {
+                // RFC 6750 §3 allows only printable ASCII in `scope`; NAIS
+                // scope names may hold æ, ø and å. Such a requirement is left
+                // out of the challenge (the JSON body carries it) rather than
+                // making the whole header unsendable.
+                if let Some(scope) = self.required_scope.as_deref().filter(|s| is_scope_attr(s)) {
                     params.push(("scope", scope));
                 }
             }
@@ -193,8 +197,21 @@ impl MaskinportenError {
         response.json(ErrorBody {
             error: self.kind.code(),
             error_description: self.description,
+            scope: self.required_scope.as_deref(),
         })
     }
+}
+
+/// Whether `scope` fits RFC 6750's `scope` attribute: scope-tokens of
+/// `%x21 / %x23-5B / %x5D-7E` separated by single spaces.
+fn is_scope_attr(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope.split(' ').all(|token| {
+            !token.is_empty()
+                && token
+                    .bytes()
+                    .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+        })
 }
 
 /// Escapes a value for an RFC 9110 quoted-string.
@@ -208,9 +225,13 @@ fn push_quoted(out: &mut String, value: &str) {
 }
 
 #[derive(serde::Serialize)]
-struct ErrorBody {
+struct ErrorBody<'a> {
     error: &'static str,
     error_description: &'static str,
+    /// The required scopes of an `insufficient_scope` rejection, in full
+    /// (the challenge can only carry them when they are ASCII).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'a str>,
 }
 
 impl fmt::Debug for MaskinportenError {
