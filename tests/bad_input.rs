@@ -401,12 +401,13 @@ fn rows(texas: &LocalTexas) -> Vec<Row> {
             InvalidToken(MALFORMED),
             0,
         ),
-        // ----- size: the guard's limit is 8 KiB (DEFAULT_MAX_TOKEN_LENGTH)
+        // ----- size: the guard's limit is 8 KiB (DEFAULT_MAX_TOKEN_LENGTH);
+        // 8 KiB of `a` is no compact JWS, refused without the network
         row(
             "token of exactly 8 KiB",
             auth(format!("Bearer {}", a(8192))),
             InvalidToken(NOT_ACTIVE),
-            1,
+            0,
         ),
         row(
             "token of 8 KiB + 1",
@@ -431,19 +432,22 @@ fn rows(texas: &LocalTexas) -> Vec<Row> {
             Http(431),
             0,
         ),
-        // ----- b64token-shaped but not a valid token: the endpoint decides
-        row("not a JWT", auth("Bearer abc"), InvalidToken(NOT_ACTIVE), 1),
+        // ----- b64token-shaped but not a usable token. What the sidecar
+        // would refuse anyway (not a compact JWS, not RS256, no kid, expired
+        // beyond the leeway, another issuer) is refused without asking it;
+        // the signature is the endpoint's to judge.
+        row("not a JWT", auth("Bearer abc"), InvalidToken(NOT_ACTIVE), 0),
         row(
             "every b64token character",
             auth("Bearer aZ09-._~+/=="),
             InvalidToken(NOT_ACTIVE),
-            1,
+            0,
         ),
         row(
             "valid JWT with = padding",
             auth(format!("Bearer {t}==")),
             InvalidToken(NOT_ACTIVE),
-            1,
+            0,
         ),
         row(
             "expired two hours ago",
@@ -455,7 +459,7 @@ fn rows(texas: &LocalTexas) -> Vec<Row> {
                     .sign(),
             ),
             InvalidToken(NOT_ACTIVE),
-            1,
+            0,
         ),
         row(
             "another issuer",
@@ -467,19 +471,19 @@ fn rows(texas: &LocalTexas) -> Vec<Row> {
                     .sign(),
             ),
             InvalidToken(NOT_ACTIVE),
-            1,
+            0,
         ),
         row(
             "alg none",
             bearer(&texas.token().scope(READ).unsigned().sign()),
             InvalidToken(NOT_ACTIVE),
-            1,
+            0,
         ),
         row(
             "HS256",
             bearer(&texas.token().scope(READ).hs256(b"secret").sign()),
             InvalidToken(NOT_ACTIVE),
-            1,
+            0,
         ),
         row(
             "signed by another key",
@@ -503,7 +507,7 @@ fn rows(texas: &LocalTexas) -> Vec<Row> {
             "no kid",
             bearer(&texas.token().scope(READ).without_kid().sign()),
             InvalidToken(NOT_ACTIVE),
-            1,
+            0,
         ),
         // ----- a valid token without the scope
         row(

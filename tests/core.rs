@@ -232,7 +232,9 @@ async fn an_inactive_token_is_invalid_token() {
             r#"{"error":"invalid_token","error_description":"the access token is not active"}"#
         );
     }
-    assert_eq!(texas.introspections(), tokens.len() as u64);
+    // Expired beyond the leeway, another issuer, HS256 and `alg: none` are
+    // refused without a round trip; the endpoint judges the two signatures.
+    assert_eq!(texas.introspections(), 2);
 }
 
 #[actix_web::test]

@@ -476,13 +476,19 @@ async fn a_redirect_is_not_followed() {
 
 /// Many callers during a fault: each gets its 503 within the timeout of
 /// its own introspection. Introspections of different tokens run side by
-/// side: were they queued behind one another, 20 of them would take 20
-/// timeouts (6 s).
+/// side up to the handle's bound: were they queued behind one another, 20
+/// of them would take 20 timeouts (6 s).
 #[actix_web::test]
 async fn concurrent_callers_during_a_hang_all_get_503_in_time() {
     watch_panics();
     let server = FaultServer::start(Fault::Hang).await;
-    let api = TestApi::start(Some(handle(&server.url())), routes);
+    let mp = Maskinporten::builder()
+        .introspection_endpoint(server.url())
+        .timeout(TIMEOUT)
+        .max_concurrent_introspections(20)
+        .build()
+        .expect("maskinporten");
+    let api = TestApi::start(Some(mp), routes);
     let tokens: Vec<String> = (0..20).map(|_| token()).collect();
     let client = client();
     let started = Instant::now();

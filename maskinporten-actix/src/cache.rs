@@ -30,6 +30,32 @@ use crate::claims::ClaimSet;
 /// BENCHMARKS.md), 10 000 entries take under 10 MB.
 pub const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
 
+/// The most the cached claims weigh together by default: 32 MiB. A usual
+/// entry weighs about 600 bytes, so the entry count binds first; an answer
+/// may carry up to 64 KiB of claims, and 500 of those would fill it.
+pub const DEFAULT_CACHE_MAX_BYTES: u64 = 32 * 1024 * 1024;
+
+/// What an entry weighs beyond its claims: its key, the `Arc` and the
+/// cache's own node (measured at about 250 bytes, BENCHMARKS.md).
+const ENTRY_OVERHEAD_BYTES: u64 = 256;
+
+/// The two bounds of a cache; whichever is reached first applies.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CacheBounds {
+    pub(crate) entries: u64,
+    pub(crate) bytes: u64,
+}
+
+impl CacheBounds {
+    /// The weight of one entry: its bytes, but at least `bytes / entries`,
+    /// so that a full cache of light entries stops at `entries`.
+    fn weigh(self, claims: &ClaimSet) -> u32 {
+        let floor = self.bytes / self.entries.max(1);
+        let weight = (claims.heap_bytes() as u64 + ENTRY_OVERHEAD_BYTES).max(floor);
+        u32::try_from(weight).unwrap_or(u32::MAX)
+    }
+}
+
 /// SHA-256 of a token.
 pub(crate) type TokenKey = [u8; 32];
 
@@ -66,10 +92,13 @@ fn time_left(claims: &ClaimSet) -> Duration {
 }
 
 impl IntrospectionCache {
-    pub(crate) fn new(capacity: u64, max_ttl: Option<Duration>) -> Self {
+    pub(crate) fn new(bounds: CacheBounds, max_ttl: Option<Duration>) -> Self {
         IntrospectionCache {
             entries: moka::future::Cache::builder()
-                .max_capacity(capacity)
+                // Weighed in bytes: a count alone would let answers with
+                // 64 KiB of extra claims each take 64 times the memory.
+                .max_capacity(bounds.bytes)
+                .weigher(move |_, claims: &Arc<ClaimSet>| bounds.weigh(claims))
                 .expire_after(UntilExpiry { max_ttl })
                 .build(),
         }
@@ -124,6 +153,12 @@ impl IntrospectionCache {
         self.entries.entry_count()
     }
 
+    /// What the entries weigh together, in bytes (approximate, as the
+    /// count).
+    pub(crate) fn weighted_size(&self) -> u64 {
+        self.entries.weighted_size()
+    }
+
     pub(crate) async fn run_pending_tasks(&self) {
         self.entries.run_pending_tasks().await;
     }
@@ -137,6 +172,7 @@ pub(crate) struct Counters {
     pub(crate) introspections: AtomicU64,
     pub(crate) failures: AtomicU64,
     pub(crate) introspection_micros: AtomicU64,
+    pub(crate) refused_unasked: AtomicU64,
 }
 
 impl Counters {
@@ -144,7 +180,7 @@ impl Counters {
         counter.fetch_add(1, Relaxed);
     }
 
-    pub(crate) fn snapshot(&self, entries: u64) -> ValidationStats {
+    pub(crate) fn snapshot(&self, entries: u64, cached_bytes: u64) -> ValidationStats {
         ValidationStats {
             cache_hits: self.hits.load(Relaxed),
             cache_misses: self.misses.load(Relaxed),
@@ -152,6 +188,8 @@ impl Counters {
             introspection_failures: self.failures.load(Relaxed),
             introspection_time: Duration::from_micros(self.introspection_micros.load(Relaxed)),
             cached_entries: entries,
+            cached_bytes,
+            refused_without_validator: self.refused_unasked.load(Relaxed),
         }
     }
 }
@@ -175,4 +213,11 @@ pub struct ValidationStats {
     pub introspection_time: Duration,
     /// Entries in the cache now (approximate: the cache settles lazily).
     pub cached_entries: u64,
+    /// What those entries weigh, in bytes (see
+    /// [`cache_max_bytes`](crate::MaskinportenBuilder::cache_max_bytes)).
+    pub cached_bytes: u64,
+    /// Tokens refused without asking the validator: not a compact JWS
+    /// signed RS256 with a `kid`, expired beyond the leeway, or from
+    /// another issuer.
+    pub refused_without_validator: u64,
 }

@@ -181,6 +181,16 @@ impl ClaimSet {
         self.expires_at
     }
 
+    /// About how many bytes this claim set holds on the heap, for the
+    /// cache's weight bound: the struct, its text, and the other claims.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.text.len()
+            + self.other.as_deref().map_or(0, |other| {
+                std::mem::size_of::<Map<String, Value>>() + map_bytes(other)
+            })
+    }
+
     fn slice(&self, span: Span) -> &str {
         let start = span.start as usize;
         &self.text[start..start + span.len as usize]
@@ -232,6 +242,26 @@ impl ClaimSet {
         }
         map
     }
+}
+
+/// About the heap bytes of a JSON map: keys, values, and a node per entry.
+fn map_bytes(map: &Map<String, Value>) -> usize {
+    map.iter()
+        .map(|(key, value)| NODE_BYTES + key.len() + value_bytes(value))
+        .sum()
+}
+
+/// A map or vector slot's share of bookkeeping, beside the value itself.
+const NODE_BYTES: usize = 64;
+
+fn value_bytes(value: &Value) -> usize {
+    std::mem::size_of::<Value>()
+        + match value {
+            Value::String(s) => s.len(),
+            Value::Array(items) => items.iter().map(value_bytes).sum(),
+            Value::Object(map) => map_bytes(map),
+            Value::Null | Value::Bool(_) | Value::Number(_) => 0,
+        }
 }
 
 fn take_seconds(

@@ -73,7 +73,15 @@ impl Introspector {
         &self.endpoint
     }
 
-    pub(crate) async fn introspect(&self, token: &str) -> Result<Verdict, Failure> {
+    /// Asks the endpoint about `token`, giving up after `timeout`.
+    pub(crate) async fn introspect(
+        &self,
+        token: &str,
+        timeout: Duration,
+    ) -> Result<Verdict, Failure> {
+        if timeout.is_zero() {
+            return Err(Failure("the introspection endpoint did not answer in time"));
+        }
         let body = serde_json::to_vec(&Request {
             identity_provider: "maskinporten",
             token,
@@ -83,6 +91,7 @@ impl Introspector {
             .client
             .post(self.endpoint.clone())
             .header(CONTENT_TYPE, "application/json")
+            .timeout(timeout)
             .body(body)
             .send()
             .await

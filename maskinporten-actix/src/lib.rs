@@ -46,6 +46,7 @@ mod claims;
 mod error;
 mod extract;
 mod introspection;
+mod jws;
 mod validator;
 
 #[doc(hidden)]
@@ -55,11 +56,12 @@ pub mod __private;
 pub mod testing;
 
 pub use bearer::DEFAULT_MAX_TOKEN_LENGTH;
-pub use cache::{ValidationStats, DEFAULT_CACHE_CAPACITY};
+pub use cache::{ValidationStats, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_MAX_BYTES};
 pub use claims::{MaskinportenClaims, Organization};
 pub use error::{ConfigError, ErrorKind, MaskinportenError};
 pub use validator::{
-    Maskinporten, MaskinportenBuilder, DEFAULT_TIMEOUT, INTROSPECTION_ENDPOINT_ENV,
+    Maskinporten, MaskinportenBuilder, DEFAULT_LEEWAY, DEFAULT_MAX_CONCURRENT_INTROSPECTIONS,
+    DEFAULT_TIMEOUT, INTROSPECTION_ENDPOINT_ENV, ISSUER_ENV,
 };
 
 /// Guards a handler: the request must carry a Maskinporten token that holds

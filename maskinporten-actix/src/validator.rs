@@ -12,10 +12,14 @@ use reqwest::Url;
 
 use crate::{
     bearer::DEFAULT_MAX_TOKEN_LENGTH,
-    cache::{token_key, Counters, IntrospectionCache, ValidationStats, DEFAULT_CACHE_CAPACITY},
+    cache::{
+        token_key, CacheBounds, Counters, IntrospectionCache, ValidationStats,
+        DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_MAX_BYTES,
+    },
     claims::{ClaimSet, MaskinportenClaims},
     error::{ConfigError, ErrorKind, MaskinportenError, RejectionHandler, Rendering},
     introspection::{Failure, Introspector, Verdict},
+    jws::{self, CompactJws},
 };
 
 /// The environment variable NAIS sets to the introspection endpoint of the
@@ -26,6 +30,18 @@ pub const INTROSPECTION_ENDPOINT_ENV: &str = "NAIS_TOKEN_INTROSPECTION_ENDPOINT"
 /// request is answered 503. The sidecar is on loopback and answers in
 /// milliseconds; waiting longer only piles up requests.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The environment variable NAIS sets to Maskinporten's issuer
+/// (`https://maskinporten.no/`, or `https://test.maskinporten.no/`).
+pub const ISSUER_ENV: &str = "MASKINPORTEN_ISSUER";
+
+/// The clock skew allowed on `exp`, `nbf` and `iat`: the sidecar's own.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
+
+/// Introspections one handle has in flight at most, by default. The sidecar
+/// serialises introspections, so more at once only queue inside it; a bound
+/// keeps a flood of new tokens from tying up connections and requests.
+pub const DEFAULT_MAX_CONCURRENT_INTROSPECTIONS: usize = 8;
 
 /// The validator handle: how Maskinporten tokens are checked.
 ///
@@ -48,6 +64,8 @@ pub struct Maskinporten {
 
 struct Inner {
     strategy: Strategy,
+    /// What every token must satisfy before any strategy sees it.
+    precheck: Precheck,
     cache: Option<IntrospectionCache>,
     counters: Counters,
     max_token_length: usize,
@@ -66,7 +84,30 @@ enum Lookup {
 /// verification against Maskinporten's JWKS slots in beside it without
 /// changing the extractor or the macro.
 enum Strategy {
-    Introspection(Introspector),
+    Introspection(Bounded),
+}
+
+/// An introspector with a bound on the introspections in flight.
+struct Bounded {
+    introspector: Introspector,
+    in_flight: tokio::sync::Semaphore,
+    timeout: Duration,
+}
+
+/// The checks that need neither a key nor the network: a compact JWS signed
+/// RS256 with a `kid`, an `exp` not passed beyond the leeway, and the issuer
+/// when it is known. A token that fails them is one the sidecar would refuse.
+struct Precheck {
+    issuer: Option<Box<str>>,
+    leeway_secs: i64,
+}
+
+impl Precheck {
+    fn check(&self, token: &str) -> Result<(), jws::Refusal> {
+        let jws = CompactJws::read(token)?;
+        jws.rs256_kid()?;
+        jws.precheck_claims(self.issuer.as_deref(), self.leeway_secs, jws::unix_now())
+    }
 }
 
 impl Maskinporten {
@@ -88,7 +129,13 @@ impl Maskinporten {
         })?;
         let endpoint = parse_endpoint(&endpoint)
             .map_err(|message| ConfigError::new(Some(INTROSPECTION_ENDPOINT_ENV), message))?;
-        Self::builder().endpoint_url(endpoint).build()
+        let mut builder = Self::builder().endpoint_url(endpoint);
+        // NAIS sets the issuer beside the endpoint; with it, tokens from
+        // another issuer are refused without a round trip.
+        if let Some(issuer) = optional_env(ISSUER_ENV)? {
+            builder = builder.issuer(issuer);
+        }
+        builder.build()
     }
 
     /// Configures a handle by hand.
@@ -166,11 +213,36 @@ impl Maskinporten {
     /// Asks the validator, bypassing the cache.
     async fn check(&self, token: &str) -> Result<Arc<ClaimSet>, MaskinportenError> {
         let counters = &self.inner.counters;
+        if let Err(jws::Refusal(reason)) = self.inner.precheck.check(token) {
+            Counters::count(&counters.refused_unasked);
+            tracing::debug!(reason, "token refused without asking the validator");
+            return Err(MaskinportenError::new(
+                ErrorKind::InvalidToken,
+                "the access token is not active",
+            ));
+        }
         match &self.inner.strategy {
-            Strategy::Introspection(introspector) => {
-                Counters::count(&counters.introspections);
+            Strategy::Introspection(bounded) => {
                 let started = Instant::now();
-                let verdict = introspector.introspect(token).await;
+                // Waiting for a place counts against the same timeout as the
+                // introspection itself: a caller never waits longer than it.
+                let permit = tokio::time::timeout(bounded.timeout, bounded.in_flight.acquire())
+                    .await
+                    .ok()
+                    .and_then(Result::ok);
+                let Some(_permit) = permit else {
+                    Counters::count(&counters.failures);
+                    tracing::warn!(
+                        "token could not be validated: too many introspections in flight"
+                    );
+                    return Err(MaskinportenError::new(
+                        ErrorKind::ValidatorUnavailable,
+                        "the access token could not be validated right now",
+                    ));
+                };
+                Counters::count(&counters.introspections);
+                let left = bounded.timeout.saturating_sub(started.elapsed());
+                let verdict = bounded.introspector.introspect(token, left).await;
                 let elapsed = started.elapsed();
                 counters
                     .introspection_micros
@@ -203,12 +275,11 @@ impl Maskinporten {
 
     /// Counters of cache hits, misses and introspections, for metrics.
     pub fn stats(&self) -> ValidationStats {
-        let entries = self
-            .inner
-            .cache
-            .as_ref()
-            .map_or(0, IntrospectionCache::entry_count);
-        self.inner.counters.snapshot(entries)
+        let cache = self.inner.cache.as_ref();
+        self.inner.counters.snapshot(
+            cache.map_or(0, IntrospectionCache::entry_count),
+            cache.map_or(0, IntrospectionCache::weighted_size),
+        )
     }
 
     /// Applies the cache's pending evictions and expiries now, so that
@@ -233,11 +304,24 @@ impl fmt::Debug for Maskinporten {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut debug = f.debug_struct("Maskinporten");
         match &self.inner.strategy {
-            Strategy::Introspection(introspector) => {
-                debug.field("introspection_endpoint", &introspector.endpoint().as_str())
-            }
+            Strategy::Introspection(bounded) => debug.field(
+                "introspection_endpoint",
+                &bounded.introspector.endpoint().as_str(),
+            ),
         };
         debug.finish_non_exhaustive()
+    }
+}
+
+/// An environment variable that may be absent, but not invalid.
+fn optional_env(name: &'static str) -> Result<Option<String>, ConfigError> {
+    match std::env::var(name) {
+        Ok(value) if value.trim().is_empty() => Ok(None),
+        Ok(value) => Ok(Some(value.trim().to_owned())),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(ConfigError::new(Some(name), "is not valid UTF-8"))
+        }
     }
 }
 
@@ -270,8 +354,12 @@ pub struct MaskinportenBuilder {
     realm: Option<String>,
     rejection_handler: Option<RejectionHandler>,
     cache_capacity: Option<u64>,
+    cache_max_bytes: Option<u64>,
     cache_max_ttl: Option<Duration>,
     cache_disabled: bool,
+    issuer: Option<String>,
+    leeway: Option<Duration>,
+    max_concurrent_introspections: Option<usize>,
 }
 
 impl MaskinportenBuilder {
@@ -304,6 +392,8 @@ impl MaskinportenBuilder {
     /// How many validated tokens the cache holds at most;
     /// [`DEFAULT_CACHE_CAPACITY`] when not set. An entry takes about 850
     /// bytes resident (BENCHMARKS.md), so 100 000 entries stay under 100 MB.
+    /// The cache is bounded by bytes too ([`cache_max_bytes`](Self::cache_max_bytes)):
+    /// whichever bound is reached first applies.
     ///
     /// The cache is on by default: consumers reuse one token for its whole
     /// lifetime, and every uncached validation is a round trip through the
@@ -311,6 +401,17 @@ impl MaskinportenBuilder {
     /// token's `exp`.
     pub fn cache_capacity(mut self, entries: u64) -> Self {
         self.cache_capacity = Some(entries);
+        self
+    }
+
+    /// How many bytes the cached claims may weigh together at most;
+    /// [`DEFAULT_CACHE_MAX_BYTES`] (32 MiB) when not set. An entry weighs
+    /// its claims' text and JSON plus a fixed overhead for its key and
+    /// bookkeeping, about 600 bytes for a usual Maskinporten token; an
+    /// introspection answer may carry up to 64 KiB of extra claims, and such
+    /// an entry weighs that much, so few of them fit.
+    pub fn cache_max_bytes(mut self, bytes: u64) -> Self {
+        self.cache_max_bytes = Some(bytes);
         self
     }
 
@@ -324,6 +425,30 @@ impl MaskinportenBuilder {
     /// Introspects every request: no cache.
     pub fn disable_cache(mut self) -> Self {
         self.cache_disabled = true;
+        self
+    }
+
+    /// The issuer every token must name in `iss` (`MASKINPORTEN_ISSUER`, read
+    /// by [`Maskinporten::from_env`]). With it, a token from another issuer
+    /// is refused as `invalid_token` without asking the validator.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// The clock skew allowed on `exp`, `nbf` and `iat`;
+    /// [`DEFAULT_LEEWAY`] (60 s, as the sidecar) when not set.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = Some(leeway);
+        self
+    }
+
+    /// How many introspections may be in flight at once;
+    /// [`DEFAULT_MAX_CONCURRENT_INTROSPECTIONS`] when not set. A request
+    /// beyond it waits for a place within its [`timeout`](Self::timeout) and
+    /// is answered 503 when none frees up; cache hits never wait.
+    pub fn max_concurrent_introspections(mut self, bound: usize) -> Self {
+        self.max_concurrent_introspections = Some(bound);
         self
     }
 
@@ -374,6 +499,22 @@ impl MaskinportenBuilder {
         if timeout.is_zero() {
             return Err(ConfigError::new(None, "timeout: must be more than zero"));
         }
+        let in_flight = self
+            .max_concurrent_introspections
+            .unwrap_or(DEFAULT_MAX_CONCURRENT_INTROSPECTIONS);
+        if in_flight == 0 {
+            return Err(ConfigError::new(
+                None,
+                "max_concurrent_introspections: must be at least 1",
+            ));
+        }
+        let leeway = self.leeway.unwrap_or(DEFAULT_LEEWAY);
+        let issuer = match self.issuer.map(|issuer| issuer.trim().to_owned()) {
+            Some(issuer) if issuer.is_empty() => {
+                return Err(ConfigError::new(None, "issuer: must not be empty"))
+            }
+            issuer => issuer.map(String::into_boxed_str),
+        };
         let realm = match self.realm {
             Some(realm) if realm.chars().any(|c| c.is_control() || !c.is_ascii()) => {
                 return Err(ConfigError::new(None, "realm: must be printable ASCII"))
@@ -382,11 +523,26 @@ impl MaskinportenBuilder {
         };
         Ok(Maskinporten {
             inner: Arc::new(Inner {
-                strategy: Strategy::Introspection(Introspector::new(endpoint, timeout)?),
-                cache: match (self.cache_disabled, self.cache_capacity) {
-                    (true, _) | (false, Some(0)) => None,
-                    (false, capacity) => Some(IntrospectionCache::new(
-                        capacity.unwrap_or(DEFAULT_CACHE_CAPACITY),
+                strategy: Strategy::Introspection(Bounded {
+                    introspector: Introspector::new(endpoint, timeout)?,
+                    in_flight: tokio::sync::Semaphore::new(in_flight),
+                    timeout,
+                }),
+                precheck: Precheck {
+                    issuer,
+                    leeway_secs: i64::try_from(leeway.as_secs()).unwrap_or(i64::MAX),
+                },
+                cache: match (
+                    self.cache_disabled,
+                    self.cache_capacity,
+                    self.cache_max_bytes,
+                ) {
+                    (true, _, _) | (false, Some(0), _) | (false, _, Some(0)) => None,
+                    (false, entries, bytes) => Some(IntrospectionCache::new(
+                        CacheBounds {
+                            entries: entries.unwrap_or(DEFAULT_CACHE_CAPACITY),
+                            bytes: bytes.unwrap_or(DEFAULT_CACHE_MAX_BYTES),
+                        },
                         self.cache_max_ttl,
                     )),
                 },

@@ -140,9 +140,12 @@ impl LocalTexas {
     }
 
     /// A [`MaskinportenBuilder`](crate::MaskinportenBuilder) pointed at this
-    /// endpoint, to set a timeout, a realm or cache options on top.
+    /// endpoint and its issuer, to set a timeout, a realm or cache options on
+    /// top.
     pub fn maskinporten_builder(&self) -> crate::MaskinportenBuilder {
-        crate::Maskinporten::builder().introspection_endpoint(self.introspection_endpoint())
+        crate::Maskinporten::builder()
+            .introspection_endpoint(self.introspection_endpoint())
+            .issuer(self.issuer())
     }
 
     /// The introspection endpoint, `http://127.0.0.1:<port>/api/v1/introspect`:

@@ -1,0 +1,222 @@
+//! Reading a token as a compact JWS (RFC 7515 §7.1): the part both strategies
+//! share. Introspection uses it to refuse, without a network call, what the
+//! sidecar would refuse anyway; local validation uses it before it checks
+//! the signature.
+//!
+//! Nothing here trusts the token: the header and the claims are only read.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// The one signature algorithm Maskinporten uses and the sidecar accepts.
+pub(crate) const RS256: &str = "RS256";
+
+/// A compact JWS, read but not verified.
+pub(crate) struct CompactJws<'t> {
+    /// `<header>.<payload>`, the bytes the signature covers.
+    pub(crate) signing_input: &'t str,
+    /// The third part, still base64url.
+    pub(crate) signature: &'t str,
+    pub(crate) header: Header,
+    pub(crate) claims: Map<String, Value>,
+}
+
+/// The JOSE header fields the decision needs; the rest is ignored.
+#[derive(Deserialize)]
+pub(crate) struct Header {
+    pub(crate) alg: String,
+    #[serde(default)]
+    pub(crate) kid: Option<String>,
+}
+
+/// Why a token is refused without asking anyone. Each is a reason the
+/// sidecar would give too; the text is for logs, never for the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Refusal(pub(crate) &'static str);
+
+impl<'t> CompactJws<'t> {
+    /// Splits and decodes the token. A token that is not three base64url
+    /// parts, or whose header or payload is not a JSON object, is refused.
+    pub(crate) fn read(token: &'t str) -> Result<Self, Refusal> {
+        let malformed = Refusal("not a compact JWS");
+        let (signing_input, signature) = token.rsplit_once('.').ok_or(malformed)?;
+        let (header, payload) = signing_input.split_once('.').ok_or(malformed)?;
+        if [header, payload, signature]
+            .iter()
+            .any(|part| part.contains('.') || !is_base64url(part))
+        {
+            return Err(malformed);
+        }
+        let header: Header = decode_json(header).ok_or(Refusal("the JWS header is unusable"))?;
+        let claims: Map<String, Value> =
+            decode_json(payload).ok_or(Refusal("the JWS payload is not a JSON object"))?;
+        Ok(CompactJws {
+            signing_input,
+            signature,
+            header,
+            claims,
+        })
+    }
+
+    /// The `kid` of an RS256 header: anything else the sidecar refuses.
+    pub(crate) fn rs256_kid(&self) -> Result<&str, Refusal> {
+        if self.header.alg != RS256 {
+            return Err(Refusal("the token is not signed with RS256"));
+        }
+        self.header
+            .kid
+            .as_deref()
+            .ok_or(Refusal("the token header has no key id"))
+    }
+
+    /// The decoded signature.
+    pub(crate) fn signature_bytes(&self) -> Result<Vec<u8>, Refusal> {
+        URL_SAFE_NO_PAD
+            .decode(self.signature)
+            .map_err(|_| Refusal("the signature is not base64url"))
+    }
+
+    /// A NumericDate claim in whole seconds: `Ok(None)` when absent.
+    pub(crate) fn seconds(&self, claim: &'static str) -> Result<Option<i64>, Refusal> {
+        match self.claims.get(claim) {
+            None => Ok(None),
+            Some(value) => value
+                .as_i64()
+                .or_else(|| value.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+                .map(Some)
+                .ok_or(Refusal("a time claim is not a number")),
+        }
+    }
+
+    /// The checks on the claims that need no key: `exp` present and not
+    /// passed beyond `leeway`, and, when the issuer is known, `iss` equal
+    /// to it. What the sidecar refuses, refused here without the round trip.
+    pub(crate) fn precheck_claims(
+        &self,
+        issuer: Option<&str>,
+        leeway_secs: i64,
+        now: i64,
+    ) -> Result<(), Refusal> {
+        let exp = self
+            .seconds("exp")?
+            .ok_or(Refusal("the token has no exp"))?;
+        if exp.saturating_add(leeway_secs) < now {
+            return Err(Refusal("the token has expired"));
+        }
+        if let Some(issuer) = issuer {
+            if self.claims.get("iss").and_then(Value::as_str) != Some(issuer) {
+                return Err(Refusal("the token is from another issuer"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Now, in Unix seconds.
+pub(crate) fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Unpadded base64url (RFC 7515 §2), non-empty.
+fn is_base64url(part: &str) -> bool {
+    !part.is_empty()
+        && part
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Option<T> {
+    let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(json: &str) -> String {
+        URL_SAFE_NO_PAD.encode(json)
+    }
+
+    fn token(header: &str, payload: &str) -> String {
+        format!("{}.{}.c2ln", b64(header), b64(payload))
+    }
+
+    const HEADER: &str = r#"{"alg":"RS256","kid":"k1","typ":"JWT"}"#;
+
+    #[test]
+    fn reads_three_parts_with_json_objects() {
+        let t = token(HEADER, r#"{"iss":"i","exp":100}"#);
+        let jws = CompactJws::read(&t).unwrap();
+        assert_eq!(jws.rs256_kid(), Ok("k1"));
+        assert_eq!(jws.seconds("exp"), Ok(Some(100)));
+        assert_eq!(jws.signature_bytes().unwrap(), b"sig");
+        assert_eq!(jws.signing_input, &t[..t.rfind('.').unwrap()]);
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_compact_jws() {
+        let good_header = b64(HEADER);
+        let good_payload = b64(r#"{"exp":1}"#);
+        for t in [
+            String::new(),
+            "abc".into(),
+            "a.b".into(),
+            "a.b.c.d".into(),
+            format!("{good_header}.{good_payload}."),
+            format!("{good_header}..c2ln"),
+            format!(".{good_payload}.c2ln"),
+            format!("{good_header}.{good_payload}.c2ln="),
+            format!("{good_header}=.{good_payload}.c2ln"),
+            format!("{good_header}.{}.c2ln", b64("[1]")),
+            format!("{good_header}.{}.c2ln", b64("\"x\"")),
+            format!("{}.{good_payload}.c2ln", b64("{}")),
+            format!("{}.{good_payload}.c2ln", b64("not json")),
+            format!("{good_header}.e30+.c2ln"),
+        ] {
+            assert!(CompactJws::read(&t).is_err(), "{t}");
+        }
+    }
+
+    #[test]
+    fn only_rs256_with_a_kid() {
+        for header in [
+            r#"{"alg":"none","kid":"k1"}"#,
+            r#"{"alg":"HS256","kid":"k1"}"#,
+            r#"{"alg":"RS384","kid":"k1"}"#,
+            r#"{"alg":"rs256","kid":"k1"}"#,
+            r#"{"alg":"RS256"}"#,
+        ] {
+            let t = token(header, "{}");
+            assert!(
+                CompactJws::read(&t).unwrap().rs256_kid().is_err(),
+                "{header}"
+            );
+        }
+    }
+
+    #[test]
+    fn claims_prechecked_with_leeway_and_issuer() {
+        let check = |payload: &str, issuer: Option<&str>| {
+            let t = token(HEADER, payload);
+            CompactJws::read(&t)
+                .unwrap()
+                .precheck_claims(issuer, 60, 1_000)
+        };
+        assert!(check(r#"{"exp":1000}"#, None).is_ok());
+        assert!(check(r#"{"exp":941}"#, None).is_ok());
+        assert!(check(r#"{"exp":940}"#, None).is_ok());
+        assert!(check(r#"{"exp":939}"#, None).is_err());
+        assert!(check(r#"{"iss":"a"}"#, None).is_err());
+        assert!(check(r#"{"exp":"soon"}"#, None).is_err());
+        assert!(check(r#"{"exp":2000,"iss":"a"}"#, Some("a")).is_ok());
+        assert!(check(r#"{"exp":2000,"iss":"b"}"#, Some("a")).is_err());
+        assert!(check(r#"{"exp":2000}"#, Some("a")).is_err());
+        assert!(check(r#"{"exp":2000,"iss":"b"}"#, None).is_ok());
+    }
+}
