@@ -1,10 +1,16 @@
 //! `Maskinporten::from_env`, alone in its own test binary because it changes
 //! the process environment.
 
-use maskinporten_actix::{Maskinporten, INTROSPECTION_ENDPOINT_ENV};
+use maskinporten_actix::{
+    testing::LocalTexas, ErrorKind, Maskinporten, INTROSPECTION_ENDPOINT_ENV, ISSUER_ENV,
+};
+
+/// The tests here change the one process environment: one at a time.
+static ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 #[test]
 fn from_env_reads_the_nais_variable_and_names_it_when_it_is_wrong() {
+    let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     std::env::remove_var(INTROSPECTION_ENDPOINT_ENV);
     let error = Maskinporten::from_env().unwrap_err();
     assert_eq!(error.variable(), Some(INTROSPECTION_ENDPOINT_ENV));
@@ -43,4 +49,25 @@ fn from_env_reads_the_nais_variable_and_names_it_when_it_is_wrong() {
     );
     let maskinporten = Maskinporten::from_env().expect("a valid endpoint");
     assert!(format!("{maskinporten:?}").contains("http://127.0.0.1:7164/api/v1/introspect"));
+}
+
+/// With `MASKINPORTEN_ISSUER` beside the endpoint (NAIS sets both), a token
+/// from another issuer is refused without a round trip; one from the
+/// configured issuer is introspected.
+#[actix_web::test]
+async fn from_env_reads_the_issuer_and_refuses_other_issuers_unasked() {
+    let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let texas = LocalTexas::start();
+    std::env::set_var(INTROSPECTION_ENDPOINT_ENV, texas.introspection_endpoint());
+    std::env::set_var(ISSUER_ENV, texas.issuer());
+    let maskinporten = Maskinporten::from_env().expect("configured");
+    let other = texas.token().issuer("https://maskinporten.no/").sign();
+    let error = maskinporten.validate(&other).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidToken);
+    assert_eq!(texas.introspections(), 0);
+    assert_eq!(maskinporten.stats().refused_without_validator, 1);
+    let good = texas.token().sign();
+    maskinporten.validate(&good).await.expect("active");
+    assert_eq!(texas.introspections(), 1);
+    std::env::remove_var(ISSUER_ENV);
 }

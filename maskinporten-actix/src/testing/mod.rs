@@ -53,8 +53,12 @@
 //! the application's job. Like Texas, it caches nothing and serialises the
 //! validations.
 //!
-//! The signing keys are public test keys compiled into this crate: nothing but
-//! this local endpoint ever trusts them.
+//! The signing keys are public test keys compiled into this crate: anyone can
+//! mint any token for them. A handle pointed at a `LocalTexas` trusts those
+//! keys, so it belongs in tests and on a developer's machine, never in a
+//! deployed service: [`LocalTexasBuilder::start`] refuses to start where NAIS
+//! runs (any of [`NAIS_MARKERS`] set), and every handle made from it says
+//! so on standard error when it is built.
 
 use std::fmt;
 use std::io;
@@ -80,6 +84,11 @@ use server::Shared;
 /// [`LocalTexasBuilder::issuer`] says otherwise: Maskinporten's test
 /// environment.
 pub const DEFAULT_ISSUER: &str = "https://test.maskinporten.no/";
+
+/// Variables NAIS sets in every pod. Where any of them is set, a
+/// [`LocalTexas`] refuses to start: its keys are public, and a service that
+/// fell back to it there would accept tokens anyone can mint.
+pub const NAIS_MARKERS: [&str; 3] = ["NAIS_CLUSTER_NAME", "NAIS_APP_NAME", "NAIS_NAMESPACE"];
 
 /// Seconds the server waits for open connections when it stops.
 const SHUTDOWN_TIMEOUT_SECS: u64 = 1;
@@ -113,12 +122,13 @@ impl LocalTexas {
     ///
     /// # Panics
     ///
-    /// If no socket can be bound on `127.0.0.1` (or the server thread cannot
-    /// be started). Use [`LocalTexas::builder`] to get the error instead.
+    /// Where NAIS runs (see [`LocalTexasBuilder::start`]), or if no socket
+    /// can be bound on `127.0.0.1` (or the server thread cannot be started).
+    /// Use [`LocalTexas::builder`] to get the error instead.
     pub fn start() -> LocalTexas {
         Self::builder()
             .start()
-            .unwrap_or_else(|e| panic!("LocalTexas: cannot listen on 127.0.0.1: {e}"))
+            .unwrap_or_else(|e| panic!("LocalTexas: {e}"))
     }
 
     /// A builder to choose issuer, port, workers and latency.
@@ -142,7 +152,20 @@ impl LocalTexas {
     /// A [`MaskinportenBuilder`](crate::MaskinportenBuilder) pointed at this
     /// endpoint and its issuer, to set a timeout, a realm or cache options on
     /// top.
+    ///
+    /// Says on standard error that the handle trusts public test keys: a
+    /// line nobody can miss in the log of a service that should not have it.
     pub fn maskinporten_builder(&self) -> crate::MaskinportenBuilder {
+        eprintln!(
+            "maskinporten-actix: WARNING: this Maskinporten handle trusts LocalTexas at {}, \
+             whose signing keys are public test keys: anyone can mint a token it accepts. \
+             Use it in tests and on a developer machine only.",
+            self.base_url()
+        );
+        tracing::warn!(
+            local_texas = %self.base_url(),
+            "a Maskinporten handle trusts LocalTexas and its public test keys"
+        );
         crate::Maskinporten::builder()
             .introspection_endpoint(self.introspection_endpoint())
             .issuer(self.issuer())
@@ -310,8 +333,24 @@ impl LocalTexasBuilder {
     ///
     /// # Errors
     ///
-    /// If the socket cannot be bound or the server thread cannot start.
+    /// Where NAIS runs (any of [`NAIS_MARKERS`] is set), with
+    /// [`io::ErrorKind::PermissionDenied`]; if the socket cannot be bound or
+    /// the server thread cannot start.
     pub fn start(self) -> io::Result<LocalTexas> {
+        if let Some(marker) = NAIS_MARKERS
+            .iter()
+            .find(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "LocalTexas refuses to start where NAIS runs ({marker} is set): its signing \
+                     keys are public, so a service trusting it would accept tokens anyone can \
+                     mint. On NAIS, validate through NAIS_TOKEN_INTROSPECTION_ENDPOINT \
+                     (Maskinporten::from_env)."
+                ),
+            ));
+        }
         keys::install_crypto_provider();
         // Parse the keys now rather than inside the first request.
         let _ = keys::keys();
