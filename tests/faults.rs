@@ -255,6 +255,13 @@ async fn unusable_answers_are_503_and_never_cached() {
     scope_array.insert("scope".into(), json!([READ]));
     let scope_array = Value::Object(scope_array).to_string();
     let healthy = healthy();
+    let active_twice = format!(r#"{{"active":false,{}"#, &healthy[1..]);
+    let scope_twice = format!(r#"{}","scope":"{READ}"}}"#, &healthy[..healthy.len() - 2]);
+    for twice in [&active_twice, &scope_twice] {
+        // Valid JSON to a parser that keeps the last of each key.
+        let last_wins: Value = serde_json::from_str(twice).expect("JSON");
+        assert_eq!(last_wins["active"], true, "{twice}");
+    }
     all_faults(vec![
         ("non-JSON", Fault::Answer(200, "<html>hello</html>".into())),
         ("empty body", Fault::Answer(200, String::new())),
@@ -274,6 +281,13 @@ async fn unusable_answers_are_503_and_never_cached() {
             "trailing garbage",
             Fault::Answer(200, format!("{healthy}}}")),
         ),
+        // A claim named twice: keeping the last `active` or `scope` would
+        // turn an inactive answer active, or widen the scopes.
+        (
+            "active false, then active true",
+            Fault::Answer(200, active_twice),
+        ),
+        ("scope named twice", Fault::Answer(200, scope_twice)),
     ])
     .await;
 }

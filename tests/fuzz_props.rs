@@ -220,9 +220,24 @@ fn answer() -> impl Strategy<Value = Vec<u8>> {
             bytes
         },
     );
+    // The same objects with one claim named again at the end: a decoder
+    // that kept the last value would take `"active": false, ...,
+    // "active": true` for an active token.
+    let repeated = (
+        object.clone(),
+        proptest::sample::select(&["active", "scope", "iss", "jti"][..]),
+    )
+        .prop_map(|(mut bytes, name)| {
+            if bytes.len() > 2 && bytes.ends_with(b"}") {
+                bytes.pop();
+                bytes.extend_from_slice(format!(r#","{name}":true}}"#).as_bytes());
+            }
+            bytes
+        });
     prop_oneof![
         6 => object,
         2 => damaged,
+        1 => repeated,
         1 => proptest::collection::vec(any::<u8>(), 0..64),
     ]
 }

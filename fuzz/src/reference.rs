@@ -65,11 +65,18 @@ pub fn scope_is_valid(scope: &str) -> bool {
 /// JSON object whose `active` is boolean true and whose claims every
 /// Maskinporten token has are of the right type (`iss` a string, `exp` and
 /// `iat` numbers; `scope`, `jti`, `client_id` strings if present); inactive
-/// for boolean false; anything else is a broken answer.
+/// for boolean false; anything else is a broken answer, and so is an object
+/// that names any key twice.
 pub fn decode(answer: &[u8]) -> Decoded {
     let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(answer) else {
         return Decoded::Broken;
     };
+    let Ok(TopLevelKeys(keys)) = serde_json::from_slice(answer) else {
+        return Decoded::Broken;
+    };
+    if keys.len() != map.len() {
+        return Decoded::Broken;
+    }
     let number = |name: &str| {
         map.get(name)
             .is_some_and(|v| v.as_i64().is_some() || v.as_f64().is_some_and(f64::is_finite))
@@ -127,3 +134,29 @@ pub const POOL: [&str; 6] = [
     "nav:helse/sykepenger/\u{430}fp.read",
     "nav:test/ab",
 ];
+
+/// Every key of a JSON object, in order, repeats included.
+struct TopLevelKeys(Vec<String>);
+
+impl<'de> serde::Deserialize<'de> for TopLevelKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = TopLevelKeys;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<TopLevelKeys, A::Error> {
+                let mut keys = Vec::new();
+                while let Some((key, _)) = map.next_entry::<String, serde::de::IgnoredAny>()? {
+                    keys.push(key);
+                }
+                Ok(TopLevelKeys(keys))
+            }
+        }
+        deserializer.deserialize_map(Keys)
+    }
+}

@@ -136,10 +136,17 @@ fn transport_failure(error: reqwest::Error) -> Failure {
 
 /// Decodes an introspection answer. `active` must be the JSON boolean `true`
 /// for a token to count as active: anything else is either inactive (`false`)
-/// or a broken answer.
+/// or a broken answer. So is an object that names a claim twice: a parser
+/// that kept the last `"active"` would turn `"active": false, ...,
+/// "active": true` into a valid token.
 pub(crate) fn decode(answer: &[u8]) -> Result<Verdict, Failure> {
-    let mut object: Map<String, Value> = serde_json::from_slice(answer)
-        .map_err(|_| Failure("the introspection answer is not a JSON object"))?;
+    let UniqueKeys(mut object) = serde_json::from_slice(answer).map_err(|e| {
+        if e.is_data() && e.to_string().starts_with(DUPLICATE) {
+            Failure("the introspection answer names a claim twice")
+        } else {
+            Failure("the introspection answer is not a JSON object")
+        }
+    })?;
     match object.remove("active") {
         Some(Value::Bool(true)) => {
             ClaimSet::from_claims(object)
@@ -169,6 +176,39 @@ pub(crate) fn decode(answer: &[u8]) -> Result<Verdict, Failure> {
     }
 }
 
+const DUPLICATE: &str = "duplicate claim";
+
+/// A JSON object whose keys are each present once.
+struct UniqueKeys(Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UniqueKeys;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<UniqueKeys, A::Error> {
+                let mut map = Map::new();
+                while let Some((key, value)) = access.next_entry::<String, Value>()? {
+                    if map.contains_key(&key) {
+                        return Err(serde::de::Error::custom(DUPLICATE));
+                    }
+                    map.insert(key, value);
+                }
+                Ok(UniqueKeys(map))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,5 +235,26 @@ mod tests {
         assert!(outcome(r#"{"active":true"#).is_err());
         assert!(outcome("<html>").is_err());
         assert!(outcome(r#"{"active":true,"iss":"i"}"#).is_err());
+    }
+
+    #[test]
+    fn a_claim_named_twice_makes_the_answer_unusable() {
+        let claims = r#""iss":"i","exp":2,"iat":1"#;
+        for answer in [
+            format!(r#"{{"active":false,{claims},"active":true}}"#),
+            format!(r#"{{"active":true,{claims},"active":true}}"#),
+            format!(r#"{{"active":true,"scope":"a",{claims},"scope":"b"}}"#),
+            format!(r#"{{"active":true,{claims},"exp":99999999999}}"#),
+        ] {
+            assert_eq!(
+                outcome(&answer),
+                Err("the introspection answer names a claim twice"),
+                "{answer}"
+            );
+        }
+        assert_eq!(
+            outcome(&format!(r#"{{"active":true,{claims},"x":{{"a":1}}}}"#)),
+            Ok(true)
+        );
     }
 }
