@@ -1,5 +1,7 @@
 //! `MaskinportenClaims` as an Actix extractor.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use actix_web::{dev::Payload, web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::{self, Either, FutureExt, LocalBoxFuture, Ready, Shared};
 
@@ -75,6 +77,9 @@ impl MaskinportenClaims {
     }
 }
 
+const NO_HANDLE: &str = "no Maskinporten handle is registered: build one at start-up and add it \
+    with `App::new().app_data(maskinporten.clone())` (or as web::Data<Maskinporten>)";
+
 fn registered(req: &HttpRequest) -> Result<&Maskinporten, MaskinportenError> {
     if let Some(maskinporten) = req.app_data::<Maskinporten>() {
         return Ok(maskinporten);
@@ -82,11 +87,15 @@ fn registered(req: &HttpRequest) -> Result<&Maskinporten, MaskinportenError> {
     if let Some(maskinporten) = req.app_data::<web::Data<Maskinporten>>() {
         return Ok(maskinporten.get_ref());
     }
-    tracing::error!(
-        path = req.path(),
-        "no Maskinporten handle is registered: build one at start-up and add it with \
-         `App::new().app_data(maskinporten.clone())` (or as web::Data<Maskinporten>)"
-    );
+    tracing::error!(path = req.path(), "{NO_HANDLE}");
+    // An application without a tracing subscriber would see only 500s:
+    // say it on standard error too, once per process.
+    static REPORTED: AtomicBool = AtomicBool::new(false);
+    if !REPORTED.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "maskinporten-actix: ERROR: {NO_HANDLE} (every guarded request answers 500 until then)"
+        );
+    }
     Err(MaskinportenError::new(
         ErrorKind::Misconfigured,
         "the service is not configured to validate Maskinporten tokens",
