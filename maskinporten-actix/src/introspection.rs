@@ -20,8 +20,15 @@ pub(crate) enum Verdict {
 }
 
 /// The endpoint could not give a verdict: the caller is not at fault.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Failure(pub(crate) &'static str);
+
+impl Failure {
+    /// The endpoint took longer than the timeout: the request was abandoned,
+    /// and its connection is being closed.
+    pub(crate) const TIMED_OUT: Failure =
+        Failure("the introspection endpoint did not answer in time");
+}
 
 /// One pooled HTTP client bound to one introspection endpoint.
 pub(crate) struct Introspector {
@@ -80,7 +87,7 @@ impl Introspector {
         timeout: Duration,
     ) -> Result<Verdict, Failure> {
         if timeout.is_zero() {
-            return Err(Failure("the introspection endpoint did not answer in time"));
+            return Err(Failure::TIMED_OUT);
         }
         let body = serde_json::to_vec(&Request {
             identity_provider: "maskinporten",
@@ -126,7 +133,7 @@ fn transport_failure(error: reqwest::Error) -> Failure {
     // reqwest's Display includes the URL, never the request body, but the
     // kind is all the caller of a failed introspection needs.
     if error.is_timeout() {
-        Failure("the introspection endpoint did not answer in time")
+        Failure::TIMED_OUT
     } else if error.is_connect() {
         Failure("the introspection endpoint is unreachable")
     } else {

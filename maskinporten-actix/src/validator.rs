@@ -87,6 +87,9 @@ enum Strategy {
     Introspection(Bounded),
 }
 
+/// How long a place stays taken after its introspection timed out.
+const ABANDONED_CONNECTION_GRACE: Duration = Duration::from_millis(20);
+
 /// An introspector with a bound on the introspections in flight.
 struct Bounded {
     introspector: Introspector,
@@ -240,9 +243,27 @@ impl Maskinporten {
                         "the access token could not be validated right now",
                     ));
                 };
-                Counters::count(&counters.introspections);
                 let left = bounded.timeout.saturating_sub(started.elapsed());
+                // A place that came free just before the deadline is not
+                // worth a connection that would be dropped at once.
+                if left < bounded.timeout / 10 {
+                    Counters::count(&counters.failures);
+                    tracing::warn!(
+                        "token could not be validated: too many introspections in flight"
+                    );
+                    return Err(MaskinportenError::new(
+                        ErrorKind::ValidatorUnavailable,
+                        "the access token could not be validated right now",
+                    ));
+                }
+                Counters::count(&counters.introspections);
                 let verdict = bounded.introspector.introspect(token, left).await;
+                if verdict.as_ref().err() == Some(&Failure::TIMED_OUT) {
+                    // The abandoned connection closes on its own task: keep
+                    // its place a moment longer, so that the endpoint never
+                    // sees more connections than the bound.
+                    tokio::time::sleep(ABANDONED_CONNECTION_GRACE).await;
+                }
                 let elapsed = started.elapsed();
                 counters
                     .introspection_micros

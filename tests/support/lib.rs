@@ -113,7 +113,32 @@ pub struct FaultServer {
     fault: Arc<Mutex<Fault>>,
     requests: Arc<AtomicU64>,
     connections: Arc<AtomicU64>,
+    open: Arc<OpenConnections>,
     task: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Connections open now, and the most that were ever open at once.
+#[derive(Default)]
+struct OpenConnections {
+    now: AtomicU64,
+    most: AtomicU64,
+}
+
+/// Counts one open connection for as long as it lives.
+struct OpenGuard(Arc<OpenConnections>);
+
+impl OpenGuard {
+    fn new(open: &Arc<OpenConnections>) -> Self {
+        let now = open.now.fetch_add(1, Ordering::SeqCst) + 1;
+        open.most.fetch_max(now, Ordering::SeqCst);
+        OpenGuard(Arc::clone(open))
+    }
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl FaultServer {
@@ -128,6 +153,7 @@ impl FaultServer {
             fault: Arc::new(Mutex::new(fault)),
             requests: Arc::new(AtomicU64::new(0)),
             connections: Arc::new(AtomicU64::new(0)),
+            open: Arc::default(),
             task: Mutex::new(None),
         };
         server.serve(listener);
@@ -138,12 +164,17 @@ impl FaultServer {
         let fault = Arc::clone(&self.fault);
         let requests = Arc::clone(&self.requests);
         let connections = Arc::clone(&self.connections);
+        let open = Arc::clone(&self.open);
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 connections.fetch_add(1, Ordering::SeqCst);
+                let guard = OpenGuard::new(&open);
                 let fault = fault.lock().expect("fault lock").clone();
                 let requests = Arc::clone(&requests);
-                tokio::spawn(async move { answer(stream, fault, requests).await });
+                tokio::spawn(async move {
+                    answer(stream, fault, requests).await;
+                    drop(guard);
+                });
             }
         });
         *self.task.lock().expect("task lock") = Some(task);
@@ -173,6 +204,17 @@ impl FaultServer {
     /// Connections accepted so far, whether or not a request was read.
     pub fn connections(&self) -> u64 {
         self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Connections open right now (accepted and not yet closed by either
+    /// side).
+    pub fn open_connections(&self) -> u64 {
+        self.open.now.load(Ordering::SeqCst)
+    }
+
+    /// The most connections that were open at once so far.
+    pub fn most_open_connections(&self) -> u64 {
+        self.open.most.load(Ordering::SeqCst)
     }
 
     /// Stops listening: from its return on, connections to the port are
@@ -246,7 +288,16 @@ async fn answer(mut stream: tokio::net::TcpStream, fault: Fault, requests: Arc<A
             http_response(200, &body)
         }
         Fault::Hang | Fault::Silent => {
-            tokio::time::sleep(Duration::from_secs(3600)).await;
+            // Never answer, but notice when the client gives up and closes.
+            let mut sink = [0u8; 1024];
+            let _ = tokio::time::timeout(Duration::from_secs(3600), async {
+                while let Ok(n) = stream.read(&mut sink).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            })
+            .await;
             return;
         }
         Fault::Raw(bytes) => bytes,
