@@ -281,3 +281,54 @@ async fn a_cached_token_in_a_malformed_header_is_still_refused() {
     assert_eq!(raw_request(api.addr(), &head).await.status, 400);
     assert_eq!(texas.introspections(), 1);
 }
+
+/// Answers may carry up to 64 KiB of extra claims each: the cache is bounded
+/// by what its entries weigh, not only by how many there are.
+#[actix_web::test]
+async fn heavy_answers_are_bounded_by_bytes() {
+    const MAX_BYTES: u64 = 1024 * 1024;
+    let texas = LocalTexas::start();
+    let heavy = json!({
+        "active": true, "iss": texas.issuer(), "exp": now() + 600, "iat": now(),
+        "scope": READ, "padding": "x".repeat(60 * 1024),
+    });
+    let fault = FaultServer::start(Fault::Answer(200, heavy.to_string())).await;
+    let mp = Maskinporten::builder()
+        .introspection_endpoint(fault.url())
+        .cache_capacity(10_000)
+        .cache_max_bytes(MAX_BYTES)
+        .build()
+        .unwrap();
+    let api = TestApi::start(Some(mp.clone()), routes);
+    for _ in 0..3 {
+        let tokens: Vec<String> = (0..20).map(|_| texas.token().scope(READ).sign()).collect();
+        for token in &tokens {
+            assert_eq!(status(&api, token).await, StatusCode::OK);
+        }
+    }
+    mp.settle_cache().await;
+    let stats = mp.stats();
+    // Count alone would have kept all 60 (3.6 MiB); bytes keep at most 16.
+    assert!(stats.cached_bytes <= MAX_BYTES, "{stats:?}");
+    assert!(stats.cached_bytes >= 60 * 1024, "{stats:?}");
+    assert!(stats.cached_entries <= MAX_BYTES / (60 * 1024), "{stats:?}");
+
+    // A usual answer weighs a few hundred bytes: the documented figure
+    // (with a floor of bytes / entries below it, 33 bytes here).
+    let light = LocalTexas::start();
+    let mp = light
+        .maskinporten_builder()
+        .cache_capacity(1_000_000)
+        .build()
+        .unwrap();
+    mp.validate(&light.token().scope(READ).sign())
+        .await
+        .unwrap();
+    mp.settle_cache().await;
+    let weight = mp.stats().cached_bytes;
+    assert!(
+        (300..=1000).contains(&weight),
+        "a usual entry weighs {weight} bytes"
+    );
+    eprintln!("a usual entry weighs {weight} bytes");
+}

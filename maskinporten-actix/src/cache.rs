@@ -213,8 +213,10 @@ pub struct ValidationStats {
     pub introspection_time: Duration,
     /// Entries in the cache now (approximate: the cache settles lazily).
     pub cached_entries: u64,
-    /// What those entries weigh, in bytes (see
-    /// [`cache_max_bytes`](crate::MaskinportenBuilder::cache_max_bytes)).
+    /// What those entries weigh against
+    /// [`cache_max_bytes`](crate::MaskinportenBuilder::cache_max_bytes): each
+    /// its bytes, but at least `cache_max_bytes / cache_capacity`, which is
+    /// how one bound serves for both.
     pub cached_bytes: u64,
     /// Tokens refused without asking the validator: not a compact JWS
     /// signed RS256 with a `kid`, expired beyond the leeway, or from
