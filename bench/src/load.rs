@@ -559,28 +559,40 @@ async fn drive(
     Ok(failed)
 }
 
-/// A distinct, JWT-shaped token of `MEMORY_TOKEN_LENGTH` bytes for `i`. The
+/// A distinct, JWT-shaped token of `MEMORY_TOKEN_LENGTH` bytes for `i`: an
+/// RS256 header with a kid, a JSON payload that has not expired, and a
+/// 342-character signature, so that it passes the guard's local checks. The
 /// fake endpoint does not read it; the cache keeps only its SHA-256.
 fn memory_token(i: usize) -> String {
-    const HEADER: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImJlbmNoLW1lbW9yeSIsInR5cCI6IkpXVCJ9";
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+    const HEADER: &str = r#"{"alg":"RS256","kid":"bench-memory","typ":"JWT"}"#;
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut token = String::with_capacity(MEMORY_TOKEN_LENGTH);
-    token.push_str(HEADER);
-    token.push('.');
+    const SIGNATURE: usize = 342;
     let mut state = (i as u64)
         .wrapping_add(1)
         .wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let signature_at = MEMORY_TOKEN_LENGTH - 343;
-    while token.len() < MEMORY_TOKEN_LENGTH {
-        if token.len() == signature_at {
-            token.push('.');
-            continue;
-        }
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        token.push(ALPHABET[(state & 63) as usize] as char);
-    }
+    let mut random = |n: usize| -> String {
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                ALPHABET[(state & 63) as usize] as char
+            })
+            .collect()
+    };
+    let header = URL_SAFE_NO_PAD.encode(HEADER);
+    // What the payload may take in base64url, and so in JSON bytes.
+    let payload_chars = MEMORY_TOKEN_LENGTH - header.len() - SIGNATURE - 2;
+    let payload_bytes = payload_chars * 3 / 4;
+    let frame = r#"{"iss":"https://test.maskinporten.no/","exp":4102444800,"jti":""}"#;
+    let payload = format!(
+        r#"{{"iss":"https://test.maskinporten.no/","exp":4102444800,"jti":"{}"}}"#,
+        random(payload_bytes - frame.len())
+    );
+    let mut token = format!("{header}.{}.", URL_SAFE_NO_PAD.encode(payload));
+    let signature = random(MEMORY_TOKEN_LENGTH - token.len());
+    token.push_str(&signature);
     token
 }
 

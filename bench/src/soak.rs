@@ -33,14 +33,23 @@ use crate::{
 const MAX_TTL: Duration = Duration::from_secs(3);
 const CONNECTIONS: usize = 64;
 
-/// Requests per pass through the token list, by class: 70 % valid, 5 %
-/// without the scope, 15 % invalid, 10 % expired.
-const MIX: [(&str, usize); 4] = [
-    ("valid", 700),
+/// Requests per pass through the token list, by class: 60 % valid, 5 %
+/// without the scope, 10 % invalid, 5 % expired, and a flood of distinct
+/// junk: 15 % malformed (no compact RS256 JWS with a kid), 5 % forged (well
+/// formed, a signature nobody made).
+const MIX: [(&str, usize); 6] = [
+    ("valid", 600),
     ("noscope", 50),
-    ("invalid", 150),
-    ("expired", 100),
+    ("invalid", 100),
+    ("expired", 50),
+    ("malformed", 150),
+    ("forged", 50),
 ];
+
+/// Passes of [`MIX`] in wrk's rotating list: each class's tokens are taken
+/// in turn across them, so that every junk token in the list is a distinct
+/// one-off (1 500 malformed, 500 forged), as in a flood.
+const ROUNDS: usize = 10;
 
 pub fn run(mut args: Args) -> io::Result<()> {
     let quick = args.flag("--quick");
@@ -65,7 +74,10 @@ pub fn run(mut args: Args) -> io::Result<()> {
              {} s; introspection endpoint down from {:.1} s to {:.1} s (first half: connections \
              reset, second half: 500 answers)",
             MIX.iter()
-                .map(|(class, n)| format!("{class} {}%", n / 10))
+                .map(|(class, n)| format!(
+                    "{class} {}%",
+                    n * 100 / MIX.iter().map(|(_, n)| n).sum::<usize>()
+                ))
                 .collect::<Vec<_>>()
                 .join(", "),
             MAX_TTL.as_secs(),
@@ -128,36 +140,85 @@ fn mint(duration: Duration) -> Tokens {
                     .map(|_| valid(READ_SCOPE).expired(Duration::from_secs(3600)).sign())
                     .collect(),
             ),
+            (
+                "malformed",
+                (0..150 * ROUNDS).map(|i| junk(i, false)).collect(),
+            ),
+            ("forged", (0..50 * ROUNDS).map(|i| junk(i, true)).collect()),
         ],
     };
     println!(
         "minted {} tokens (valid 300; without the scope 20; invalid 80: another key, another \
-         issuer, tampered, unsigned; expired 50) in {:.1} s",
+         issuer, tampered, unsigned; expired 50; distinct junk: 1 500 malformed, 500 \
+         forged) in {:.1} s",
         tokens.by_class.iter().map(|(_, t)| t.len()).sum::<usize>(),
         started.elapsed().as_secs_f64()
     );
     tokens
 }
 
+/// A distinct junk token for `i`. Forged: a compact JWS, RS256 with the
+/// endpoint's kid, unexpired, from its issuer, with a signature nobody
+/// made, which only the endpoint can refuse. Malformed: one of the shapes
+/// the guard refuses without asking (not three parts, `alg: none`, no kid,
+/// a payload that is not JSON, expired, another issuer).
+fn junk(i: usize, forged: bool) -> String {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+    let b64 = |json: serde_json::Value| URL_SAFE_NO_PAD.encode(json.to_string());
+    let now = maskinporten_actix::testing::unix_now();
+    let rs256 =
+        b64(serde_json::json!({"alg": "RS256", "kid": maskinporten_actix::testing::DEFAULT_KID}));
+    let claims = |iss: &str, exp: i64| {
+        b64(serde_json::json!({"iss": iss, "exp": exp, "iat": now, "jti": i}))
+    };
+    let signature: String = (0..342)
+        .map(|k| if (i + k) % 3 == 0 { 'Q' } else { 'w' })
+        .collect();
+    if forged {
+        return format!("{rs256}.{}.{signature}", claims(DEFAULT_ISSUER, now + 3600));
+    }
+    match i % 6 {
+        0 => format!("{rs256}.{}", claims(DEFAULT_ISSUER, now + 3600)),
+        1 => format!(
+            "{}.{}.{signature}",
+            b64(serde_json::json!({"alg": "none", "kid": "x"})),
+            claims(DEFAULT_ISSUER, now + 3600)
+        ),
+        2 => format!(
+            "{}.{}.{signature}",
+            b64(serde_json::json!({"alg": "RS256"})),
+            claims(DEFAULT_ISSUER, now + 3600)
+        ),
+        3 => format!("{rs256}.bm90LWpzb24{i}.{signature}"),
+        4 => format!("{rs256}.{}.{signature}", claims(DEFAULT_ISSUER, now - 7200)),
+        _ => format!(
+            "{rs256}.{}.{signature}",
+            claims("https://maskinporten.no/", now + 3600)
+        ),
+    }
+}
+
 /// The requests of one pass, in a fixed shuffled order: each class's tokens
 /// in turn, as often as the mix says.
 fn requests(tokens: &Tokens) -> Vec<Vec<(&'static str, String)>> {
     let mut list = Vec::new();
-    for (class, count) in MIX {
-        let of_class = &tokens
-            .by_class
-            .iter()
-            .find(|(c, _)| *c == class)
-            .expect("every class minted")
-            .1;
-        for i in 0..count {
-            list.push(vec![
-                (
-                    "Authorization",
-                    format!("Bearer {}", of_class[i % of_class.len()]),
-                ),
-                ("x-expect", class.to_owned()),
-            ]);
+    for round in 0..ROUNDS {
+        for (class, count) in MIX {
+            let of_class = &tokens
+                .by_class
+                .iter()
+                .find(|(c, _)| *c == class)
+                .expect("every class minted")
+                .1;
+            for i in round * count..(round + 1) * count {
+                list.push(vec![
+                    (
+                        "Authorization",
+                        format!("Bearer {}", of_class[i % of_class.len()]),
+                    ),
+                    ("x-expect", class.to_owned()),
+                ]);
+            }
         }
     }
     // Fisher-Yates with a fixed xorshift: the same order every run.
@@ -467,6 +528,23 @@ fn print_results(
             Stats::delta(first, last, "introspection_failures")
                 - outage_counter(samples, "introspection_failures")
         )
+    );
+    let malformed =
+        answers(last, |c, _| c == "malformed") - answers(first, |c, _| c == "malformed");
+    println!(
+        "  junk: {} malformed requests, {} refused without asking the endpoint; {} forged \
+         requests, {} answered 401 and {} answered 503",
+        fmt_count(malformed),
+        fmt_count(Stats::delta(first, last, "refused_without_validator")),
+        fmt_count(answers(last, |c, _| c == "forged") - answers(first, |c, _| c == "forged")),
+        fmt_count(
+            answers(last, |c, s| c == "forged" && s == 401)
+                - answers(first, |c, s| c == "forged" && s == 401)
+        ),
+        fmt_count(
+            answers(last, |c, s| c == "forged" && s == 503)
+                - answers(first, |c, s| c == "forged" && s == 503)
+        ),
     );
     println!(
         "  valid tokens in the seconds sampled during the outage: {} answered 200 (cached), \
