@@ -15,7 +15,7 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use maskinporten_actix::{
     __private::internals::{
-        claims_allow, decode_introspection, parse_authorization, token_key, Decoded,
+        claims_allow, decode_introspection, parse_authorization, precheck, token_key, Decoded,
     },
     DEFAULT_MAX_TOKEN_LENGTH,
 };
@@ -152,5 +152,35 @@ fn claims(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, header_parsing, cache_key, claims);
+/// What refusing a token without the network costs, per token: the
+/// compact-JWS reading and the claim checks on a cache miss, before any
+/// introspection.
+fn local_precheck(c: &mut Criterion) {
+    const ISSUER: &str = "https://test.maskinporten.no/";
+    let good = token();
+    let parts: Vec<&str> = good.split('.').collect();
+    let unsigned = format!("{}.{}.{}", b64url(br#"{"alg":"none"}"#), parts[1], parts[2]);
+    let not_a_jws = "a".repeat(good.len());
+    assert_eq!(precheck(&good, Some(ISSUER)), Ok(()));
+    assert!(precheck(&good, Some("https://maskinporten.no/")).is_err());
+    assert!(precheck(&unsigned, Some(ISSUER)).is_err());
+    assert!(precheck(&not_a_jws, Some(ISSUER)).is_err());
+
+    let mut group = c.benchmark_group("precheck (1 KiB token)");
+    group.bench_function("passes", |b| {
+        b.iter(|| precheck(black_box(&good), Some(ISSUER)))
+    });
+    group.bench_function("refused: another issuer", |b| {
+        b.iter(|| precheck(black_box(&good), Some("https://maskinporten.no/")))
+    });
+    group.bench_function("refused: alg none", |b| {
+        b.iter(|| precheck(black_box(&unsigned), Some(ISSUER)))
+    });
+    group.bench_function("refused: not a compact JWS", |b| {
+        b.iter(|| precheck(black_box(&not_a_jws), Some(ISSUER)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, header_parsing, cache_key, claims, local_precheck);
 criterion_main!(benches);

@@ -131,6 +131,13 @@ pub mod internals {
         }
     }
 
+    /// Whether a token passes the checks made before any validator is asked
+    /// (a compact JWS, RS256 with a kid, unexpired beyond 60 s, from
+    /// `issuer` when given); `Err` holds the reason it is refused.
+    pub fn precheck(token: &str, issuer: Option<&str>) -> Result<(), &'static str> {
+        crate::jws::precheck(token, issuer, 60, crate::jws::unix_now()).map_err(|r| r.0)
+    }
+
     /// The cache key of a token (SHA-256).
     pub fn token_key(token: &str) -> [u8; 32] {
         crate::cache::token_key(token.as_bytes())
