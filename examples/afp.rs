@@ -8,6 +8,14 @@
 //! checked through that endpoint. Without it, the example starts a local,
 //! Texas-compatible endpoint, says so, and prints `curl` commands with tokens
 //! it minted, so the API can be tried with nothing else running.
+//!
+//! That fallback is for a demo on a developer machine only, and not a
+//! pattern for a service: the local endpoint signs with public test keys, so
+//! a deployed service that fell back to it when the variable went missing
+//! would accept tokens anyone can mint. The local endpoint refuses to start
+//! where NAIS runs, but a service should not have the fallback at all: use
+//! `Maskinporten::from_env()` alone (examples/quickstart.rs), and on a laptop
+//! point it at `cargo run --example local_texas`.
 
 use std::time::Duration;
 

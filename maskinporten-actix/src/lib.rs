@@ -55,6 +55,12 @@ pub mod __private;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+/// Every Rust block of the README, compiled (and run, unless marked
+/// `no_run`) as a doctest, so that what a new user copies builds.
+#[cfg(all(doctest, feature = "testing"))]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 pub use bearer::DEFAULT_MAX_TOKEN_LENGTH;
 pub use cache::{ValidationStats, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_MAX_BYTES};
 pub use claims::{MaskinportenClaims, Organization};
