@@ -331,3 +331,24 @@ async fn the_other_key_is_trusted_once_published() {
     assert_eq!(get(&api, &crossed).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(texas.jwks_fetches(), 1);
 }
+
+/// The README's example of testing a handler in local mode, as written there.
+#[actix_web::test]
+async fn readme_testing_in_local_mode() {
+    let texas = LocalTexas::start();
+    // A handle verifying against the endpoint's JWKS, never introspecting.
+    let maskinporten = texas.maskinporten_local();
+    let app = actix_web::test::init_service(
+        actix_web::App::new().app_data(maskinporten).service(read_afp),
+    )
+    .await;
+    let token = texas.token().scope("nav:helse/sykepenger/afp.read").consumer("889640782").sign();
+    let request = actix_web::test::TestRequest::get()
+        .uri("/afp")
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .to_request();
+    let response = actix_web::test::call_service(&app, request).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(texas.introspections(), 0);
+    assert_eq!(texas.jwks_fetches(), 1);
+}

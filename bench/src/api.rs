@@ -141,18 +141,27 @@ fn checked_json() -> Value {
     Value::Object(out)
 }
 
-/// `api --introspection URL [--no-cache] [--capacity N] [--max-ttl-ms N] [--check]`
+/// `api --introspection URL [--no-cache] [--capacity N] [--max-ttl-ms N] [--check]`,
+/// or `api --jwks URL ...` for local validation against that JWKS.
 pub fn run_api(mut args: Args) -> io::Result<()> {
-    let endpoint = args
-        .value("--introspection")?
-        .ok_or_else(|| io::Error::other("api: --introspection URL is required"))?;
+    let jwks = args.value("--jwks")?;
+    let endpoint = match &jwks {
+        Some(_) => String::new(),
+        None => args
+            .value("--introspection")?
+            .ok_or_else(|| io::Error::other("api: --introspection URL is required"))?,
+    };
     let no_cache = args.flag("--no-cache");
     let capacity: Option<u64> = args.parsed("--capacity")?;
     let max_ttl_ms: Option<u64> = args.parsed("--max-ttl-ms")?;
     let check = args.flag("--check");
     args.finish()?;
 
-    let mut builder = Maskinporten::builder().introspection_endpoint(endpoint);
+    let mut builder = match jwks {
+        Some(jwks) => Maskinporten::builder()
+            .local_validation(maskinporten_actix::testing::DEFAULT_ISSUER, jwks),
+        None => Maskinporten::builder().introspection_endpoint(endpoint),
+    };
     if no_cache {
         builder = builder.disable_cache();
     }

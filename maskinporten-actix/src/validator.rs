@@ -553,6 +553,20 @@ impl MaskinportenBuilder {
     /// refused as `invalid_token`. When not set, `aud` is not checked: tokens
     /// without audience restriction carry no `aud`, or `"unspecified"`.
     /// Applies to both strategies.
+    ///
+    /// ```no_run
+    /// use maskinporten_actix::Maskinporten;
+    ///
+    /// // On NAIS: MASKINPORTEN_ISSUER and MASKINPORTEN_JWKS_URI.
+    /// let maskinporten = Maskinporten::local_from_env()?;
+    /// // Or by hand, with options that apply to both strategies:
+    /// let maskinporten = Maskinporten::builder()
+    ///     .local_validation("https://maskinporten.no/", "https://maskinporten.no/jwk")
+    ///     .audience("https://afp.nav.no")            // only when you require audience-restricted tokens
+    ///     .leeway(std::time::Duration::from_secs(60)) // the default
+    ///     .build()?;
+    /// # Ok::<(), maskinporten_actix::ConfigError>(())
+    /// ```
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.audience = Some(audience.into());
         self
