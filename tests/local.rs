@@ -339,10 +339,16 @@ async fn readme_testing_in_local_mode() {
     // A handle verifying against the endpoint's JWKS, never introspecting.
     let maskinporten = texas.maskinporten_local();
     let app = actix_web::test::init_service(
-        actix_web::App::new().app_data(maskinporten).service(read_afp),
+        actix_web::App::new()
+            .app_data(maskinporten)
+            .service(read_afp),
     )
     .await;
-    let token = texas.token().scope("nav:helse/sykepenger/afp.read").consumer("889640782").sign();
+    let token = texas
+        .token()
+        .scope("nav:helse/sykepenger/afp.read")
+        .consumer("889640782")
+        .sign();
     let request = actix_web::test::TestRequest::get()
         .uri("/afp")
         .insert_header(("Authorization", format!("Bearer {token}")))

@@ -47,30 +47,39 @@ fn a_missing_or_invalid_variable_is_named() {
 
 #[actix_web::test]
 async fn reads_issuer_and_jwks_uri_without_touching_the_network() {
-    let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    clear();
     let texas = LocalTexas::start();
-    std::env::set_var(ISSUER_ENV, texas.issuer());
-    std::env::set_var(JWKS_URI_ENV, texas.jwks_uri());
-    // Ignored while the two above are set.
-    std::env::set_var(WELL_KNOWN_URL_ENV, "http://127.0.0.1:9/nothing-here");
-    let maskinporten = Maskinporten::local_from_env().unwrap();
+    // The environment is read by local_from_env only: the lock is released
+    // before anything is awaited.
+    let maskinporten = {
+        let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        clear();
+        std::env::set_var(ISSUER_ENV, texas.issuer());
+        std::env::set_var(JWKS_URI_ENV, texas.jwks_uri());
+        // Ignored while the two above are set.
+        std::env::set_var(WELL_KNOWN_URL_ENV, "http://127.0.0.1:9/nothing-here");
+        let maskinporten = Maskinporten::local_from_env().unwrap();
+        clear();
+        maskinporten
+    };
     assert_eq!(texas.jwks_fetches(), 0);
     let claims = maskinporten.validate(&texas.token().sign()).await.unwrap();
     assert_eq!(claims.issuer(), texas.issuer());
     let other = texas.token().issuer("https://maskinporten.no/").sign();
     assert!(maskinporten.validate(&other).await.is_err());
     assert_eq!((texas.jwks_fetches(), texas.introspections()), (1, 0));
-    clear();
 }
 
 #[actix_web::test]
 async fn discovers_both_from_the_well_known_url_on_first_need() {
-    let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    clear();
     let texas = LocalTexas::start();
-    std::env::set_var(WELL_KNOWN_URL_ENV, texas.well_known_url());
-    let maskinporten = Maskinporten::local_from_env().unwrap();
+    let maskinporten = {
+        let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        clear();
+        std::env::set_var(WELL_KNOWN_URL_ENV, texas.well_known_url());
+        let maskinporten = Maskinporten::local_from_env().unwrap();
+        clear();
+        maskinporten
+    };
     assert!(format!("{maskinporten:?}").contains(&texas.well_known_url()));
     assert_eq!(texas.jwks_fetches(), 0);
     let claims = maskinporten.validate(&texas.token().sign()).await.unwrap();
@@ -79,5 +88,4 @@ async fn discovers_both_from_the_well_known_url_on_first_need() {
     let other = texas.token().issuer("https://maskinporten.no/").sign();
     assert!(maskinporten.validate(&other).await.is_err());
     assert_eq!((texas.jwks_fetches(), texas.introspections()), (1, 0));
-    clear();
 }

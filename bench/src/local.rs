@@ -85,7 +85,11 @@ async fn scenarios(
     let forged_script = script(scratch, "local-forged.lua", &forged)?;
     let wrk_run = |url: String, script| wrk_run(url, script, duration, connections, pinning);
 
-    let plain = measure("L1 unguarded /plain", &wrk_run(local.url("/plain"), None), &[("api", &local)])?;
+    let plain = measure(
+        "L1 unguarded /plain",
+        &wrk_run(local.url("/plain"), None),
+        &[("api", &local)],
+    )?;
     expect(local.addr, &token, 200).await?;
     let warm = measure(
         "L2 local, warm cache, 1 token",
@@ -122,7 +126,10 @@ async fn scenarios(
         &[("api", &by_texas), ("texas", &texas)],
     )?;
 
-    println!("-- L5 first request of {first_requests} new tokens, one at a time; {}", load_line());
+    println!(
+        "-- L5 first request of {first_requests} new tokens, one at a time; {}",
+        load_line()
+    );
     let tokens = valid_tokens(first_requests * 2);
     let (for_local, for_texas) = tokens.split_at(first_requests);
     let first_local = first_requests_latency(local.addr, for_local).await?;
@@ -251,7 +258,10 @@ fn measure(label: &str, run: &wrk::Run, servers: &[(&str, &Server)]) -> io::Resu
 
 /// p50 and p99 of the first request of each token, sent one at a time on
 /// one kept-alive connection: the service time of a cache miss.
-async fn first_requests_latency(api: SocketAddr, tokens: &[String]) -> io::Result<(Duration, Duration)> {
+async fn first_requests_latency(
+    api: SocketAddr,
+    tokens: &[String],
+) -> io::Result<(Duration, Duration)> {
     let mut conn = Conn::connect(api).await?;
     // The connection and the key set warm, not measured.
     conn.get("/plain", None).await?;
@@ -262,7 +272,9 @@ async fn first_requests_latency(api: SocketAddr, tokens: &[String]) -> io::Resul
         let status = conn.get("/afp", Some(token)).await?.status;
         times.push(started.elapsed());
         if status != 200 {
-            return Err(io::Error::other(format!("a new token was answered {status}")));
+            return Err(io::Error::other(format!(
+                "a new token was answered {status}"
+            )));
         }
     }
     times.sort();

@@ -46,7 +46,11 @@ fn verify(c: &mut Criterion) {
     let signature = unsigned(signature);
     let public = RsaPublicKeyComponents { n: &n, e: &e };
     assert!(public
-        .verify(&RSA_PKCS1_2048_8192_SHA256, signing_input.as_bytes(), &signature)
+        .verify(
+            &RSA_PKCS1_2048_8192_SHA256,
+            signing_input.as_bytes(),
+            &signature
+        )
         .is_ok());
     c.bench_function("ring RS256 verify, 2048-bit key", |b| {
         b.iter(|| {
@@ -77,10 +81,18 @@ fn verify(c: &mut Criterion) {
         assert!(maskinporten.validate(&forged).await.is_err());
     });
     c.bench_function("local validation, cache off, valid token", |b| {
-        b.iter(|| runtime.block_on(maskinporten.validate(black_box(&token))).is_ok())
+        b.iter(|| {
+            runtime
+                .block_on(maskinporten.validate(black_box(&token)))
+                .is_ok()
+        })
     });
     c.bench_function("local validation, forged token with a valid kid", |b| {
-        b.iter(|| runtime.block_on(maskinporten.validate(black_box(&forged))).is_err())
+        b.iter(|| {
+            runtime
+                .block_on(maskinporten.validate(black_box(&forged)))
+                .is_err()
+        })
     });
 }
 
