@@ -16,6 +16,15 @@
 //! where NAIS runs, but a service should not have the fallback at all: use
 //! `Maskinporten::from_env()` alone (examples/quickstart.rs), and on a laptop
 //! point it at `cargo run --example local_texas`.
+//!
+//! With `MASKINPORTEN_STRATEGY=local`, tokens are verified in-process
+//! against the JWKS instead: `MASKINPORTEN_ISSUER` and
+//! `MASKINPORTEN_JWKS_URI` when set (as on NAIS), else the local endpoint's
+//! JWKS.
+//!
+//! ```text
+//! MASKINPORTEN_STRATEGY=local cargo run --example afp
+//! ```
 
 use std::time::Duration;
 
@@ -90,14 +99,25 @@ async fn main() -> std::io::Result<()> {
 
     // Kept alive for as long as the API runs.
     let mut local_texas = None;
-    let maskinporten = if std::env::var_os(maskinporten_actix::INTROSPECTION_ENDPOINT_ENV).is_some()
-    {
-        Maskinporten::from_env().map_err(std::io::Error::other)?
+    let local = std::env::var("MASKINPORTEN_STRATEGY").is_ok_and(|s| s == "local");
+    let on_nais = if local {
+        std::env::var_os(maskinporten_actix::JWKS_URI_ENV).is_some()
     } else {
-        let texas = LocalTexas::start();
-        let maskinporten = texas.maskinporten();
-        local_texas = Some(texas);
-        maskinporten
+        std::env::var_os(maskinporten_actix::INTROSPECTION_ENDPOINT_ENV).is_some()
+    };
+    let maskinporten = match (on_nais, local) {
+        (true, false) => Maskinporten::from_env().map_err(std::io::Error::other)?,
+        (true, true) => Maskinporten::local_from_env().map_err(std::io::Error::other)?,
+        (false, _) => {
+            let texas = LocalTexas::start();
+            let maskinporten = if local {
+                texas.maskinporten_local()
+            } else {
+                texas.maskinporten()
+            };
+            local_texas = Some(texas);
+            maskinporten
+        }
     };
 
     let server = HttpServer::new({
@@ -115,13 +135,13 @@ async fn main() -> std::io::Result<()> {
     let base = format!("http://127.0.0.1:{port}");
 
     match &local_texas {
-        Some(texas) => print_local_banner(texas, &base),
+        Some(texas) => print_local_banner(texas, &base, local),
         None => println!("AFP API on {base}, validating tokens through {maskinporten:?}"),
     }
     server.run().await
 }
 
-fn print_local_banner(texas: &LocalTexas, base: &str) {
+fn print_local_banner(texas: &LocalTexas, base: &str, local: bool) {
     let hour = Duration::from_secs(3600);
     let read = texas.token().scope(READ).expires_in(hour).sign();
     let write = texas.token().scopes([READ, WRITE]).expires_in(hour).sign();
@@ -138,9 +158,15 @@ fn print_local_banner(texas: &LocalTexas, base: &str) {
         .sign();
     let line = "=".repeat(78);
     println!("{line}");
-    println!("  NAIS_TOKEN_INTROSPECTION_ENDPOINT is not set: NOT running on NAIS.");
-    println!("  Tokens are checked by a LOCAL Texas-compatible endpoint at");
-    println!("  {}", texas.introspection_endpoint());
+    if local {
+        println!("  MASKINPORTEN_JWKS_URI is not set: NOT running on NAIS.");
+        println!("  Tokens are verified in-process against the LOCAL JWKS at");
+        println!("  {}", texas.jwks_uri());
+    } else {
+        println!("  NAIS_TOKEN_INTROSPECTION_ENDPOINT is not set: NOT running on NAIS.");
+        println!("  Tokens are checked by a LOCAL Texas-compatible endpoint at");
+        println!("  {}", texas.introspection_endpoint());
+    }
     println!("  that trusts only its own test key. Tokens below are valid for an hour.");
     println!("{line}");
     let curl = |what: &str, token: &str, args: &str| {

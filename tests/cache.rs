@@ -186,7 +186,9 @@ async fn failures_are_shared_by_a_flight_but_never_cached() {
 #[actix_web::test]
 async fn a_flood_of_distinct_tokens_does_not_evict_hot_entries() {
     let texas = LocalTexas::start();
-    let mp = with(&texas, |b| b.cache_capacity(100));
+    let mp = with(&texas, |b| {
+        b.cache_capacity(100).max_concurrent_introspections(64)
+    });
     let api = TestApi::start(Some(mp.clone()), routes);
     let client = client();
     let hot: Vec<String> = (0..50).map(|_| texas.token().scope(READ).sign()).collect();

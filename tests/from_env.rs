@@ -55,6 +55,9 @@ fn from_env_reads_the_nais_variable_and_names_it_when_it_is_wrong() {
 /// from another issuer is refused without a round trip; one from the
 /// configured issuer is introspected.
 #[actix_web::test]
+// The lock only keeps the other tests of this binary off the environment;
+// nothing else waits for it on this runtime.
+#[allow(clippy::await_holding_lock)]
 async fn from_env_reads_the_issuer_and_refuses_other_issuers_unasked() {
     let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let texas = LocalTexas::start();

@@ -146,11 +146,16 @@ fn checked_json() -> Value {
     Value::Object(out)
 }
 
-/// `api --introspection URL [--no-cache] [--capacity N] [--max-ttl-ms N] [--check]`
+/// `api --introspection URL [--no-cache] [--capacity N] [--max-ttl-ms N] [--check]`,
+/// or `api --jwks URL ...` for local validation against that JWKS.
 pub fn run_api(mut args: Args) -> io::Result<()> {
-    let endpoint = args
-        .value("--introspection")?
-        .ok_or_else(|| io::Error::other("api: --introspection URL is required"))?;
+    let jwks = args.value("--jwks")?;
+    let endpoint = match &jwks {
+        Some(_) => String::new(),
+        None => args
+            .value("--introspection")?
+            .ok_or_else(|| io::Error::other("api: --introspection URL is required"))?,
+    };
     let no_cache = args.flag("--no-cache");
     let capacity: Option<u64> = args.parsed("--capacity")?;
     let max_ttl_ms: Option<u64> = args.parsed("--max-ttl-ms")?;
@@ -158,10 +163,14 @@ pub fn run_api(mut args: Args) -> io::Result<()> {
     args.finish()?;
 
     // The issuer is known, as on NAIS (MASKINPORTEN_ISSUER): tokens from
-    // another are refused without asking the endpoint.
-    let mut builder = Maskinporten::builder()
-        .introspection_endpoint(endpoint)
-        .issuer(maskinporten_actix::testing::DEFAULT_ISSUER);
+    // another are refused without asking the validator.
+    let mut builder = match jwks {
+        Some(jwks) => Maskinporten::builder()
+            .local_validation(maskinporten_actix::testing::DEFAULT_ISSUER, jwks),
+        None => Maskinporten::builder()
+            .introspection_endpoint(endpoint)
+            .issuer(maskinporten_actix::testing::DEFAULT_ISSUER),
+    };
     if no_cache {
         builder = builder.disable_cache();
     }

@@ -16,6 +16,7 @@ mod driver;
 mod fake;
 mod http;
 mod load;
+mod local;
 mod procs;
 mod soak;
 mod wrk;
@@ -25,10 +26,12 @@ use std::process::ExitCode;
 const USAGE: &str = "usage:
   maskinporten-bench load [--duration SECONDS] [--quick] [--connections N]
       the load scenarios, each for SECONDS (default 10; --quick: 2)
+  maskinporten-bench local [--duration SECONDS] [--quick] [--connections N]
+      local validation against the JWKS, beside introspection
   maskinporten-bench soak [--duration SECONDS] [--quick]
       mixed valid/invalid/expired tokens with an endpoint outage (default 60 s; --quick: 10)
 internal, started by the driver:
-  maskinporten-bench api --introspection URL [--no-cache] [--capacity N] [--max-ttl-ms MS] [--check]
+  maskinporten-bench api (--introspection URL | --jwks URL) [--no-cache] [--capacity N] [--max-ttl-ms MS] [--check]
   maskinporten-bench texas [--port PORT] [--latency-ms MS]";
 
 fn main() -> ExitCode {
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
     let result = match command.as_deref() {
         Some("load") => load::run(args),
         Some("soak") => soak::run(args),
+        Some("local") => local::run(args),
         Some("api") => api::run_api(args),
         Some("texas") => api::run_texas(args),
         Some("-h" | "--help" | "help") => {

@@ -135,7 +135,9 @@ pub mod internals {
     /// (a compact JWS, RS256 with a kid, unexpired beyond 60 s, from
     /// `issuer` when given); `Err` holds the reason it is refused.
     pub fn precheck(token: &str, issuer: Option<&str>) -> Result<(), &'static str> {
-        crate::jws::precheck(token, issuer, 60, crate::jws::unix_now()).map_err(|r| r.0)
+        crate::jws::precheck(token, issuer, 60, crate::jws::unix_now())
+            .map(drop)
+            .map_err(|r| r.0)
     }
 
     /// The cache key of a token (SHA-256).

@@ -36,6 +36,44 @@ pub(crate) struct Introspector {
     endpoint: Url,
 }
 
+/// The HTTP client both strategies talk through: to the sidecar, or to the
+/// JWKS. `peer` names what it talks to, for the error message; `direct`
+/// ignores proxies from the environment (the sidecar is on loopback, while
+/// the JWKS may sit behind the proxy the application is given).
+pub(crate) fn http_client(
+    timeout: Duration,
+    peer: &str,
+    direct: bool,
+) -> Result<reqwest::Client, ConfigError> {
+    // ring as the crypto provider, chosen here rather than installed
+    // process-wide, so the application's own rustls set-up is untouched.
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|builder| {
+            use rustls_platform_verifier::BuilderVerifierExt;
+            builder.with_platform_verifier()
+        })
+        .map_err(|e| ConfigError::new(None, format!("cannot set up TLS for {peer}: {e}")))?
+        .with_no_client_auth();
+    let mut builder = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .timeout(timeout)
+        .connect_timeout(timeout);
+    if direct {
+        // The sidecar is on loopback: a proxy from the environment must not
+        // come between the application and it.
+        builder = builder.no_proxy();
+    }
+    builder
+        // Texas never redirects; following a redirect would send the
+        // caller's token to wherever it points. A 3xx is a broken answer.
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| ConfigError::new(None, format!("cannot build the HTTP client: {e}")))
+}
+
 #[derive(serde::Serialize)]
 struct Request<'a> {
     identity_provider: &'static str,
@@ -44,35 +82,7 @@ struct Request<'a> {
 
 impl Introspector {
     pub(crate) fn new(endpoint: Url, timeout: Duration) -> Result<Self, ConfigError> {
-        // ring as the crypto provider, chosen here rather than installed
-        // process-wide, so the application's own rustls set-up is untouched.
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .and_then(|builder| {
-                use rustls_platform_verifier::BuilderVerifierExt;
-                builder.with_platform_verifier()
-            })
-            .map_err(|e| {
-                ConfigError::new(
-                    None,
-                    format!("cannot set up TLS for the introspection endpoint: {e}"),
-                )
-            })?
-            .with_no_client_auth();
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            // The sidecar is on loopback: a proxy from the environment must not
-            // come between the application and it.
-            .no_proxy()
-            // Texas never redirects; following a redirect would send the
-            // caller's token to wherever it points. A 3xx is a broken answer.
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| ConfigError::new(None, format!("cannot build the HTTP client: {e}")))?;
+        let client = http_client(timeout, "the introspection endpoint", true)?;
         Ok(Introspector { client, endpoint })
     }
 

@@ -118,15 +118,16 @@ impl<'t> CompactJws<'t> {
 /// Every check that needs neither a key nor the network, in the order the
 /// sidecar makes them: a compact JWS, RS256 with a `kid`, `exp` not passed
 /// beyond the leeway, and the issuer when it is known.
-pub(crate) fn precheck(
-    token: &str,
+pub(crate) fn precheck<'t>(
+    token: &'t str,
     issuer: Option<&str>,
     leeway_secs: i64,
     now: i64,
-) -> Result<(), Refusal> {
+) -> Result<CompactJws<'t>, Refusal> {
     let jws = CompactJws::read(token)?;
     jws.rs256_kid()?;
-    jws.precheck_claims(issuer, leeway_secs, now)
+    jws.precheck_claims(issuer, leeway_secs, now)?;
+    Ok(jws)
 }
 
 /// Now, in Unix seconds.

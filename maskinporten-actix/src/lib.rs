@@ -46,7 +46,9 @@ mod claims;
 mod error;
 mod extract;
 mod introspection;
+mod jwks;
 mod jws;
+mod local;
 mod validator;
 
 #[doc(hidden)]
@@ -66,8 +68,9 @@ pub use cache::{ValidationStats, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_MAX_BYTES
 pub use claims::{MaskinportenClaims, Organization};
 pub use error::{ConfigError, ErrorKind, MaskinportenError};
 pub use validator::{
-    Maskinporten, MaskinportenBuilder, DEFAULT_LEEWAY, DEFAULT_MAX_CONCURRENT_INTROSPECTIONS,
-    DEFAULT_TIMEOUT, INTROSPECTION_ENDPOINT_ENV, ISSUER_ENV,
+    Maskinporten, MaskinportenBuilder, DEFAULT_JWKS_MIN_REFETCH_INTERVAL,
+    DEFAULT_JWKS_REFRESH_INTERVAL, DEFAULT_LEEWAY, DEFAULT_MAX_CONCURRENT_INTROSPECTIONS,
+    DEFAULT_TIMEOUT, INTROSPECTION_ENDPOINT_ENV, ISSUER_ENV, JWKS_URI_ENV, WELL_KNOWN_URL_ENV,
 };
 
 /// Guards a handler: the request must carry a Maskinporten token that holds

@@ -19,8 +19,12 @@ use crate::{
     claims::{ClaimSet, MaskinportenClaims},
     error::{ConfigError, ErrorKind, MaskinportenError, RejectionHandler, Rendering},
     introspection::{Failure, Introspector, Verdict},
+    jwks::{KeyStore, Settings, Source},
     jws::{self, CompactJws},
+    local::{self, LocalVerifier},
 };
+
+pub use crate::jwks::{DEFAULT_JWKS_MIN_REFETCH_INTERVAL, DEFAULT_JWKS_REFRESH_INTERVAL};
 
 /// The environment variable NAIS sets to the introspection endpoint of the
 /// Texas sidecar.
@@ -34,6 +38,15 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The environment variable NAIS sets to Maskinporten's issuer
 /// (`https://maskinporten.no/`, or `https://test.maskinporten.no/`).
 pub const ISSUER_ENV: &str = "MASKINPORTEN_ISSUER";
+
+/// The environment variable NAIS sets to Maskinporten's JWKS URI, for local
+/// validation.
+pub const JWKS_URI_ENV: &str = "MASKINPORTEN_JWKS_URI";
+
+/// The environment variable NAIS sets to Maskinporten's authorization server
+/// metadata, from which local validation can discover the issuer and the
+/// JWKS URI.
+pub const WELL_KNOWN_URL_ENV: &str = "MASKINPORTEN_WELL_KNOWN_URL";
 
 /// The clock skew allowed on `exp`, `nbf` and `iat`: the sidecar's own.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
@@ -64,6 +77,8 @@ pub struct Maskinporten {
 
 struct Inner {
     strategy: Strategy,
+    /// The audience every token's `aud` must hold, when configured.
+    audience: Option<Box<str>>,
     /// What every token must satisfy before any strategy sees it.
     precheck: Precheck,
     cache: Option<IntrospectionCache>,
@@ -80,11 +95,11 @@ enum Lookup {
     Missed,
 }
 
-/// How a token is checked. Introspection is the one strategy today; local
-/// verification against Maskinporten's JWKS slots in beside it without
-/// changing the extractor or the macro.
+/// How a token is checked: by the sidecar, or here against Maskinporten's
+/// JWKS. The cache, the claims and the rejections do not know which.
 enum Strategy {
     Introspection(Bounded),
+    Local(LocalVerifier),
 }
 
 /// How long a place stays taken after its introspection timed out.
@@ -106,10 +121,13 @@ struct Precheck {
 }
 
 impl Precheck {
-    fn check(&self, token: &str) -> Result<(), jws::Refusal> {
-        let jws = CompactJws::read(token)?;
-        jws.rs256_kid()?;
-        jws.precheck_claims(self.issuer.as_deref(), self.leeway_secs, jws::unix_now())
+    fn check<'t>(&self, token: &'t str) -> Result<CompactJws<'t>, jws::Refusal> {
+        jws::precheck(
+            token,
+            self.issuer.as_deref(),
+            self.leeway_secs,
+            jws::unix_now(),
+        )
     }
 }
 
@@ -139,6 +157,66 @@ impl Maskinporten {
             builder = builder.issuer(issuer);
         }
         builder.build()
+    }
+
+    /// Configures local validation from the variables NAIS sets for an
+    /// application with Maskinporten enabled: `MASKINPORTEN_ISSUER` and
+    /// `MASKINPORTEN_JWKS_URI`, or, when both are absent, the metadata at
+    /// `MASKINPORTEN_WELL_KNOWN_URL` (read on first need, not here). A missing
+    /// or invalid variable is a [`ConfigError`] naming it. Never touches the
+    /// network.
+    ///
+    /// ```no_run
+    /// # use maskinporten_actix::Maskinporten;
+    /// let maskinporten = Maskinporten::local_from_env()?;
+    /// # Ok::<(), maskinporten_actix::ConfigError>(())
+    /// ```
+    pub fn local_from_env() -> Result<Self, ConfigError> {
+        Self::local_builder_from_env()?.build()
+    }
+
+    /// A builder for local validation from the environment (see
+    /// [`local_from_env`](Self::local_from_env)), to set an audience, a
+    /// realm or cache options on top.
+    pub fn local_builder_from_env() -> Result<MaskinportenBuilder, ConfigError> {
+        let issuer = optional_env(ISSUER_ENV)?;
+        let jwks_uri = optional_env(JWKS_URI_ENV)?;
+        match (issuer, jwks_uri) {
+            (Some(issuer), Some(jwks_uri)) => {
+                let jwks_uri = parse_endpoint(&jwks_uri)
+                    .map_err(|message| ConfigError::new(Some(JWKS_URI_ENV), message))?;
+                let mut builder = Self::builder();
+                builder.local = Some(Ok(Source::Fixed {
+                    issuer: issuer.into_boxed_str(),
+                    jwks_uri,
+                }));
+                Ok(builder)
+            }
+            (Some(_), None) => Err(ConfigError::new(
+                Some(JWKS_URI_ENV),
+                format!("is not set, while {ISSUER_ENV} is; NAIS sets both"),
+            )),
+            (None, Some(_)) => Err(ConfigError::new(
+                Some(ISSUER_ENV),
+                format!("is not set, while {JWKS_URI_ENV} is; NAIS sets both"),
+            )),
+            (None, None) => {
+                let Some(url) = optional_env(WELL_KNOWN_URL_ENV)? else {
+                    return Err(ConfigError::new(
+                        Some(ISSUER_ENV),
+                        format!(
+                            "is not set, nor are {JWKS_URI_ENV} and {WELL_KNOWN_URL_ENV}; NAIS \
+                             sets them when the application has Maskinporten enabled"
+                        ),
+                    ));
+                };
+                let url = parse_endpoint(&url)
+                    .map_err(|message| ConfigError::new(Some(WELL_KNOWN_URL_ENV), message))?;
+                let mut builder = Self::builder();
+                builder.local = Some(Ok(Source::Discovery(url)));
+                Ok(builder)
+            }
+        }
     }
 
     /// Configures a handle by hand.
@@ -215,16 +293,56 @@ impl Maskinporten {
 
     /// Asks the validator, bypassing the cache.
     async fn check(&self, token: &str) -> Result<Arc<ClaimSet>, MaskinportenError> {
-        let counters = &self.inner.counters;
-        if let Err(jws::Refusal(reason)) = self.inner.precheck.check(token) {
-            Counters::count(&counters.refused_unasked);
-            tracing::debug!(reason, "token refused without asking the validator");
-            return Err(MaskinportenError::new(
-                ErrorKind::InvalidToken,
-                "the access token is not active",
-            ));
+        let claims = self.ask_strategy(token).await?;
+        if let Some(audience) = &self.inner.audience {
+            let claims =
+                MaskinportenClaims::new(Arc::clone(&claims), Arc::clone(&self.inner.rendering));
+            if !audience_holds(claims.claim("aud").as_ref(), audience) {
+                tracing::debug!("token refused: its aud does not hold the configured audience");
+                return Err(MaskinportenError::new(
+                    ErrorKind::InvalidToken,
+                    "the access token is not meant for this audience",
+                ));
+            }
         }
+        Ok(claims)
+    }
+
+    async fn ask_strategy(&self, token: &str) -> Result<Arc<ClaimSet>, MaskinportenError> {
+        let counters = &self.inner.counters;
+        let jws = match self.inner.precheck.check(token) {
+            Ok(jws) => jws,
+            Err(jws::Refusal(reason)) => {
+                Counters::count(&counters.refused_unasked);
+                tracing::debug!(reason, "token refused without asking the validator");
+                return Err(MaskinportenError::new(
+                    ErrorKind::InvalidToken,
+                    "the access token is not active",
+                ));
+            }
+        };
         match &self.inner.strategy {
+            Strategy::Local(verifier) => match verifier.verify(jws).await {
+                Ok(claims) => {
+                    tracing::debug!(active = true, "token verified locally");
+                    Ok(Arc::new(claims))
+                }
+                Err(local::Failure::Refused(reason)) => {
+                    tracing::debug!(reason, active = false, "token verified locally");
+                    Err(MaskinportenError::new(
+                        ErrorKind::InvalidToken,
+                        "the access token is not active",
+                    ))
+                }
+                Err(local::Failure::Unavailable(reason)) => {
+                    Counters::count(&counters.failures);
+                    tracing::warn!(reason, "token could not be validated");
+                    Err(MaskinportenError::new(
+                        ErrorKind::ValidatorUnavailable,
+                        "the access token could not be validated right now",
+                    ))
+                }
+            },
             Strategy::Introspection(bounded) => {
                 let started = Instant::now();
                 // Waiting for a place counts against the same timeout as the
@@ -329,6 +447,10 @@ impl fmt::Debug for Maskinporten {
                 "introspection_endpoint",
                 &bounded.introspector.endpoint().as_str(),
             ),
+            Strategy::Local(verifier) => {
+                let (what, url) = verifier.keys.describe();
+                debug.field(what, &url)
+            }
         };
         debug.finish_non_exhaustive()
     }
@@ -343,6 +465,18 @@ fn optional_env(name: &'static str) -> Result<Option<String>, ConfigError> {
         Err(std::env::VarError::NotUnicode(_)) => {
             Err(ConfigError::new(Some(name), "is not valid UTF-8"))
         }
+    }
+}
+
+/// Whether a token's `aud` (a string, or an array of strings) holds
+/// `audience`.
+fn audience_holds(aud: Option<&serde_json::Value>, audience: &str) -> bool {
+    match aud {
+        Some(serde_json::Value::String(aud)) => aud == audience,
+        Some(serde_json::Value::Array(auds)) => {
+            auds.iter().any(|aud| aud.as_str() == Some(audience))
+        }
+        _ => false,
     }
 }
 
@@ -381,6 +515,10 @@ pub struct MaskinportenBuilder {
     issuer: Option<String>,
     leeway: Option<Duration>,
     max_concurrent_introspections: Option<usize>,
+    local: Option<Result<Source, String>>,
+    audience: Option<String>,
+    jwks_refresh_interval: Option<Duration>,
+    jwks_min_refetch_interval: Option<Duration>,
 }
 
 impl MaskinportenBuilder {
@@ -395,8 +533,89 @@ impl MaskinportenBuilder {
         self
     }
 
-    /// How long an introspection may take before the request is answered
-    /// 503; [`DEFAULT_TIMEOUT`] when not set.
+    /// Validates tokens here instead of asking the sidecar: the signature
+    /// against the keys at `jwks_uri` (`MASKINPORTEN_JWKS_URI`), `iss` equal
+    /// to `issuer` (`MASKINPORTEN_ISSUER`), and `exp`, `iat` and `nbf` as the
+    /// sidecar checks them. An unparsable or non-HTTP(S) `jwks_uri` is a
+    /// [`ConfigError`] from [`build`](Self::build).
+    ///
+    /// The keys are fetched on first need, not by `build`, and refreshed in
+    /// the background ([`jwks_refresh_interval`](Self::jwks_refresh_interval)).
+    ///
+    /// ```
+    /// # use maskinporten_actix::Maskinporten;
+    /// let maskinporten = Maskinporten::builder()
+    ///     .local_validation(
+    ///         "https://test.maskinporten.no/",
+    ///         "https://test.maskinporten.no/jwk",
+    ///     )
+    ///     .build()?;
+    /// # Ok::<(), maskinporten_actix::ConfigError>(())
+    /// ```
+    pub fn local_validation(
+        mut self,
+        issuer: impl Into<String>,
+        jwks_uri: impl AsRef<str>,
+    ) -> Self {
+        let issuer = issuer.into().trim().to_owned();
+        self.local = Some(if issuer.is_empty() {
+            Err("local_validation: the issuer must not be empty".to_owned())
+        } else {
+            parse_endpoint(jwks_uri.as_ref())
+                .map(|jwks_uri| Source::Fixed {
+                    issuer: issuer.into_boxed_str(),
+                    jwks_uri,
+                })
+                .map_err(|message| format!("local_validation: jwks_uri: {message}"))
+        });
+        self
+    }
+
+    /// The audience every token must be meant for: when set, a token whose
+    /// `aud` (a string, or an array of strings) does not hold `audience` is
+    /// refused as `invalid_token`. When not set, `aud` is not checked: tokens
+    /// without audience restriction carry no `aud`, or `"unspecified"`.
+    /// Applies to both strategies.
+    ///
+    /// ```no_run
+    /// use maskinporten_actix::Maskinporten;
+    ///
+    /// // On NAIS: MASKINPORTEN_ISSUER and MASKINPORTEN_JWKS_URI.
+    /// let maskinporten = Maskinporten::local_from_env()?;
+    /// // Or by hand, with options that apply to both strategies:
+    /// let maskinporten = Maskinporten::builder()
+    ///     .local_validation("https://maskinporten.no/", "https://maskinporten.no/jwk")
+    ///     .audience("https://afp.nav.no")            // only when you require audience-restricted tokens
+    ///     .leeway(std::time::Duration::from_secs(60)) // the default
+    ///     .build()?;
+    /// # Ok::<(), maskinporten_actix::ConfigError>(())
+    /// ```
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// How often local validation fetches the JWKS again in the background,
+    /// so rotated keys are picked up; [`DEFAULT_JWKS_REFRESH_INTERVAL`]
+    /// (5 minutes) when not set. A refresh that fails keeps the keys held.
+    pub fn jwks_refresh_interval(mut self, interval: Duration) -> Self {
+        self.jwks_refresh_interval = Some(interval);
+        self
+    }
+
+    /// The least time between two JWKS fetches asked for by tokens with a
+    /// `kid` not held (or while no key could be fetched yet);
+    /// [`DEFAULT_JWKS_MIN_REFETCH_INTERVAL`] (10 s) when not set. Within it,
+    /// such a token is refused as `invalid_token`, or answered 503 when the
+    /// last fetch failed.
+    pub fn jwks_min_refetch_interval(mut self, interval: Duration) -> Self {
+        self.jwks_min_refetch_interval = Some(interval);
+        self
+    }
+
+    /// How long an introspection, or a fetch of the JWKS in local
+    /// validation, may take before the request is answered 503;
+    /// [`DEFAULT_TIMEOUT`] when not set.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -506,13 +725,21 @@ impl MaskinportenBuilder {
     /// Builds the handle. Fails when no validation strategy is configured or
     /// a setting is invalid.
     pub fn build(self) -> Result<Maskinporten, ConfigError> {
-        let endpoint = match self.endpoint {
-            Some(Ok(url)) => url,
-            Some(Err(message)) => return Err(ConfigError::new(None, format!("introspection_endpoint: {message}"))),
-            None => {
+        let chosen = match (self.endpoint, self.local) {
+            (Some(_), Some(_)) => {
                 return Err(ConfigError::new(
                     None,
-                    format!("no validation strategy: set introspection_endpoint, or use Maskinporten::from_env() to read {INTROSPECTION_ENDPOINT_ENV}"),
+                    "two validation strategies: set either introspection_endpoint or local_validation, not both",
+                ))
+            }
+            (Some(Ok(url)), None) => Ok(url),
+            (Some(Err(message)), None) => return Err(ConfigError::new(None, format!("introspection_endpoint: {message}"))),
+            (None, Some(Ok(source))) => Err(source),
+            (None, Some(Err(message))) => return Err(ConfigError::new(None, message)),
+            (None, None) => {
+                return Err(ConfigError::new(
+                    None,
+                    format!("no validation strategy: set introspection_endpoint or local_validation, or use Maskinporten::from_env() to read {INTROSPECTION_ENDPOINT_ENV}"),
                 ))
             }
         };
@@ -530,11 +757,56 @@ impl MaskinportenBuilder {
             ));
         }
         let leeway = self.leeway.unwrap_or(DEFAULT_LEEWAY);
-        let issuer = match self.issuer.map(|issuer| issuer.trim().to_owned()) {
+        let leeway_secs = i64::try_from(leeway.as_secs()).unwrap_or(i64::MAX);
+        let mut issuer = match self.issuer.map(|issuer| issuer.trim().to_owned()) {
             Some(issuer) if issuer.is_empty() => {
                 return Err(ConfigError::new(None, "issuer: must not be empty"))
             }
             issuer => issuer.map(String::into_boxed_str),
+        };
+        let audience = match self.audience {
+            Some(audience) if audience.trim().is_empty() => {
+                return Err(ConfigError::new(None, "audience: must not be empty"))
+            }
+            audience => audience.map(String::into_boxed_str),
+        };
+        let strategy = match chosen {
+            Ok(endpoint) => Strategy::Introspection(Bounded {
+                introspector: Introspector::new(endpoint, timeout)?,
+                in_flight: tokio::sync::Semaphore::new(in_flight),
+                timeout,
+            }),
+            Err(source) => {
+                if let Source::Fixed { issuer: own, .. } = &source {
+                    if issuer.as_ref().is_some_and(|issuer| issuer != own) {
+                        return Err(ConfigError::new(
+                            None,
+                            "issuer: differs from the issuer given to local_validation",
+                        ));
+                    }
+                    issuer = Some(own.clone());
+                }
+                let refresh_interval = self
+                    .jwks_refresh_interval
+                    .unwrap_or(DEFAULT_JWKS_REFRESH_INTERVAL);
+                if refresh_interval.is_zero() {
+                    return Err(ConfigError::new(
+                        None,
+                        "jwks_refresh_interval: must be more than zero",
+                    ));
+                }
+                let settings = Settings {
+                    fetch_timeout: timeout,
+                    refresh_interval,
+                    min_refetch_interval: self
+                        .jwks_min_refetch_interval
+                        .unwrap_or(DEFAULT_JWKS_MIN_REFETCH_INTERVAL),
+                };
+                Strategy::Local(LocalVerifier {
+                    keys: Arc::new(KeyStore::new(source, settings)?),
+                    leeway_secs,
+                })
+            }
         };
         let realm = match self.realm {
             Some(realm) if realm.chars().any(|c| c.is_control() || !c.is_ascii()) => {
@@ -544,14 +816,11 @@ impl MaskinportenBuilder {
         };
         Ok(Maskinporten {
             inner: Arc::new(Inner {
-                strategy: Strategy::Introspection(Bounded {
-                    introspector: Introspector::new(endpoint, timeout)?,
-                    in_flight: tokio::sync::Semaphore::new(in_flight),
-                    timeout,
-                }),
+                strategy,
+                audience,
                 precheck: Precheck {
                     issuer,
-                    leeway_secs: i64::try_from(leeway.as_secs()).unwrap_or(i64::MAX),
+                    leeway_secs,
                 },
                 cache: match (
                     self.cache_disabled,

@@ -20,9 +20,12 @@ const TRUSTED_KEY_PEM: &str = include_str!("local-texas-1.key.pem");
 /// A second key, never published: tokens signed by it cannot be validated.
 const OTHER_KEY_PEM: &str = include_str!("local-texas-2.key.pem");
 
-/// The `kid` of the key the local endpoint trusts (the only key in its JWKS).
+/// The `kid` of the key the local endpoint trusts (the only key in its JWKS
+/// unless [`LocalTexas::set_jwks_keys`](super::LocalTexas::set_jwks_keys)
+/// says otherwise).
 pub const DEFAULT_KID: &str = "local-texas-1";
-/// The `kid` put on tokens signed by the second, untrusted key.
+/// The `kid` put on tokens signed by the second key, which the endpoint does
+/// not publish (or trust) unless told to.
 pub const OTHER_KID: &str = "local-texas-2";
 
 /// One RSA key pair and its public components.
@@ -43,23 +46,56 @@ pub(crate) struct Keys {
 }
 
 impl Keys {
-    /// The keys the endpoint validates with, by `kid` (only the trusted one).
-    pub(crate) fn lookup(&self, kid: &str) -> Option<&DecodingKey> {
-        (kid == self.trusted.kid).then_some(&self.trusted.decoding)
+    /// The key pair with this `kid`, published or not.
+    pub(crate) fn pair(&self, kid: &str) -> Option<&KeyPair> {
+        [&self.trusted, &self.other]
+            .into_iter()
+            .find(|pair| pair.kid == kid)
     }
 
-    /// The JWKS document served on `GET /jwks`.
+    /// The keys the endpoint validates with by default, by `kid` (only the
+    /// trusted one).
+    #[cfg(test)]
+    pub(crate) fn lookup(&self, kid: &str) -> Option<&DecodingKey> {
+        self.lookup_in(kid, &[DEFAULT_KID])
+    }
+
+    /// The key with this `kid` among the published ones.
+    pub(crate) fn lookup_in(&self, kid: &str, published: &[&str]) -> Option<&DecodingKey> {
+        published
+            .contains(&kid)
+            .then(|| self.pair(kid))
+            .flatten()
+            .map(|pair| &pair.decoding)
+    }
+
+    /// The JWKS document served on `GET /jwks` by default.
+    #[cfg(test)]
     pub(crate) fn jwks(&self) -> Value {
-        let k = &self.trusted;
+        self.jwks_of(&[DEFAULT_KID])
+    }
+
+    /// The JWKS document publishing these keys.
+    pub(crate) fn jwks_of(&self, published: &[&str]) -> Value {
+        let keys: Vec<Value> = published
+            .iter()
+            .filter_map(|kid| self.pair(kid))
+            .map(KeyPair::jwk)
+            .collect();
+        json!({ "keys": keys })
+    }
+}
+
+impl KeyPair {
+    /// The public key as a JWK.
+    pub(crate) fn jwk(&self) -> Value {
         json!({
-            "keys": [{
-                "kty": "RSA",
-                "use": "sig",
-                "alg": "RS256",
-                "kid": k.kid,
-                "n": k.n,
-                "e": k.e,
-            }]
+            "kty": "RSA",
+            "use": "sig",
+            "alg": "RS256",
+            "kid": self.kid,
+            "n": self.n,
+            "e": self.e,
         })
     }
 }

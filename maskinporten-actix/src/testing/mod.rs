@@ -156,6 +156,50 @@ impl LocalTexas {
     /// Says on standard error that the handle trusts public test keys: a
     /// line nobody can miss in the log of a service that should not have it.
     pub fn maskinporten_builder(&self) -> crate::MaskinportenBuilder {
+        self.warn_public_keys();
+        crate::Maskinporten::builder()
+            .introspection_endpoint(self.introspection_endpoint())
+            .issuer(self.issuer())
+    }
+
+    /// A [`Maskinporten`](crate::Maskinporten) handle that validates tokens
+    /// locally against this endpoint's JWKS and issuer, with the defaults.
+    ///
+    /// # Panics
+    ///
+    /// Never for the endpoint's own URLs; the handle's HTTP client could
+    /// only fail to build if the platform had no TLS set-up at all.
+    pub fn maskinporten_local(&self) -> crate::Maskinporten {
+        self.maskinporten_local_builder()
+            .build()
+            .expect("a local-validation handle for the local endpoint")
+    }
+
+    /// A [`MaskinportenBuilder`](crate::MaskinportenBuilder) for local
+    /// validation against [`jwks_uri`](Self::jwks_uri) and
+    /// [`issuer`](Self::issuer), to set an audience, refresh intervals or
+    /// cache options on top. Says on standard error that the handle trusts
+    /// public test keys, as [`maskinporten_builder`](Self::maskinporten_builder)
+    /// does.
+    ///
+    /// ```
+    /// # use maskinporten_actix::testing::LocalTexas;
+    /// # actix_web::rt::System::new().block_on(async {
+    /// let texas = LocalTexas::start();
+    /// let maskinporten = texas.maskinporten_local_builder().build().unwrap();
+    /// let token = texas.token().scope("nav:helse/sykepenger/afp.read").sign();
+    /// let claims = maskinporten.validate(&token).await.unwrap();
+    /// assert!(claims.has_scope("nav:helse/sykepenger/afp.read"));
+    /// assert_eq!(texas.introspections(), 0);
+    /// assert_eq!(texas.jwks_fetches(), 1);
+    /// # });
+    /// ```
+    pub fn maskinporten_local_builder(&self) -> crate::MaskinportenBuilder {
+        self.warn_public_keys();
+        crate::Maskinporten::builder().local_validation(self.issuer(), self.jwks_uri())
+    }
+
+    fn warn_public_keys(&self) {
         eprintln!(
             "maskinporten-actix: WARNING: this Maskinporten handle trusts LocalTexas at {}, \
              whose signing keys are public test keys: anyone can mint a token it accepts. \
@@ -166,9 +210,6 @@ impl LocalTexas {
             local_texas = %self.base_url(),
             "a Maskinporten handle trusts LocalTexas and its public test keys"
         );
-        crate::Maskinporten::builder()
-            .introspection_endpoint(self.introspection_endpoint())
-            .issuer(self.issuer())
     }
 
     /// The introspection endpoint, `http://127.0.0.1:<port>/api/v1/introspect`:
@@ -256,6 +297,60 @@ impl LocalTexas {
     pub fn latency(&self) -> Duration {
         self.shared.latency()
     }
+
+    /// Publishes exactly these keys from now on, by kid: [`DEFAULT_KID`],
+    /// [`OTHER_KID`], both or none. `/jwks` lists them and the introspection
+    /// trusts them, as Maskinporten rotating its keys would. Tokens signed
+    /// with [`TokenBuilder::signed_by_other_key`] carry [`OTHER_KID`].
+    ///
+    /// # Panics
+    ///
+    /// For any other kid: the endpoint has no key for it.
+    pub fn set_jwks_keys(&self, kids: &[&str]) {
+        let published: Vec<&'static str> = kids
+            .iter()
+            .map(|kid| {
+                keys::keys()
+                    .pair(kid)
+                    .map(|pair| pair.kid)
+                    .unwrap_or_else(|| panic!("LocalTexas has no key with kid `{kid}`"))
+            })
+            .collect();
+        *self
+            .shared
+            .published
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = published;
+    }
+
+    /// The kids `/jwks` publishes now.
+    pub fn jwks_keys(&self) -> Vec<&'static str> {
+        self.shared.published()
+    }
+
+    /// How many GETs `/jwks` has received since start (or since the last
+    /// [`reset_jwks_fetches`](Self::reset_jwks_fetches)), whatever their
+    /// answer.
+    pub fn jwks_fetches(&self) -> u64 {
+        self.shared.jwks_fetches.load(Ordering::SeqCst)
+    }
+
+    /// Sets the counter of [`jwks_fetches`](Self::jwks_fetches) back to zero
+    /// and returns its previous value.
+    pub fn reset_jwks_fetches(&self) -> u64 {
+        self.shared.jwks_fetches.swap(0, Ordering::SeqCst)
+    }
+
+    /// Makes `/jwks` answer badly from now on ([`JwksFault::None`] to
+    /// stop), to test what local validation does when the key set cannot be
+    /// had. Fetches are counted all the same.
+    pub fn set_jwks_fault(&self, fault: JwksFault) {
+        *self
+            .shared
+            .jwks_fault
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = fault;
+    }
 }
 
 impl fmt::Debug for LocalTexas {
@@ -278,6 +373,25 @@ impl Drop for LocalTexas {
             let _ = thread.join();
         }
     }
+}
+
+/// How `/jwks` answers; see [`LocalTexas::set_jwks_fault`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JwksFault {
+    /// The published keys, at once (the default).
+    #[default]
+    None,
+    /// This status and a plain-text body.
+    Status(u16),
+    /// The published keys, after this delay.
+    Delay(Duration),
+    /// 200 with a body that is not JSON.
+    Garbage,
+    /// 200 with `{"keys": []}`.
+    EmptyKeySet,
+    /// 200 with the keys padded to 4 MiB.
+    Oversized,
 }
 
 /// Configures and starts a [`LocalTexas`]; from [`LocalTexas::builder`].
@@ -363,6 +477,9 @@ impl LocalTexasBuilder {
             introspections: AtomicU64::new(0),
             latency_nanos: AtomicU64::new(0),
             maskinporten: futures_util::lock::Mutex::new(()),
+            published: std::sync::RwLock::new(vec![DEFAULT_KID]),
+            jwks_fetches: AtomicU64::new(0),
+            jwks_fault: std::sync::Mutex::new(JwksFault::None),
         });
         shared.set_latency(self.latency);
 

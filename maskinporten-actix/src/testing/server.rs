@@ -38,6 +38,11 @@ pub(crate) struct Shared {
     /// Texas serialises introspections per provider (a write lock around
     /// validation): so does this endpoint.
     pub(crate) maskinporten: futures_util::lock::Mutex<()>,
+    /// The kids `/jwks` publishes and the introspection trusts.
+    pub(crate) published: std::sync::RwLock<Vec<&'static str>>,
+    /// GETs of `/jwks`, whatever their answer.
+    pub(crate) jwks_fetches: AtomicU64,
+    pub(crate) jwks_fault: std::sync::Mutex<super::JwksFault>,
 }
 
 impl Shared {
@@ -48,6 +53,20 @@ impl Shared {
     pub(crate) fn set_latency(&self, d: Duration) {
         let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         self.latency_nanos.store(nanos, Ordering::Relaxed);
+    }
+
+    pub(crate) fn published(&self) -> Vec<&'static str> {
+        self.published
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn jwks_fault(&self) -> super::JwksFault {
+        self.jwks_fault
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -74,8 +93,31 @@ async fn method_not_allowed() -> HttpResponse {
     HttpResponse::MethodNotAllowed().finish()
 }
 
-async fn jwks() -> HttpResponse {
-    json_response(StatusCode::OK, &keys().jwks())
+async fn jwks(shared: web::Data<Shared>) -> HttpResponse {
+    use super::JwksFault;
+    shared.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+    let document = keys().jwks_of(&shared.published());
+    match shared.jwks_fault() {
+        JwksFault::None => json_response(StatusCode::OK, &document),
+        JwksFault::Status(status) => HttpResponse::build(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+        )
+        .body("the JWKS is not available"),
+        JwksFault::Delay(delay) => {
+            actix_web::rt::time::sleep(delay).await;
+            json_response(StatusCode::OK, &document)
+        }
+        JwksFault::Garbage => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .body("<html>{\"keys\": [garbage"),
+        JwksFault::EmptyKeySet => json_response(StatusCode::OK, &json!({ "keys": [] })),
+        JwksFault::Oversized => {
+            // The keys, padded far beyond any real key set.
+            let mut padded = document;
+            padded["padding"] = Value::String("x".repeat(4 * 1024 * 1024));
+            json_response(StatusCode::OK, &padded)
+        }
+    }
 }
 
 async fn well_known(shared: web::Data<Shared>) -> HttpResponse {
@@ -169,7 +211,7 @@ async fn introspect(
     if !latency.is_zero() {
         actix_web::rt::time::sleep(latency).await;
     }
-    match validate(&request.token, &shared.issuer) {
+    match validate_with(&request.token, &shared.issuer, &shared.published()) {
         Ok(mut claims) => {
             claims.insert("active".into(), Value::Bool(true));
             json_response(StatusCode::OK, &Value::Object(claims))
@@ -369,14 +411,24 @@ impl<'de> Visitor<'de> for RequestSeed<'_> {
 /// JSON), required `iss` then `exp`, `exp`/`nbf` with 60 s leeway, `iss`
 /// equality, and finally `iat` present and not in the future. `aud` is not
 /// validated for Maskinporten.
+#[cfg(test)]
 pub(crate) fn validate(token: &str, issuer: &str) -> Result<Map<String, Value>, String> {
+    validate_with(token, issuer, &[super::DEFAULT_KID])
+}
+
+/// [`validate`] against the keys with the `published` kids.
+pub(crate) fn validate_with(
+    token: &str,
+    issuer: &str,
+    published: &[&str],
+) -> Result<Map<String, Value>, String> {
     let header =
         jsonwebtoken::decode_header(token).map_err(|e| format!("invalid token header: {e}"))?;
     let kid = header
         .kid
         .ok_or_else(|| "missing key id from token header".to_owned())?;
     let key = keys()
-        .lookup(&kid)
+        .lookup_in(&kid, published)
         .ok_or_else(|| "token can not be validated with this identity provider".to_owned())?;
 
     // Texas asks for the spec claims {iss, exp} in one (randomly ordered)

@@ -26,6 +26,8 @@ enum Signing {
     Trusted,
     /// RS256 with the second key, which is not in the JWKS.
     OtherKey,
+    /// RS384 with the trusted key.
+    Rs384,
     /// HS256 with a shared secret.
     Hs256(Vec<u8>),
     /// `alg: none`, empty signature.
@@ -290,6 +292,22 @@ impl TokenBuilder {
         self
     }
 
+    /// Signs with RS384 and the trusted key: a valid signature, but not the
+    /// algorithm Maskinporten uses (`invalid token: InvalidAlgorithm`).
+    pub fn rs384(mut self) -> Self {
+        self.signing = Signing::Rs384;
+        self
+    }
+
+    /// Signs with HS256, using the trusted public key (its JWK, as the JWKS
+    /// publishes it) as the HMAC secret: the algorithm-confusion attack,
+    /// which a verifier that lets the token choose the algorithm would
+    /// accept.
+    pub fn hs256_with_public_key(self) -> Self {
+        let secret = keys::keys().trusted.jwk().to_string();
+        self.hs256(secret.as_bytes())
+    }
+
     /// Signs with RS256 and a second key whose kid
     /// ([`OTHER_KID`](super::OTHER_KID)) is not in the endpoint's JWKS.
     /// Combine with `.kid(DEFAULT_KID)` for a token that claims the trusted
@@ -325,6 +343,7 @@ impl TokenBuilder {
         let (alg, key): (&str, Option<(&EncodingKey, Algorithm)>) = match &self.signing {
             Signing::Trusted => ("RS256", Some((&keys.trusted.encoding, Algorithm::RS256))),
             Signing::OtherKey => ("RS256", Some((&keys.other.encoding, Algorithm::RS256))),
+            Signing::Rs384 => ("RS384", Some((&keys.trusted.encoding, Algorithm::RS384))),
             Signing::Hs256(secret) => {
                 hmac_key = EncodingKey::from_secret(secret);
                 ("HS256", Some((&hmac_key, Algorithm::HS256)))

@@ -1,0 +1,88 @@
+//! Local validation: the token's RS256 signature checked in-process against
+//! Maskinporten's JWKS, and its claims checked as the sidecar checks them.
+//!
+//! The algorithm is ours, not the token's: the header must say RS256 (read
+//! in [`jws`](crate::jws)), and the key is always used for RSASSA-PKCS1-v1_5
+//! with SHA-256, so a token signed with HS256 and the public key as secret
+//! can never verify.
+
+use std::sync::Arc;
+
+use ring::signature::{RsaPublicKeyComponents, RSA_PKCS1_2048_8192_SHA256};
+
+use crate::{
+    claims::ClaimSet,
+    jwks::{KeyStore, Missing},
+    jws::{self, CompactJws, Refusal},
+};
+
+/// Why local validation gave no claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// The token is not valid: 401.
+    Refused(&'static str),
+    /// No key could be had to decide: 503.
+    Unavailable(&'static str),
+}
+
+impl From<Refusal> for Failure {
+    fn from(Refusal(reason): Refusal) -> Self {
+        Failure::Refused(reason)
+    }
+}
+
+/// Verifies tokens against the keys of one JWKS.
+pub(crate) struct LocalVerifier {
+    pub(crate) keys: Arc<KeyStore>,
+    pub(crate) leeway_secs: i64,
+}
+
+impl LocalVerifier {
+    /// The claims of a token whose signature and claims hold.
+    pub(crate) async fn verify(&self, jws: CompactJws<'_>) -> Result<ClaimSet, Failure> {
+        let kid = jws.rs256_kid()?;
+        let key = self.keys.key(kid).await.map_err(|missing| match missing {
+            Missing::Unknown => Failure::Refused("the JWKS holds no key with the token's kid"),
+            Missing::Unavailable => Failure::Unavailable("the JWKS could not be fetched"),
+        })?;
+        let signature = jws.signature_bytes()?;
+        verify_rs256(&key.n, &key.e, jws.signing_input.as_bytes(), &signature)?;
+        // The issuer is known once keys are (with discovery, from the same
+        // document the JWKS URI came from).
+        let issuer = self
+            .keys
+            .issuer()
+            .ok_or(Failure::Unavailable("the issuer is not known yet"))?;
+        let now = jws::unix_now();
+        jws.precheck_claims(Some(&issuer), self.leeway_secs, now)?;
+        let latest = now.saturating_add(self.leeway_secs);
+        let iat = jws.seconds("iat")?.ok_or(Refusal("the token has no iat"))?;
+        if iat > latest {
+            return Err(Failure::Refused("the token is issued in the future"));
+        }
+        if jws.seconds("nbf")?.is_some_and(|nbf| nbf > latest) {
+            return Err(Failure::Refused("the token is not valid yet"));
+        }
+        ClaimSet::from_claims(jws.claims).map_err(|malformed| {
+            tracing::debug!(
+                claim = malformed.claim,
+                problem = malformed.problem,
+                "a validly signed token has unusable claims"
+            );
+            Failure::Refused("the token's claims are unusable")
+        })
+    }
+}
+
+/// RSASSA-PKCS1-v1_5 with SHA-256 and a 2048 to 8192-bit key, whatever the
+/// token says.
+pub(crate) fn verify_rs256(
+    n: &[u8],
+    e: &[u8],
+    signing_input: &[u8],
+    signature: &[u8],
+) -> Result<(), Refusal> {
+    RsaPublicKeyComponents { n, e }
+        .verify(&RSA_PKCS1_2048_8192_SHA256, signing_input, signature)
+        .map_err(|_| Refusal("the signature does not verify"))
+}

@@ -1,0 +1,246 @@
+//! Local validation and introspection reach the same decision: a table of
+//! tokens sent over HTTP to two copies of one API, one validating through
+//! `LocalTexas`' introspection endpoint, the other locally against its JWKS.
+//! Same status for every token, same claims for the valid ones.
+
+use std::time::{Duration, Instant};
+
+use actix_web::{get, web, HttpResponse, Responder};
+use maskinporten_actix::{
+    testing::{unix_now, LocalTexas, DEFAULT_KID, OTHER_KID},
+    MaskinportenClaims,
+};
+use maskinporten_tests::{client, TestApi};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const READ: &str = "nav:helse/sykepenger/afp.read";
+const WINDOW: Duration = Duration::from_millis(200);
+
+#[get("/claims")]
+async fn claims_of(claims: MaskinportenClaims) -> impl Responder {
+    HttpResponse::Ok().json(claims.to_json())
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(claims_of);
+}
+
+async fn ask(api: &TestApi, token: &str) -> (StatusCode, Option<Value>) {
+    let response = client()
+        .get(api.url("/claims"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("the API answers");
+    let status = response.status();
+    let body = (status == StatusCode::OK).then_some(response.json().await.unwrap());
+    (status, body)
+}
+
+/// Flips one character in the middle of the signature.
+fn tamper_signature(token: &str) -> String {
+    let mut bytes = token.as_bytes().to_vec();
+    let at = token.rfind('.').unwrap() + 20;
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    String::from_utf8(bytes).unwrap()
+}
+
+struct Pair {
+    introspection: TestApi,
+    local: TestApi,
+}
+
+impl Pair {
+    /// Sends the token to both; asserts they agree and that the answer is
+    /// the one expected. Returns the claims of a valid token.
+    async fn agree(&self, name: &str, token: &str, expected: StatusCode) -> Option<Value> {
+        let (by_texas, claims_texas) = ask(&self.introspection, token).await;
+        let (locally, claims_local) = ask(&self.local, token).await;
+        assert_eq!(
+            by_texas, locally,
+            "{name}: introspection and local validation disagree"
+        );
+        assert_eq!(claims_texas, claims_local, "{name}: different claims");
+        assert_eq!(locally, expected, "{name}");
+        claims_local
+    }
+}
+
+#[actix_web::test]
+async fn local_validation_decides_as_introspection_does() {
+    let texas = LocalTexas::start();
+    let pair = Pair {
+        introspection: TestApi::start(
+            Some(
+                texas
+                    .maskinporten_builder()
+                    .disable_cache()
+                    .build()
+                    .unwrap(),
+            ),
+            routes,
+        ),
+        local: TestApi::start(
+            Some(
+                texas
+                    .maskinporten_local_builder()
+                    .disable_cache()
+                    .jwks_min_refetch_interval(WINDOW)
+                    .jwks_refresh_interval(Duration::from_millis(250))
+                    .build()
+                    .unwrap(),
+            ),
+            routes,
+        ),
+    };
+    let now = unix_now();
+    let valid = texas
+        .token()
+        .scope(READ)
+        .supplier("974761076")
+        .claim("pid", json!("x"));
+    let table: Vec<(&str, String, StatusCode)> = vec![
+        ("valid", valid.sign(), StatusCode::OK),
+        (
+            "expired",
+            texas.token().expired(Duration::from_secs(3600)).sign(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "expired inside the leeway",
+            texas.token().expired(Duration::from_secs(30)).sign(),
+            StatusCode::OK,
+        ),
+        (
+            "iat in the future",
+            texas.token().iat(now + 3600).sign(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "iat inside the leeway",
+            texas.token().iat(now + 30).sign(),
+            StatusCode::OK,
+        ),
+        (
+            "nbf ahead",
+            texas.token().nbf(now + 3600).sign(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "nbf passed",
+            texas.token().nbf(now - 10).sign(),
+            StatusCode::OK,
+        ),
+        (
+            "no kid",
+            texas.token().without_kid().sign(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "unknown kid",
+            texas.token().kid("rotated-away").sign(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "alg none",
+            texas.token().unsigned().sign(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "HS256 with the public key as secret",
+            texas.token().hs256_with_public_key().sign(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "RS384",
+            texas.token().rs384().sign(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "wrong issuer",
+            texas.token().issuer("https://maskinporten.no/").sign(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "missing iss",
+            texas.token().without("iss").sign(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "missing exp",
+            texas.token().without("exp").sign(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "missing iat",
+            texas.token().without("iat").sign(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "tampered payload",
+            texas.token().tampered().sign(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "tampered signature",
+            tamper_signature(&texas.token().sign()),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "another key under the trusted kid",
+            texas.token().signed_by_other_key().kid(DEFAULT_KID).sign(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "a key not published yet",
+            texas.token().signed_by_other_key().sign(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "aud unspecified",
+            texas.token().claim("aud", json!("unspecified")).sign(),
+            StatusCode::OK,
+        ),
+    ];
+    assert!(table.len() >= 15);
+    for (name, token, expected) in &table {
+        pair.agree(name, token, *expected).await;
+    }
+    let claims = pair
+        .agree("valid, again", &table[0].1, StatusCode::OK)
+        .await
+        .unwrap();
+    assert_eq!(claims, Value::Object(valid.claims().clone()));
+
+    // A key rotated in mid-test: both accept tokens signed by it.
+    texas.set_jwks_keys(&[DEFAULT_KID, OTHER_KID]);
+    tokio::time::sleep(WINDOW + Duration::from_millis(100)).await;
+    let rotated = texas.token().scope(READ).signed_by_other_key();
+    let claims = pair
+        .agree(
+            "signed by the rotated-in key",
+            &rotated.sign(),
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(claims.unwrap(), Value::Object(rotated.claims().clone()));
+
+    // And the old key rotated out: both refuse it, local validation once
+    // its background refresh has seen the new key set.
+    texas.set_jwks_keys(&[OTHER_KID]);
+    let seen = texas.jwks_fetches();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while texas.jwks_fetches() < seen + 2 {
+        assert!(Instant::now() < deadline, "no background refresh");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    pair.agree(
+        "signed by the rotated-out key",
+        &texas.token().sign(),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    pair.agree("the rotated-in key, still", &rotated.sign(), StatusCode::OK)
+        .await;
+}
