@@ -144,7 +144,6 @@ async fn a_flood_of_junk_tokens_does_not_lock_out_a_cached_consumer() {
         .collect();
     let flood = stream::iter(junk.clone())
         .map(|(well_formed, token)| {
-            let get = get.clone();
             async move { (well_formed, get(token).await) }
         })
         .buffer_unordered(200)
