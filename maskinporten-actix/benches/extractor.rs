@@ -15,7 +15,7 @@ use actix_web::{
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use futures_util::FutureExt;
 use maskinporten_actix::{
-    __private::{Guarded, Match, ScopeRequirement},
+    __private::{Guarded, Match, Requirement, Rule},
     testing::LocalTexas,
     MaskinportenClaims,
 };
@@ -25,9 +25,8 @@ const READ: &str = "nav:helse/sykepenger/afp.read";
 /// What `#[require_scope("nav:helse/sykepenger/afp.read")]` expands to.
 struct RequiresRead;
 
-impl ScopeRequirement for RequiresRead {
-    const SCOPES: &'static [&'static str] = &[READ];
-    const MATCH: Match = Match::All;
+impl Requirement for RequiresRead {
+    const RULE: Rule = Rule::Scopes(&[READ], Match::All);
 }
 
 fn extraction(c: &mut Criterion) {

@@ -45,7 +45,9 @@ mod cache;
 mod claims;
 mod error;
 mod extract;
+mod guard;
 mod introspection;
+mod middleware;
 mod validator;
 
 #[doc(hidden)]
@@ -56,8 +58,10 @@ pub mod testing;
 
 pub use bearer::DEFAULT_MAX_TOKEN_LENGTH;
 pub use cache::{ValidationStats, DEFAULT_CACHE_CAPACITY};
-pub use claims::{MaskinportenClaims, Organization};
+pub use claims::{MaskinportenClaims, Organization, SystemUser};
 pub use error::{ConfigError, ErrorKind, MaskinportenError};
+pub use guard::{ListError, Orgnos, Scopes};
+pub use middleware::{RequireConsumer, RequireScope};
 pub use validator::{
     Maskinporten, MaskinportenBuilder, DEFAULT_TIMEOUT, INTROSPECTION_ENDPOINT_ENV,
 };
@@ -91,8 +95,66 @@ pub use validator::{
 /// `#[route]`, on `async fn` handlers with any return type.
 pub use maskinporten_macros::require_scope;
 
+/// Lets only listed consumer organisations into a handler.
+///
+/// ```
+/// use actix_web::{get, HttpResponse, Responder};
+/// use maskinporten_actix::{require_consumer, require_scope};
+///
+/// #[get("/afp")]
+/// #[require_scope("nav:helse/sykepenger/afp.read")]
+/// #[require_consumer("991825827", "974760673")]
+/// async fn afp() -> impl Responder {
+///     HttpResponse::Ok().finish()
+/// }
+/// ```
+///
+/// Each literal must be a Norwegian organisation number, nine digits with a
+/// valid mod-11 check digit; a wrong one is a compile error that says which
+/// check digit its first eight digits need. The consumer of the token (the
+/// organisation whose data it is, also when a supplier calls on its behalf)
+/// must be on the list; any other gets 403 `access_denied` without a
+/// challenge, and the answer never names the organisations that may pass.
+/// It stacks with `#[require_scope]` and actix-web's route attributes in any
+/// order, and the token is still validated once. For delegation options
+/// (refusing delegated tokens, allow-listing suppliers) use
+/// [`RequireConsumer`].
+pub use maskinporten_macros::require_consumer;
+
+/// A [`Scopes`] list whose literals are checked against the NAIS scope
+/// grammar when the code compiles, with the messages of `#[require_scope]`.
+///
+/// ```
+/// use maskinporten_actix::{scopes, RequireScope};
+///
+/// let guard = RequireScope::any(scopes![
+///     "nav:helse/sykepenger/afp.read",
+///     "nav:helse/sykepenger/afp.write",
+/// ]);
+/// ```
+pub use maskinporten_macros::scopes;
+
+/// An [`Orgnos`] list whose literals are checked (nine digits, mod-11 check
+/// digit) when the code compiles, with the messages of `#[require_consumer]`.
+///
+/// ```
+/// use maskinporten_actix::{orgnos, RequireConsumer};
+///
+/// let guard = RequireConsumer::one_of(orgnos!["991825827", "974760673"]);
+/// ```
+pub use maskinporten_macros::orgnos;
+
 /// The NAIS scope grammar that `#[require_scope]` applies when the code
 /// compiles, for scopes only known at run time.
 pub mod scope {
     pub use maskinporten_scope::{validate, ScopeError, ScopeErrorKind, EXAMPLE};
+}
+
+/// The organisation number check (nine digits, mod-11 check digit) that
+/// `#[require_consumer]` and `orgnos![]` apply when the code compiles, for
+/// numbers only known at run time.
+pub mod orgno {
+    pub use maskinporten_scope::orgno::{
+        check_digit, validate, OrgnoError, OrgnoErrorKind, EXAMPLE,
+    };
 }
