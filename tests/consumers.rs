@@ -206,7 +206,7 @@ async fn run_time_lists_are_checked_and_never_empty() {
             .err()
             .unwrap()
             .to_string(),
-        "organisation number 2 (`123456789`): `123456789` is the placeholder from the NAIS \
+        "organisation number 2 (`123456789`): this is the placeholder from the NAIS \
          documentation, not a real organisation number; the check digit is wrong: for an \
          organisation number starting with `12345678`, the check digit must be 5, not 9"
     );

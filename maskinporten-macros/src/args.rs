@@ -306,9 +306,11 @@ pub(crate) fn parse_literals(
                 } else if input.peek(Lit) {
                     let lit: Lit = input.parse()?;
                     let message = match (&lit, list) {
-                        (Lit::Int(_), List::Orgnos) => format!(
-                            "{expected}: write the number in quotes, so that leading zeros \
-                             and the check digit are kept as written"
+                        (Lit::Int(int), List::Orgnos) => format!(
+                            "expected a string literal organisation number, found the integer \
+                             `{int}`; write it in quotes, as in `\"{}\"`, so that it is kept \
+                             digit for digit (leading zeros included)",
+                            int.base10_digits()
                         ),
                         (Lit::ByteStr(_), _) => {
                             format!("{expected}, found a byte string; remove the `b` prefix")
@@ -319,6 +321,16 @@ pub(crate) fn parse_literals(
                         _ => format!("{expected}, found `{}`", lit.to_token_stream()),
                     };
                     errors.push(syn::Error::new(lit.span(), message));
+                } else if list == List::Scopes
+                    && input.peek(Ident)
+                    && input.peek2(syn::token::Paren)
+                {
+                    let tokens = skip_to_comma(input)?;
+                    errors.push(syn::Error::new_spanned(
+                        tokens,
+                        "`scopes![]` is a plain list; say how the scopes combine with \
+                         `RequireScope::all(scopes![...])` or `RequireScope::any(scopes![...])`",
+                    ));
                 } else {
                     let tokens = skip_to_comma(input)?;
                     let message = match syn::parse2::<syn::Path>(tokens.clone()) {

@@ -93,7 +93,7 @@ pub fn validate(orgno: &str) -> Result<(), OrgnoError> {
     };
     let message = if orgno == "123456789" {
         format!(
-            "`123456789` is the placeholder from the NAIS documentation, not a real \
+            "this is the placeholder from the NAIS documentation, not a real \
              organisation number; {message}"
         )
     } else {
@@ -227,7 +227,7 @@ mod tests {
             (
                 "123456789",
                 CheckDigit,
-                "`123456789` is the placeholder from the NAIS documentation, not a real \
+                "this is the placeholder from the NAIS documentation, not a real \
                  organisation number; the check digit is wrong: for an organisation \
                  number starting with `12345678`, the check digit must be 5, not 9",
             ),
