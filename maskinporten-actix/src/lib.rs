@@ -92,7 +92,10 @@ pub use validator::{
 /// are extracted, so no request body is read for a caller that may not pass.
 /// Each scope literal is checked against the NAIS scope grammar when the code
 /// compiles. The attribute goes above or below `#[get]`, `#[post]` or
-/// `#[route]`, on `async fn` handlers with any return type.
+/// `#[route]`, on free `async fn` handlers with any return type. It does not
+/// go on an associated function of an `impl` block (its requirement is an
+/// item beside the handler, which an `impl` cannot hold): that is one
+/// compile error saying so, on the function's name.
 pub use maskinporten_macros::require_scope;
 
 /// Lets only listed consumer organisations into a handler.

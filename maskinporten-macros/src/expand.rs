@@ -28,6 +28,14 @@ impl Guard {
         }
     }
 
+    /// The attribute's name, as written in a path.
+    fn name(self) -> &'static str {
+        match self {
+            Guard::Scope => "require_scope",
+            Guard::Consumer => "require_consumer",
+        }
+    }
+
     fn prefix(self) -> &'static str {
         match self {
             Guard::Scope => "__maskinporten_scopes_",
@@ -141,6 +149,20 @@ fn check_handler(guard: Guard, handler: &ItemFn) -> syn::Result<()> {
                 }
             }
         }
+    }
+    // Only when the rest is fine: the one error then says all there is.
+    if errors.is_empty() && crate::context::in_impl_block(guard.name(), &sig.ident) {
+        let ident = &sig.ident;
+        let fn_token = &sig.fn_token;
+        errors.push(syn::Error::new_spanned(
+            quote!(#fn_token #ident),
+            format!(
+                "{attribute} goes on a free `async fn` handler, not on an associated function \
+                 of an `impl` block: the guard's requirement is an item beside the handler, and \
+                 an `impl` block cannot hold one; move `{ident}` out of the `impl`, to module \
+                 level, and register it from there"
+            ),
+        ));
     }
     if let Some(variadic) = &sig.variadic {
         errors.push(syn::Error::new_spanned(

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod args;
+mod context;
 mod expand;
 
 use proc_macro::TokenStream;
