@@ -143,9 +143,7 @@ async fn a_flood_of_junk_tokens_does_not_lock_out_a_cached_consumer() {
         })
         .collect();
     let flood = stream::iter(junk.clone())
-        .map(|(well_formed, token)| {
-            async move { (well_formed, get(token).await) }
-        })
+        .map(|(well_formed, token)| async move { (well_formed, get(token).await) })
         .buffer_unordered(200)
         .collect::<Vec<_>>();
     // The consumer calls every 10 ms for as long as the flood lasts.

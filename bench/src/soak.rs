@@ -172,7 +172,7 @@ fn junk(i: usize, forged: bool) -> String {
         b64(serde_json::json!({"iss": iss, "exp": exp, "iat": now, "jti": i}))
     };
     let signature: String = (0..342)
-        .map(|k| if (i + k) % 3 == 0 { 'Q' } else { 'w' })
+        .map(|k| if (i + k).is_multiple_of(3) { 'Q' } else { 'w' })
         .collect();
     if forged {
         return format!("{rs256}.{}.{signature}", claims(DEFAULT_ISSUER, now + 3600));

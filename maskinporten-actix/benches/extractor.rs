@@ -1,7 +1,9 @@
 //! What the guard costs a request in CPU, without the network: the whole
 //! `#[require_scope]` extraction (header, cache key, cache lookup, scope
 //! check, the handler's own `MaskinportenClaims`) for a cached token, next to
-//! extracting the same arguments with no guard.
+//! extracting the same arguments with no guard; and the same requirement as
+//! `RequireScope` middleware in front of a handler service that extracts
+//! `MaskinportenClaims`, next to that service alone.
 //!
 //! ```sh
 //! cargo bench -p maskinporten-actix --features testing --bench extractor
@@ -10,14 +12,18 @@
 use std::hint::black_box;
 
 use actix_web::{
-    dev::Payload, http::header::AUTHORIZATION, test::TestRequest, FromRequest, HttpRequest,
+    dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform},
+    http::header::AUTHORIZATION,
+    test::TestRequest,
+    FromRequest, HttpRequest, HttpResponse,
 };
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use futures_util::FutureExt;
 use maskinporten_actix::{
-    __private::{Guarded, Match, ScopeRequirement},
+    __private::{Guarded, Match, Requirement, Rule},
+    scopes,
     testing::LocalTexas,
-    MaskinportenClaims,
+    MaskinportenClaims, RequireScope,
 };
 
 const READ: &str = "nav:helse/sykepenger/afp.read";
@@ -25,9 +31,8 @@ const READ: &str = "nav:helse/sykepenger/afp.read";
 /// What `#[require_scope("nav:helse/sykepenger/afp.read")]` expands to.
 struct RequiresRead;
 
-impl ScopeRequirement for RequiresRead {
-    const SCOPES: &'static [&'static str] = &[READ];
-    const MATCH: Match = Match::All;
+impl Requirement for RequiresRead {
+    const RULE: Rule = Rule::Scopes(&[READ], Match::All);
 }
 
 fn extraction(c: &mut Criterion) {
@@ -71,6 +76,88 @@ fn extraction(c: &mut Criterion) {
                     .now_or_never()
                     .expect("a cache hit is ready at once")
                     .expect("the token passes")
+                },
+                BatchSize::SmallInput,
+            )
+        },
+    );
+    group.finish();
+
+    // The middleware wraps a service; the innermost one here does what a
+    // handler taking `MaskinportenClaims` does: extract them, answer 200.
+    let handler = actix_web::dev::fn_service(|req: ServiceRequest| async move {
+        let (req, mut payload) = req.into_parts();
+        let claims = MaskinportenClaims::from_request(&req, &mut payload).await?;
+        black_box(&claims);
+        Ok::<_, actix_web::Error>(ServiceResponse::new(req, HttpResponse::Ok().finish()))
+    });
+    // What a `#[require_scope]` handler taking `MaskinportenClaims` is, as a
+    // service of the same shape: the row the middleware is compared with.
+    let attribute = actix_web::dev::fn_service(|req: ServiceRequest| async move {
+        let (req, mut payload) = req.into_parts();
+        let claims =
+            Guarded::<RequiresRead, (MaskinportenClaims,)>::from_request(&req, &mut payload)
+                .await?;
+        black_box(&claims.into_inner());
+        Ok::<_, actix_web::Error>(ServiceResponse::new(req, HttpResponse::Ok().finish()))
+    });
+    let guarded = actix_web::rt::System::new()
+        .block_on(
+            RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"])
+                .new_transform(handler.clone()),
+        )
+        .expect("the middleware builds");
+    let service_request = || {
+        TestRequest::get()
+            .uri("/afp")
+            .insert_header((AUTHORIZATION, format!("Bearer {token}")))
+            .app_data(maskinporten.clone())
+            .to_srv_request()
+    };
+    let passed = guarded
+        .call(service_request())
+        .now_or_never()
+        .expect("a cache hit is ready at once")
+        .expect("answered");
+    assert!(passed.status().is_success(), "the token passes the guard");
+    let mut group = c.benchmark_group("middleware");
+    group.bench_function("handler service alone (extracts MaskinportenClaims)", |b| {
+        b.iter_batched(
+            service_request,
+            |req| {
+                handler
+                    .call(black_box(req))
+                    .now_or_never()
+                    .expect("a cache hit is ready at once")
+                    .expect("answered")
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("#[require_scope] handler service, warm cache", |b| {
+        b.iter_batched(
+            service_request,
+            |req| {
+                attribute
+                    .call(black_box(req))
+                    .now_or_never()
+                    .expect("a cache hit is ready at once")
+                    .expect("answered")
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function(
+        "RequireScope, warm cache, around the handler service",
+        |b| {
+            b.iter_batched(
+                service_request,
+                |req| {
+                    guarded
+                        .call(black_box(req))
+                        .now_or_never()
+                        .expect("a cache hit is ready at once")
+                        .expect("answered")
                 },
                 BatchSize::SmallInput,
             )

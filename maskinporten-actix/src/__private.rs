@@ -1,12 +1,17 @@
-//! Items the `#[require_scope]` expansion names. Not a public API: no
-//! stability promise, hidden from the docs.
+//! Items the `#[require_scope]`, `#[require_consumer]`, `scopes![]` and
+//! `orgnos![]` expansions name. Not a public API: no stability promise,
+//! hidden from the docs.
 
 use std::marker::PhantomData;
 
 use actix_web::{dev::Payload, FromRequest, HttpRequest};
 use futures_util::future::{self, Either, FutureExt, LocalBoxFuture, Map, Ready};
 
-use crate::{extract::RequestValidation, MaskinportenClaims};
+use crate::{
+    extract::RequestValidation,
+    guard::{self, Delegation},
+    MaskinportenClaims, MaskinportenError,
+};
 
 #[doc(hidden)]
 pub use actix_web;
@@ -20,13 +25,41 @@ pub enum Match {
     Any,
 }
 
-/// The scopes a handler requires; the macro implements it on a unit struct it
-/// emits beside the handler, so the requirement costs a static slice.
-pub trait ScopeRequirement: 'static {
-    /// Scopes, each checked against the NAIS grammar when the macro expanded.
-    const SCOPES: &'static [&'static str];
-    /// All or any of [`Self::SCOPES`].
-    const MATCH: Match;
+/// What a guarded handler requires; the attribute implements it on a unit
+/// struct it emits beside the handler, so the requirement costs a static
+/// slice.
+pub trait Requirement: 'static {
+    /// The requirement, its literals checked when the attribute expanded.
+    const RULE: Rule;
+}
+
+/// The requirement of one attribute.
+#[derive(Debug, Clone, Copy)]
+pub enum Rule {
+    /// `#[require_scope]`: all or any of the scopes.
+    Scopes(&'static [&'static str], Match),
+    /// `#[require_consumer]`: the consumer is one of these organisation numbers.
+    Consumers(&'static [&'static str]),
+}
+
+/// A delegated token is judged by its consumer under `#[require_consumer]`,
+/// as under `RequireConsumer` without options.
+static DELEGATION: Delegation = Delegation::Allowed;
+
+impl Rule {
+    fn decide(self, claims: &MaskinportenClaims) -> Result<(), MaskinportenError> {
+        let requirement = match self {
+            Rule::Scopes(scopes, match_) => guard::Requirement::Scopes {
+                scopes,
+                any: match_ == Match::Any,
+            },
+            Rule::Consumers(consumers) => guard::Requirement::Consumers {
+                consumers,
+                delegation: &DELEGATION,
+            },
+        };
+        guard::decide(claims, requirement)
+    }
 }
 
 /// The extractor the macro puts in place of a handler's arguments: it
@@ -57,7 +90,7 @@ type Authorized<R, T> = Result<Guarded<R, T>, actix_web::Error>;
 
 impl<R, T> FromRequest for Guarded<R, T>
 where
-    R: ScopeRequirement,
+    R: Requirement,
     T: FromRequest + 'static,
 {
     type Error = actix_web::Error;
@@ -72,9 +105,8 @@ where
     >;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let any = R::MATCH == Match::Any;
         match MaskinportenClaims::validation(req) {
-            RequestValidation::Done(Ok(claims)) => match claims.check(R::SCOPES, any) {
+            RequestValidation::Done(Ok(claims)) => match R::RULE.decide(&claims) {
                 Ok(()) => {
                     let wrap: fn(Result<T, T::Error>) -> Authorized<R, T> =
                         |inner| inner.map(Guarded::new).map_err(Into::into);
@@ -90,7 +122,7 @@ where
                 let mut payload = payload.take();
                 Either::Right(Box::pin(async move {
                     let claims = flight.await?;
-                    claims.check(R::SCOPES, any)?;
+                    R::RULE.decide(&claims)?;
                     let inner = T::from_request(&req, &mut payload)
                         .await
                         .map_err(Into::into)?;

@@ -375,14 +375,18 @@ impl MaskinportenClaims {
         self.check(scopes, any)
     }
 
-    /// The scope check behind `#[require_scope]`: the names were validated
-    /// when the macro expanded. An empty requirement refuses: a guard never
-    /// fails open.
-    pub(crate) fn check(&self, scopes: &[&str], any: bool) -> Result<(), MaskinportenError> {
+    /// The scope check behind `#[require_scope]` and `RequireScope`: the
+    /// names were validated when the macro expanded or the list was built.
+    /// An empty requirement refuses: a guard never fails open.
+    pub(crate) fn check<S: AsRef<str>>(
+        &self,
+        scopes: &[S],
+        any: bool,
+    ) -> Result<(), MaskinportenError> {
         if scopes.is_empty() {
             return Err(empty_requirement().rendered_with(&self.rendering));
         }
-        let granted = |scope: &&str| self.has_scope(scope);
+        let granted = |scope: &S| self.has_scope(scope.as_ref());
         let allowed = if any {
             scopes.iter().any(granted)
         } else {
@@ -396,10 +400,16 @@ impl MaskinportenClaims {
         } else {
             "the access token lacks a scope this resource requires"
         };
+        let required: Vec<&str> = scopes.iter().map(AsRef::as_ref).collect();
         Err(
-            MaskinportenError::insufficient_scope(scopes.join(" ").into(), description)
+            MaskinportenError::insufficient_scope(required.join(" ").into(), description)
                 .rendered_with(&self.rendering),
         )
+    }
+
+    /// `error` as this handle renders it (realm, rejection handler).
+    pub(crate) fn render(&self, error: MaskinportenError) -> MaskinportenError {
+        error.rendered_with(&self.rendering)
     }
 
     /// The organisation that called (`consumer`).
@@ -407,12 +417,64 @@ impl MaskinportenClaims {
         self.claims.organization(CONSUMER)
     }
 
-    /// The organisation a supplier called for, when the token was delegated
-    /// (`supplier`).
+    /// The organisation that called on the consumer's behalf, when the token
+    /// was delegated (`supplier`). The consumer is then the organisation whose
+    /// data it is.
     pub fn supplier(&self) -> Option<Organization<'_>> {
         self.claims.organization(SUPPLIER)
     }
 
+    /// Where the delegation behind a delegated token comes from
+    /// (`delegation_source`, an Altinn URL), when the token carries one.
+    pub fn delegation_source(&self) -> Option<&str> {
+        self.claims
+            .other
+            .as_ref()?
+            .get("delegation_source")?
+            .as_str()
+    }
+
+    /// Whether a supplier called on the consumer's behalf: the token carries
+    /// a `supplier` or a `delegation_source` claim (of any shape, so that a
+    /// malformed one still counts as delegated).
+    pub fn is_delegated(&self) -> bool {
+        self.supplier().is_some()
+            || self.claims.other.as_ref().is_some_and(|other| {
+                other.contains_key("supplier") || other.contains_key("delegation_source")
+            })
+    }
+
+    /// The Altinn system user the token was issued for: the first
+    /// `authorization_details` entry of type `urn:altinn:systemuser`.
+    ///
+    /// The fields are read leniently, in every spelling the documentation
+    /// uses (`systemuser_org` or `systemuserorg` with `ID` or `id`;
+    /// `systemuser_id` or `systemuserid` as an array or one string;
+    /// `system_id`). Entries of other types, and fields of unexpected shapes,
+    /// are ignored: they never fail a request.
+    ///
+    /// ```
+    /// # fn f(claims: maskinporten_actix::MaskinportenClaims) {
+    /// if let Some(user) = claims.system_user() {
+    ///     let org = user.organization().and_then(|o| o.orgno()).unwrap_or("unknown");
+    ///     println!("system user {:?} of {org}", user.ids());
+    /// }
+    /// # }
+    /// ```
+    pub fn system_user(&self) -> Option<SystemUser> {
+        let details = self.claims.other.as_ref()?.get("authorization_details")?;
+        let entries: &[Value] = match details {
+            Value::Array(entries) => entries,
+            // One object instead of an array of one: read it all the same.
+            object @ Value::Object(_) => std::slice::from_ref(object),
+            _ => return None,
+        };
+        entries
+            .iter()
+            .filter_map(Value::as_object)
+            .find(|entry| entry.get("type").and_then(Value::as_str) == Some(SYSTEM_USER_TYPE))
+            .map(SystemUser::from_entry)
+    }
     /// The Maskinporten client that got the token (`client_id`).
     pub fn client_id(&self) -> Option<&str> {
         self.claims.string(CLIENT_ID)
@@ -463,6 +525,67 @@ impl MaskinportenClaims {
     /// All claims as one JSON object.
     pub fn to_json(&self) -> Map<String, Value> {
         self.claims.to_map()
+    }
+}
+
+/// The `authorization_details` type of an Altinn system user.
+const SYSTEM_USER_TYPE: &str = "urn:altinn:systemuser";
+
+/// An Altinn system user, from an `authorization_details` entry of type
+/// `urn:altinn:systemuser`; see [`MaskinportenClaims::system_user`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemUser {
+    /// `authority` and `ID` of the system user's organisation.
+    organization: Option<(String, String)>,
+    ids: Vec<String>,
+    system_id: Option<String>,
+}
+
+impl SystemUser {
+    fn from_entry(entry: &Map<String, Value>) -> SystemUser {
+        let field = |names: &[&str]| names.iter().find_map(|name| entry.get(*name));
+        let organization = field(&["systemuser_org", "systemuserorg"])
+            .and_then(Value::as_object)
+            .and_then(|org| {
+                let id = org.get("ID").or_else(|| org.get("id"))?.as_str()?;
+                let authority = org.get("authority").and_then(Value::as_str);
+                Some((authority.unwrap_or_default().to_owned(), id.to_owned()))
+            });
+        let ids = match field(&["systemuser_id", "systemuserid"]) {
+            Some(Value::String(id)) => vec![id.clone()],
+            Some(Value::Array(ids)) => ids
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+            _ => Vec::new(),
+        };
+        let system_id = field(&["system_id", "systemid"])
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        SystemUser {
+            organization,
+            ids,
+            system_id,
+        }
+    }
+
+    /// The organisation that owns the system user (`systemuser_org`).
+    pub fn organization(&self) -> Option<Organization<'_>> {
+        self.organization
+            .as_ref()
+            .map(|(authority, id)| Organization { authority, id })
+    }
+
+    /// The system user's id(s) (`systemuser_id`), usually one UUID.
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+
+    /// The system the user belongs to (`system_id`), e.g.
+    /// `991825827_smartcloud`.
+    pub fn system_id(&self) -> Option<&str> {
+        self.system_id.as_deref()
     }
 }
 

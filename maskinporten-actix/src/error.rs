@@ -46,6 +46,10 @@ pub enum ErrorKind {
     /// The application did not register a [`Maskinporten`](crate::Maskinporten)
     /// handle, or required a scope that is not a valid scope name. 500.
     Misconfigured,
+    /// The token is valid, but the organisation behind it may not use this
+    /// resource (a consumer allow-list). 403 without a challenge: a new token
+    /// would not help. The answer never says which organisations may.
+    AccessDenied,
 }
 
 impl ErrorKind {
@@ -54,7 +58,7 @@ impl ErrorKind {
         match self {
             ErrorKind::MissingToken | ErrorKind::InvalidToken => StatusCode::UNAUTHORIZED,
             ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
-            ErrorKind::InsufficientScope => StatusCode::FORBIDDEN,
+            ErrorKind::InsufficientScope | ErrorKind::AccessDenied => StatusCode::FORBIDDEN,
             ErrorKind::ValidatorUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -70,6 +74,7 @@ impl ErrorKind {
             ErrorKind::InsufficientScope => "insufficient_scope",
             ErrorKind::ValidatorUnavailable => "temporarily_unavailable",
             ErrorKind::Misconfigured => "server_error",
+            ErrorKind::AccessDenied => "access_denied",
         }
     }
 }
@@ -88,6 +93,7 @@ impl ErrorKind {
 /// | [`InsufficientScope`](ErrorKind::InsufficientScope) | 403 | `Bearer error="insufficient_scope", error_description="...", scope="..."` |
 /// | [`ValidatorUnavailable`](ErrorKind::ValidatorUnavailable) | 503 | none |
 /// | [`Misconfigured`](ErrorKind::Misconfigured) | 500 | none |
+/// | [`AccessDenied`](ErrorKind::AccessDenied) | 403 | none |
 ///
 /// To answer in another shape, give the `Maskinporten` handle a
 /// [`rejection_handler`](crate::MaskinportenBuilder::rejection_handler): it
@@ -167,7 +173,9 @@ impl MaskinportenError {
                     params.push(("scope", scope));
                 }
             }
-            ErrorKind::ValidatorUnavailable | ErrorKind::Misconfigured => return None,
+            ErrorKind::ValidatorUnavailable
+            | ErrorKind::Misconfigured
+            | ErrorKind::AccessDenied => return None,
         }
         let mut challenge = String::from("Bearer");
         for (i, (name, value)) in params.iter().enumerate() {

@@ -45,10 +45,12 @@ mod cache;
 mod claims;
 mod error;
 mod extract;
+mod guard;
 mod introspection;
 mod jwks;
 mod jws;
 mod local;
+mod middleware;
 mod validator;
 
 #[doc(hidden)]
@@ -65,8 +67,10 @@ pub struct ReadmeDoctests;
 
 pub use bearer::DEFAULT_MAX_TOKEN_LENGTH;
 pub use cache::{ValidationStats, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_MAX_BYTES};
-pub use claims::{MaskinportenClaims, Organization};
+pub use claims::{MaskinportenClaims, Organization, SystemUser};
 pub use error::{ConfigError, ErrorKind, MaskinportenError};
+pub use guard::{ListError, Orgnos, Scopes};
+pub use middleware::{RequireConsumer, RequireScope};
 pub use validator::{
     Maskinporten, MaskinportenBuilder, DEFAULT_JWKS_MIN_REFETCH_INTERVAL,
     DEFAULT_JWKS_REFRESH_INTERVAL, DEFAULT_LEEWAY, DEFAULT_MAX_CONCURRENT_INTROSPECTIONS,
@@ -99,11 +103,72 @@ pub use validator::{
 /// are extracted, so no request body is read for a caller that may not pass.
 /// Each scope literal is checked against the NAIS scope grammar when the code
 /// compiles. The attribute goes above or below `#[get]`, `#[post]` or
-/// `#[route]`, on `async fn` handlers with any return type.
+/// `#[route]`, on free `async fn` handlers with any return type. It does not
+/// go on an associated function of an `impl` block (its requirement is an
+/// item beside the handler, which an `impl` cannot hold): that is one
+/// compile error saying so, on the function's name.
 pub use maskinporten_macros::require_scope;
+
+/// Lets only listed consumer organisations into a handler.
+///
+/// ```
+/// use actix_web::{get, HttpResponse, Responder};
+/// use maskinporten_actix::{require_consumer, require_scope};
+///
+/// #[get("/afp")]
+/// #[require_scope("nav:helse/sykepenger/afp.read")]
+/// #[require_consumer("991825827", "974760673")]
+/// async fn afp() -> impl Responder {
+///     HttpResponse::Ok().finish()
+/// }
+/// ```
+///
+/// Each literal must be a Norwegian organisation number, nine digits with a
+/// valid mod-11 check digit; a wrong one is a compile error that says which
+/// check digit its first eight digits need. The consumer of the token (the
+/// organisation whose data it is, also when a supplier calls on its behalf)
+/// must be on the list; any other gets 403 `access_denied` without a
+/// challenge, and the answer never names the organisations that may pass.
+/// It stacks with `#[require_scope]` and actix-web's route attributes in any
+/// order, and the token is still validated once. For delegation options
+/// (refusing delegated tokens, allow-listing suppliers) use
+/// [`RequireConsumer`].
+pub use maskinporten_macros::require_consumer;
+
+/// A [`Scopes`] list whose literals are checked against the NAIS scope
+/// grammar when the code compiles, with the messages of `#[require_scope]`.
+///
+/// ```
+/// use maskinporten_actix::{scopes, RequireScope};
+///
+/// let guard = RequireScope::any(scopes![
+///     "nav:helse/sykepenger/afp.read",
+///     "nav:helse/sykepenger/afp.write",
+/// ]);
+/// ```
+pub use maskinporten_macros::scopes;
+
+/// An [`Orgnos`] list whose literals are checked (nine digits, mod-11 check
+/// digit) when the code compiles, with the messages of `#[require_consumer]`.
+///
+/// ```
+/// use maskinporten_actix::{orgnos, RequireConsumer};
+///
+/// let guard = RequireConsumer::one_of(orgnos!["991825827", "974760673"]);
+/// ```
+pub use maskinporten_macros::orgnos;
 
 /// The NAIS scope grammar that `#[require_scope]` applies when the code
 /// compiles, for scopes only known at run time.
 pub mod scope {
     pub use maskinporten_scope::{validate, ScopeError, ScopeErrorKind, EXAMPLE};
+}
+
+/// The organisation number check (nine digits, mod-11 check digit) that
+/// `#[require_consumer]` and `orgnos![]` apply when the code compiles, for
+/// numbers only known at run time.
+pub mod orgno {
+    pub use maskinporten_scope::orgno::{
+        check_digit, validate, OrgnoError, OrgnoErrorKind, EXAMPLE,
+    };
 }

@@ -1,4 +1,5 @@
-//! Parsing and checking the arguments of `#[require_scope(...)]`.
+//! Parsing and checking the arguments of `#[require_scope(...)]`,
+//! `#[require_consumer(...)]`, `scopes![...]` and `orgnos![...]`.
 
 use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::{quote, ToTokens};
@@ -234,6 +235,156 @@ fn check_scopes(scopes: &[LitStr], errors: &mut Errors) {
     }
 }
 
+/// What a plain list of string literals holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum List {
+    /// `scopes![...]`: NAIS scopes.
+    Scopes,
+    /// `orgnos![...]` and `#[require_consumer(...)]`: organisation numbers.
+    Orgnos,
+}
+
+impl List {
+    fn item(self) -> &'static str {
+        match self {
+            List::Scopes => "scope",
+            List::Orgnos => "organisation number",
+        }
+    }
+
+    fn example(self) -> &'static str {
+        match self {
+            List::Scopes => maskinporten_scope::EXAMPLE,
+            List::Orgnos => maskinporten_scope::orgno::EXAMPLE,
+        }
+    }
+}
+
+/// Parses and checks a comma-separated list of string literals: every
+/// problem found is in the error. `usage` is the form the messages show,
+/// such as `scopes![...]`, with `...` standing for the list.
+pub(crate) fn parse_literals(
+    args: TokenStream,
+    list: List,
+    usage: &str,
+) -> syn::Result<Vec<LitStr>> {
+    let example = format!("\"{}\"", list.example());
+    if args.is_empty() {
+        return Err(syn::Error::new(
+            Span::call_site(),
+            format!(
+                "`{}` needs at least one {}, as in `{}`",
+                usage.replace("...", ""),
+                list.item(),
+                usage.replace("...", &example)
+            ),
+        ));
+    }
+    let mut errors = Errors::default();
+    let expected = format!(
+        "expected a string literal {}, as in `{example}`",
+        list.item()
+    );
+    let literals = Parser::parse2(
+        |input: ParseStream| {
+            let mut literals = Vec::new();
+            while !input.is_empty() {
+                if input.peek(LitStr) {
+                    let literal: LitStr = input.parse()?;
+                    if literal.suffix().is_empty() {
+                        literals.push(literal);
+                    } else {
+                        errors.push(syn::Error::new(
+                            literal.span(),
+                            format!(
+                                "unexpected suffix `{}` on the {}",
+                                literal.suffix(),
+                                list.item()
+                            ),
+                        ));
+                    }
+                } else if input.peek(Lit) {
+                    let lit: Lit = input.parse()?;
+                    let message = match (&lit, list) {
+                        (Lit::Int(int), List::Orgnos) => format!(
+                            "expected a string literal organisation number, found the integer \
+                             `{int}`; write it in quotes, as in `\"{}\"`, so that it is kept \
+                             digit for digit (leading zeros included)",
+                            int.base10_digits()
+                        ),
+                        (Lit::ByteStr(_), _) => {
+                            format!("{expected}, found a byte string; remove the `b` prefix")
+                        }
+                        (Lit::CStr(_), _) => {
+                            format!("{expected}, found a C string; remove the `c` prefix")
+                        }
+                        _ => format!("{expected}, found `{}`", lit.to_token_stream()),
+                    };
+                    errors.push(syn::Error::new(lit.span(), message));
+                } else if list == List::Scopes
+                    && input.peek(Ident)
+                    && input.peek2(syn::token::Paren)
+                {
+                    let tokens = skip_to_comma(input)?;
+                    errors.push(syn::Error::new_spanned(
+                        tokens,
+                        "`scopes![]` is a plain list; say how the scopes combine with \
+                         `RequireScope::all(scopes![...])` or `RequireScope::any(scopes![...])`",
+                    ));
+                } else {
+                    let tokens = skip_to_comma(input)?;
+                    let message = match syn::parse2::<syn::Path>(tokens.clone()) {
+                        Ok(_) => format!(
+                            "{expected}, found `{}`; write the {} out, so that it is checked when the code compiles",
+                            tokens.to_string().replace(' ', ""),
+                            list.item()
+                        ),
+                        Err(_) => expected.clone(),
+                    };
+                    errors.push(syn::Error::new_spanned(tokens, message));
+                }
+                if input.is_empty() {
+                    break;
+                }
+                input.parse::<Token![,]>()?;
+            }
+            Ok(literals)
+        },
+        args,
+    )?;
+    match list {
+        List::Scopes => check_scopes(&literals, &mut errors),
+        List::Orgnos => check_orgnos(&literals, &mut errors),
+    }
+    errors.finish()?;
+    Ok(literals)
+}
+
+/// Checks each organisation number (nine digits, mod-11 check digit) and
+/// for repeats.
+fn check_orgnos(orgnos: &[LitStr], errors: &mut Errors) {
+    let mut seen: Vec<String> = Vec::with_capacity(orgnos.len());
+    for lit in orgnos {
+        let orgno = lit.value();
+        if let Err(err) = maskinporten_scope::orgno::validate(&orgno) {
+            let quoted = match orgno.is_empty() {
+                true => String::new(),
+                false => format!(" `{}`", orgno.escape_debug()),
+            };
+            errors.push(syn::Error::new(
+                lit.span(),
+                format!("invalid organisation number{quoted}: {err}"),
+            ));
+        } else if seen.contains(&orgno) {
+            errors.push(syn::Error::new(
+                lit.span(),
+                format!("the organisation number `{orgno}` is listed twice"),
+            ));
+        }
+        seen.push(orgno);
+    }
+}
+
 /// Collects errors so that one expansion reports all of them.
 #[derive(Default)]
 pub(crate) struct Errors(Option<syn::Error>);
@@ -244,6 +395,10 @@ impl Errors {
             Some(errors) => errors.combine(error),
             None => self.0 = Some(error),
         }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_none()
     }
 
     pub(crate) fn finish(self) -> syn::Result<()> {

@@ -1,5 +1,6 @@
 //! Rewriting the handler: its arguments move behind `Guarded`, which checks
-//! the token before extracting them.
+//! the token before extracting them; and the checked lists of `scopes![]`
+//! and `orgnos![]`.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
@@ -8,7 +9,64 @@ use syn::parse::Parser;
 use syn::spanned::Spanned;
 use syn::{FnArg, Item, ItemFn, Type};
 
-use crate::args::{self, Errors, Match, Requirement};
+use crate::args::{self, Errors, List, Match, Requirement};
+
+/// Which guard attribute is expanding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Guard {
+    /// `#[require_scope(...)]`.
+    Scope,
+    /// `#[require_consumer(...)]`.
+    Consumer,
+}
+
+impl Guard {
+    fn attribute(self) -> &'static str {
+        match self {
+            Guard::Scope => "`#[require_scope]`",
+            Guard::Consumer => "`#[require_consumer]`",
+        }
+    }
+
+    /// The attribute's name, as written in a path.
+    fn name(self) -> &'static str {
+        match self {
+            Guard::Scope => "require_scope",
+            Guard::Consumer => "require_consumer",
+        }
+    }
+
+    fn prefix(self) -> &'static str {
+        match self {
+            Guard::Scope => "__maskinporten_scopes_",
+            Guard::Consumer => "__maskinporten_consumers_",
+        }
+    }
+}
+
+/// What the attribute requires, checked.
+enum Rule {
+    Scopes(Requirement),
+    Consumers(Vec<syn::LitStr>),
+}
+
+/// `scopes![...]` or `orgnos![...]`: the checked list, or the errors.
+pub(crate) fn list(input: TokenStream, list: List) -> TokenStream {
+    let (usage, ty) = match list {
+        List::Scopes => ("scopes![...]", quote!(Scopes)),
+        List::Orgnos => ("orgnos![...]", quote!(Orgnos)),
+    };
+    match args::parse_literals(input, list, usage) {
+        Ok(literals) => quote!(::maskinporten_actix::#ty::__checked(&[#(#literals),*])),
+        // Several `compile_error!`s are not one expression: a block holds
+        // them, and ends in a value of the right type so that the errors are
+        // not followed by a type mismatch.
+        Err(errors) => {
+            let errors = errors.to_compile_error();
+            quote!({ #errors ::maskinporten_actix::#ty::__checked(&[]) })
+        }
+    }
+}
 
 /// The most elements actix-web implements `FromRequest` for in one tuple;
 /// longer argument lists are nested in tuples of at most this many.
@@ -16,16 +74,21 @@ const MAX_TUPLE: usize = 16;
 
 /// Entry point: the expansion, or the untouched item plus the errors, so a
 /// mistake gives its own message and not a cascade about a missing handler.
-pub(crate) fn require_scope(args: TokenStream, item: TokenStream) -> TokenStream {
+pub(crate) fn guard(guard: Guard, args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
-    let requirement = args::parse(args).map_err(|e| errors.push(e)).ok();
+    let rule = match guard {
+        Guard::Scope => args::parse(args).map(Rule::Scopes),
+        Guard::Consumer => args::parse_literals(args, List::Orgnos, "#[require_consumer(...)]")
+            .map(Rule::Consumers),
+    };
+    let requirement = rule.map_err(|e| errors.push(e)).ok();
     let handler = match syn::parse2::<Item>(item.clone()) {
-        Ok(Item::Fn(handler)) => check_handler(&handler)
+        Ok(Item::Fn(handler)) => check_handler(guard, &handler)
             .map_err(|e| errors.push(e))
             .ok()
             .map(|()| handler),
         Ok(other) => {
-            errors.push(not_a_function(&other));
+            errors.push(not_a_function(guard, &other));
             None
         }
         Err(e) => {
@@ -34,7 +97,7 @@ pub(crate) fn require_scope(args: TokenStream, item: TokenStream) -> TokenStream
         }
     };
     match (errors.finish(), requirement, handler) {
-        (Ok(()), Some(requirement), Some(handler)) => expand(&requirement, handler),
+        (Ok(()), Some(requirement), Some(handler)) => expand(guard, &requirement, handler),
         (Err(errors), ..) => error_output(item, errors),
         (Ok(()), ..) => unreachable!("a missing requirement or handler records an error"),
     }
@@ -57,20 +120,23 @@ fn error_output(item: TokenStream, errors: syn::Error) -> TokenStream {
 }
 
 /// Checks what the rewrite needs of the handler's signature.
-fn check_handler(handler: &ItemFn) -> syn::Result<()> {
+fn check_handler(guard: Guard, handler: &ItemFn) -> syn::Result<()> {
     let sig = &handler.sig;
+    let attribute = guard.attribute();
     let mut errors = Errors::default();
     if sig.asyncness.is_none() {
         errors.push(syn::Error::new(
             sig.fn_token.span,
-            "`#[require_scope]` goes on an `async fn` handler; add `async`",
+            format!("{attribute} goes on an `async fn` handler; add `async`"),
         ));
     }
     for input in &sig.inputs {
         match input {
             FnArg::Receiver(receiver) => errors.push(syn::Error::new_spanned(
                 receiver,
-                "`#[require_scope]` goes on a free `async fn` handler, not on a method taking `self`",
+                format!(
+                    "{attribute} goes on a free `async fn` handler, not on a method taking `self`"
+                ),
             )),
             // A tuple pattern has no place for them, and only `cfg`-like
             // lint attributes are allowed on parameters anyway.
@@ -78,11 +144,25 @@ fn check_handler(handler: &ItemFn) -> syn::Result<()> {
                 if let Some(attr) = arg.attrs.first() {
                     errors.push(syn::Error::new_spanned(
                         attr,
-                        "`#[require_scope]` does not support attributes on handler arguments",
+                        format!("{attribute} does not support attributes on handler arguments"),
                     ));
                 }
             }
         }
+    }
+    // Only when the rest is fine: the one error then says all there is.
+    if errors.is_empty() && crate::context::in_impl_block(guard.name(), &sig.ident) {
+        let ident = &sig.ident;
+        let fn_token = &sig.fn_token;
+        errors.push(syn::Error::new_spanned(
+            quote!(#fn_token #ident),
+            format!(
+                "{attribute} goes on a free `async fn` handler, not on an associated function \
+                 of an `impl` block: the guard's requirement is an item beside the handler, and \
+                 an `impl` block cannot hold one; move `{ident}` out of the `impl`, to module \
+                 level, and register it from there"
+            ),
+        ));
     }
     if let Some(variadic) = &sig.variadic {
         errors.push(syn::Error::new_spanned(
@@ -95,8 +175,8 @@ fn check_handler(handler: &ItemFn) -> syn::Result<()> {
 
 /// The error for anything but a function, on its keyword and name rather
 /// than its whole body.
-fn not_a_function(item: &Item) -> syn::Error {
-    let message = "`#[require_scope]` goes on an `async fn` handler";
+fn not_a_function(guard: Guard, item: &Item) -> syn::Error {
+    let message = format!("{} goes on an `async fn` handler", guard.attribute());
     match item_head(item) {
         Some(head) => syn::Error::new_spanned(head, message),
         None => syn::Error::new(Span::call_site(), message),
@@ -124,18 +204,23 @@ fn item_head(item: &Item) -> Option<TokenStream> {
 /// The expansion described in `maskinporten_actix::__private`: a unit struct
 /// naming the requirement, and the handler taking `Guarded<that struct, its
 /// own arguments>`.
-fn expand(requirement: &Requirement, mut handler: ItemFn) -> TokenStream {
+fn expand(guard: Guard, rule: &Rule, mut handler: ItemFn) -> TokenStream {
     // Paths into the facade are at the attribute's span: if the crate is not
     // a dependency, the error points at `#[require_scope]`.
     let private = quote!(::maskinporten_actix::__private);
     let vis = &handler.vis;
     let name = &handler.sig.ident;
-    let requirement_ty =
-        format_ident!("__maskinporten_scopes_{}", name.unraw(), span = name.span());
-    let scopes = &requirement.scopes;
-    let match_ = match requirement.match_ {
-        Match::All => quote!(All),
-        Match::Any => quote!(Any),
+    let requirement_ty = format_ident!("{}{}", guard.prefix(), name.unraw(), span = name.span());
+    let rule = match rule {
+        Rule::Scopes(requirement) => {
+            let scopes = &requirement.scopes;
+            let match_ = match requirement.match_ {
+                Match::All => quote!(All),
+                Match::Any => quote!(Any),
+            };
+            quote!(#private::Rule::Scopes(&[#(#scopes),*], #private::Match::#match_))
+        }
+        Rule::Consumers(orgnos) => quote!(#private::Rule::Consumers(&[#(#orgnos),*])),
     };
 
     let (patterns, types): (Vec<TokenStream>, Vec<TokenStream>) = handler
@@ -180,9 +265,8 @@ fn expand(requirement: &Requirement, mut handler: ItemFn) -> TokenStream {
         #[allow(non_camel_case_types)]
         #vis struct #requirement_ty;
 
-        impl #private::ScopeRequirement for #requirement_ty {
-            const SCOPES: &'static [&'static str] = &[#(#scopes),*];
-            const MATCH: #private::Match = #private::Match::#match_;
+        impl #private::Requirement for #requirement_ty {
+            const RULE: #private::Rule = #rule;
         }
 
         #handler
@@ -213,7 +297,7 @@ mod tests {
     }
 
     fn expansion(args: TokenStream, item: TokenStream) -> String {
-        text(require_scope(args, item))
+        text(guard(Guard::Scope, args, item))
     }
 
     #[test]
@@ -232,9 +316,11 @@ mod tests {
             #[doc(hidden)]
             #[allow(non_camel_case_types)]
             pub struct __maskinporten_scopes_afp;
-            impl ::maskinporten_actix::__private::ScopeRequirement for __maskinporten_scopes_afp {
-                const SCOPES: &'static [&'static str] = &["nav:a/bb", "nav:c/dd"];
-                const MATCH: ::maskinporten_actix::__private::Match = ::maskinporten_actix::__private::Match::All;
+            impl ::maskinporten_actix::__private::Requirement for __maskinporten_scopes_afp {
+                const RULE: ::maskinporten_actix::__private::Rule = ::maskinporten_actix::__private::Rule::Scopes(
+                    &["nav:a/bb", "nav:c/dd"],
+                    ::maskinporten_actix::__private::Match::All
+                );
             }
             #[doc = r" Docs."]
             #[get("/afp")]
@@ -260,10 +346,7 @@ mod tests {
                 async fn afp() {}
             ),
         );
-        assert!(
-            actual.contains(&text(quote!(__private::Match::Any;))),
-            "{actual}"
-        );
+        assert!(actual.contains("__private::Match::Any)"), "{actual}");
     }
 
     #[test]
@@ -353,5 +436,63 @@ mod tests {
             ))),
             "{actual}"
         );
+    }
+
+    #[test]
+    fn require_consumer_expands_to_a_consumer_requirement() {
+        let actual = text(guard(
+            Guard::Consumer,
+            quote!("991825827", "974760673"),
+            quote!(
+                async fn afp() {}
+            ),
+        ));
+        let expected = text(quote! {
+            impl ::maskinporten_actix::__private::Requirement for __maskinporten_consumers_afp {
+                const RULE: ::maskinporten_actix::__private::Rule =
+                    ::maskinporten_actix::__private::Rule::Consumers(&["991825827", "974760673"]);
+            }
+        });
+        assert!(actual.contains(&expected), "{actual}");
+    }
+
+    #[test]
+    fn require_consumer_names_itself_in_handler_errors() {
+        let actual = text(guard(
+            Guard::Consumer,
+            quote!("991825827"),
+            quote!(
+                fn afp() {}
+            ),
+        ));
+        assert!(
+            actual.contains(&text(quote!(
+                "`#[require_consumer]` goes on an `async fn` handler; add `async`"
+            ))),
+            "{actual}"
+        );
+    }
+
+    #[test]
+    fn lists_expand_to_checked_constructors() {
+        assert_eq!(
+            text(list(quote!("nav:a/bb", "nav:c/dd"), List::Scopes)),
+            text(quote!(::maskinporten_actix::Scopes::__checked(&[
+                "nav:a/bb", "nav:c/dd"
+            ])))
+        );
+        assert_eq!(
+            text(list(quote!("991825827",), List::Orgnos)),
+            text(quote!(::maskinporten_actix::Orgnos::__checked(&[
+                "991825827"
+            ])))
+        );
+    }
+
+    #[test]
+    fn a_bad_list_is_only_errors() {
+        let actual = text(list(quote!("123456789", "99182582"), List::Orgnos));
+        assert!(actual.starts_with("{::core::compile_error!"), "{actual}");
+        assert!(actual.ends_with("__checked(&[])}"), "{actual}");
     }
 }

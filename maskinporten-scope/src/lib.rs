@@ -5,6 +5,10 @@
 //! `#[require_scope]` checks its literals with it at compile time and
 //! `maskinporten-actix` uses it at run time. It has no dependencies.
 //!
+//! The same goes for the other name Maskinporten puts in a token, the
+//! organisation number of a consumer or supplier: its mod-11 check lives in
+//! [`orgno`].
+//!
 //! ```
 //! use maskinporten_scope::{validate, ScopeErrorKind};
 //!
@@ -40,6 +44,8 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod orgno;
 
 use std::fmt;
 

@@ -1,0 +1,345 @@
+//! Who may pass: the lists a guard holds and the one decision every guard
+//! form makes with them.
+//!
+//! `#[require_scope]`, `#[require_consumer]`, [`RequireScope`](crate::RequireScope)
+//! and [`RequireConsumer`](crate::RequireConsumer) all end in [`decide`]: the
+//! claims of the request's (once) validated token and a requirement in, allow
+//! or a rejection out. The attribute and the middleware differ only in where
+//! they sit.
+
+use std::{fmt, sync::Arc};
+
+use crate::{ErrorKind, MaskinportenClaims, MaskinportenError};
+
+/// What a guard requires of a validated token.
+pub(crate) enum Requirement<'a, S> {
+    /// Every scope (or, with `any`, one of them).
+    Scopes { scopes: &'a [S], any: bool },
+    /// A consumer on the list, and what a delegated token must satisfy.
+    Consumers {
+        consumers: &'a [S],
+        delegation: &'a Delegation,
+    },
+}
+
+/// What a consumer allow-list does with a delegated token (one a supplier
+/// fetched on the consumer's behalf).
+#[derive(Clone, Debug, Default)]
+pub(crate) enum Delegation {
+    /// Judged by the consumer alone, whose data it is.
+    #[default]
+    Allowed,
+    /// Refused, whoever the consumer is.
+    Refused,
+    /// Allowed when the supplier is on this list too.
+    Suppliers(Orgnos),
+}
+
+/// The decision: `Ok` lets the request through, `Err` is its rejection,
+/// rendered by the handle that validated the token.
+pub(crate) fn decide<S: AsRef<str>>(
+    claims: &MaskinportenClaims,
+    requirement: Requirement<'_, S>,
+) -> Result<(), MaskinportenError> {
+    match requirement {
+        Requirement::Scopes { scopes, any } => claims.check(scopes, any),
+        Requirement::Consumers {
+            consumers,
+            delegation,
+        } => check_consumer(claims, consumers, delegation).map_err(|e| claims.render(e)),
+    }
+}
+
+fn check_consumer<S: AsRef<str>>(
+    claims: &MaskinportenClaims,
+    consumers: &[S],
+    delegation: &Delegation,
+) -> Result<(), MaskinportenError> {
+    // An empty list is a programming or configuration error: refuse, never
+    // let everyone in.
+    if consumers.is_empty() {
+        tracing::error!("a guard allowed an empty list of consumer organisations");
+        return Err(MaskinportenError::new(
+            ErrorKind::Misconfigured,
+            "the service allowed an empty list of organisations",
+        ));
+    }
+    let consumer = claims.consumer().and_then(|c| c.orgno());
+    let supplier = claims.supplier().and_then(|s| s.orgno());
+    let refusal = if !listed(consumers, consumer) {
+        Some("the consumer is not on the allow-list")
+    } else if claims.is_delegated() {
+        match delegation {
+            Delegation::Allowed => None,
+            Delegation::Refused => Some("delegated tokens are refused"),
+            Delegation::Suppliers(suppliers) if !listed(&suppliers.list[..], supplier) => {
+                Some("the supplier is not on the allow-list")
+            }
+            Delegation::Suppliers(_) => None,
+        }
+    } else {
+        None
+    };
+    match refusal {
+        None => Ok(()),
+        Some(reason) => {
+            // Organisation numbers identify organisations, not secrets; the
+            // token is never logged.
+            tracing::warn!(
+                consumer = consumer.unwrap_or("none"),
+                supplier = supplier.unwrap_or("none"),
+                delegated = claims.is_delegated(),
+                reason,
+                "Maskinporten access denied"
+            );
+            Err(MaskinportenError::new(
+                ErrorKind::AccessDenied,
+                "the calling organisation may not use this resource",
+            ))
+        }
+    }
+}
+
+/// Whether `orgno` is on `list`, exactly; no organisation number is on any
+/// list.
+fn listed<S: AsRef<str>>(list: &[S], orgno: Option<&str>) -> bool {
+    orgno.is_some_and(|orgno| list.iter().any(|allowed| allowed.as_ref() == orgno))
+}
+
+/// A non-empty list of Maskinporten scopes, each valid under the NAIS
+/// grammar, none listed twice: what [`RequireScope`](crate::RequireScope)
+/// requires.
+///
+/// Build it with [`scopes!`](crate::scopes), which checks the literals when
+/// the code compiles, or with [`Scopes::new`] for a list read at run time.
+///
+/// ```
+/// use maskinporten_actix::{scopes, Scopes};
+///
+/// let known = scopes!["nav:helse/sykepenger/afp.read", "nav:helse/sykepenger/afp.write"];
+/// let configured = Scopes::new("nav:helse/sykepenger/afp.read nav:helse/sykepenger/afp.write".split(' '))?;
+/// assert_eq!(known, configured);
+///
+/// assert!(Scopes::new(Vec::<String>::new()).is_err()); // never an empty guard
+/// assert!(Scopes::new(["nav:test/a"]).is_err()); // not a NAIS scope
+/// # Ok::<(), maskinporten_actix::ListError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Scopes {
+    pub(crate) list: Arc<[Box<str>]>,
+}
+
+impl Scopes {
+    /// Checks every scope against the NAIS grammar (see
+    /// [`scope::validate`](crate::scope::validate)); refuses an empty list
+    /// and a scope listed twice.
+    pub fn new<I>(scopes: I) -> Result<Scopes, ListError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let list = checked_list(scopes, ListKind::Scopes, |scope| {
+            maskinporten_scope::validate(scope).map_err(|e| e.to_string())
+        })?;
+        Ok(Scopes { list })
+    }
+
+    /// What `scopes![]` expands to: the literals were checked when it did.
+    #[doc(hidden)]
+    pub fn __checked(scopes: &[&str]) -> Scopes {
+        Scopes {
+            list: scopes.iter().map(|&s| Box::from(s)).collect(),
+        }
+    }
+
+    /// The scopes, in the order given.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.list.iter().map(|s| &**s)
+    }
+}
+
+impl fmt::Debug for Scopes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// A non-empty list of Norwegian organisation numbers, each nine digits
+/// with a valid mod-11 check digit, none listed twice: what
+/// [`RequireConsumer`](crate::RequireConsumer) allows.
+///
+/// Build it with [`orgnos!`](crate::orgnos), which checks the literals when
+/// the code compiles, or with [`Orgnos::new`] for a list read at run time.
+///
+/// ```
+/// use maskinporten_actix::{orgnos, Orgnos};
+///
+/// let known = orgnos!["991825827", "974760673"];
+/// let configured = Orgnos::new("991825827,974760673".split(','))?;
+/// assert_eq!(known, configured);
+///
+/// assert!(Orgnos::new(Vec::<String>::new()).is_err()); // never an empty guard
+/// let err = Orgnos::new(["123456789"]).unwrap_err(); // the check digit would be 5
+/// assert!(err.to_string().contains("the check digit must be 5"));
+/// # Ok::<(), maskinporten_actix::ListError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Orgnos {
+    pub(crate) list: Arc<[Box<str>]>,
+}
+
+impl Orgnos {
+    /// Checks every organisation number (nine digits, mod-11 check digit, see
+    /// [`orgno::validate`](crate::orgno::validate)); refuses an empty list and
+    /// a number listed twice.
+    pub fn new<I>(orgnos: I) -> Result<Orgnos, ListError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let list = checked_list(orgnos, ListKind::Orgnos, |orgno| {
+            maskinporten_scope::orgno::validate(orgno).map_err(|e| e.to_string())
+        })?;
+        Ok(Orgnos { list })
+    }
+
+    /// What `orgnos![]` expands to: the literals were checked when it did.
+    #[doc(hidden)]
+    pub fn __checked(orgnos: &[&str]) -> Orgnos {
+        Orgnos {
+            list: orgnos.iter().map(|&s| Box::from(s)).collect(),
+        }
+    }
+
+    /// The organisation numbers, in the order given.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.list.iter().map(|s| &**s)
+    }
+
+    /// Whether `orgno` is on the list (exactly).
+    pub fn contains(&self, orgno: &str) -> bool {
+        self.iter().any(|listed| listed == orgno)
+    }
+}
+
+impl fmt::Debug for Orgnos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+#[derive(Clone, Copy)]
+enum ListKind {
+    Scopes,
+    Orgnos,
+}
+
+impl ListKind {
+    fn item(self) -> &'static str {
+        match self {
+            ListKind::Scopes => "scope",
+            ListKind::Orgnos => "organisation number",
+        }
+    }
+}
+
+fn checked_list<I>(
+    items: I,
+    kind: ListKind,
+    check: impl Fn(&str) -> Result<(), String>,
+) -> Result<Arc<[Box<str>]>, ListError>
+where
+    I: IntoIterator,
+    I::Item: AsRef<str>,
+{
+    let mut list: Vec<Box<str>> = Vec::new();
+    for (position, item) in items.into_iter().enumerate() {
+        let item = item.as_ref();
+        let what = || {
+            format!(
+                "{} {} (`{}`)",
+                kind.item(),
+                position + 1,
+                item.escape_debug()
+            )
+        };
+        if let Err(problem) = check(item) {
+            return Err(ListError {
+                message: format!("{}: {problem}", what()),
+            });
+        }
+        if list.iter().any(|listed| &**listed == item) {
+            return Err(ListError {
+                message: format!("{} is listed twice", what()),
+            });
+        }
+        list.push(item.into());
+    }
+    if list.is_empty() {
+        return Err(ListError {
+            message: format!(
+                "the list of {}s is empty; a guard with an empty list would refuse every request",
+                kind.item()
+            ),
+        });
+    }
+    Ok(list.into())
+}
+
+/// A list of scopes or organisation numbers a guard cannot be built from:
+/// empty, with an entry that is not valid, or with one listed twice. The
+/// message names the entry (its position and value) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListError {
+    message: String,
+}
+
+impl fmt::Display for ListError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ListError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_name_the_bad_entry() {
+        let err = Scopes::new(["nav:helse/sykepenger/afp.read", "nav:test/a"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "scope 2 (`nav:test/a`): the name `a` is too short; it needs at least two letters or digits"
+        );
+        let err = Orgnos::new(["991825827", "991825827"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "organisation number 2 (`991825827`) is listed twice"
+        );
+        let err = Orgnos::new(["99182582"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "organisation number 1 (`99182582`): an organisation number has nine digits, this one has 8"
+        );
+        let err = Orgnos::new([" 991825827"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("organisation number 1 (` 991825827`): ` ` is not a digit"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn empty_lists_are_refused() {
+        assert_eq!(
+            Scopes::new(Vec::<&str>::new()).unwrap_err().to_string(),
+            "the list of scopes is empty; a guard with an empty list would refuse every request"
+        );
+        assert_eq!(
+            Orgnos::new(Vec::<&str>::new()).unwrap_err().to_string(),
+            "the list of organisation numbers is empty; a guard with an empty list would refuse every request"
+        );
+    }
+}

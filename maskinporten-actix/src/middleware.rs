@@ -1,0 +1,276 @@
+//! Guards for whole route trees: `.wrap(RequireScope::all(...))` on a
+//! `web::scope`, a `web::resource` or the `App`.
+
+use std::{rc::Rc, sync::Arc};
+
+use actix_web::{
+    body::{EitherBody, MessageBody},
+    dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform},
+};
+use futures_util::future::{self, Either, LocalBoxFuture, MapOk, Ready, TryFutureExt};
+
+use crate::{
+    extract::RequestValidation,
+    guard::{self, Delegation, Orgnos, Requirement, Scopes},
+    ListError, MaskinportenClaims, MaskinportenError,
+};
+
+/// Requires scopes of every request under it: an Actix middleware for
+/// `web::scope`, `web::resource` or a whole `App`.
+///
+/// ```
+/// use actix_web::{web, App, HttpResponse};
+/// use maskinporten_actix::{scopes, RequireScope};
+///
+/// let app = App::new().service(
+///     web::scope("/afp")
+///         .wrap(RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]))
+///         .route("/summary", web::get().to(HttpResponse::Ok))
+///         .route("/detail", web::get().to(HttpResponse::Ok)),
+/// );
+/// ```
+///
+/// Every request that reaches the middleware is judged, including those no
+/// route under it matches: a caller without a token gets 401 for
+/// `/afp/anything`, not a 404 that reveals which paths exist. Rejections are
+/// those of `#[require_scope]` (401, 403 `insufficient_scope` with the
+/// required scopes, 503), rendered by the handle's
+/// [`rejection_handler`](crate::MaskinportenBuilder::rejection_handler) when
+/// it has one. The token is validated once per request, however many guards
+/// and extractors look at it.
+///
+/// The [`Maskinporten`](crate::Maskinporten) handle must be app data of the
+/// `App` (`App::new().app_data(maskinporten)`): data registered on the
+/// guarded `web::scope` itself is only visible to what runs inside it.
+#[derive(Clone)]
+pub struct RequireScope {
+    scopes: Scopes,
+    any: bool,
+}
+
+impl RequireScope {
+    /// The token must hold every one of `scopes`.
+    pub fn all(scopes: Scopes) -> RequireScope {
+        RequireScope { scopes, any: false }
+    }
+
+    /// The token must hold at least one of `scopes`.
+    pub fn any(scopes: Scopes) -> RequireScope {
+        RequireScope { scopes, any: true }
+    }
+
+    /// [`all`](Self::all) of scopes read at run time, e.g. from configuration:
+    /// each checked against the NAIS grammar, an empty list refused.
+    pub fn try_all<I>(scopes: I) -> Result<RequireScope, ListError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        Scopes::new(scopes).map(Self::all)
+    }
+
+    /// [`any`](Self::any) of scopes read at run time; see [`try_all`](Self::try_all).
+    pub fn try_any<I>(scopes: I) -> Result<RequireScope, ListError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        Scopes::new(scopes).map(Self::any)
+    }
+}
+
+/// Lets only listed consumer organisations in: an Actix middleware for
+/// `web::scope`, `web::resource` or a whole `App`.
+///
+/// ```
+/// use actix_web::{web, App, HttpResponse};
+/// use maskinporten_actix::{orgnos, scopes, RequireConsumer, RequireScope};
+///
+/// let app = App::new().service(
+///     web::scope("/afp")
+///         // The last `.wrap` runs first: the scope, then the consumer.
+///         .wrap(RequireConsumer::one_of(orgnos!["991825827", "974760673"]))
+///         .wrap(RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]))
+///         .route("/summary", web::get().to(HttpResponse::Ok)),
+/// );
+/// ```
+///
+/// The consumer (`consumer`, the organisation whose data it is) must be on
+/// the list. A consumer that is not gets 403 with `{"error":
+/// "access_denied", ...}` and no `WWW-Authenticate` challenge (a new token
+/// would not help); the answer never names the organisations that may pass,
+/// and the refusal is logged (`tracing`, level WARN) with the organisation
+/// numbers, never the token. A token that is not valid gets the same
+/// rejections as `#[require_scope]`.
+///
+/// A delegated token (a `supplier` calls for the consumer) is judged by its
+/// consumer; [`refuse_delegated`](Self::refuse_delegated) turns such tokens
+/// away, [`suppliers`](Self::suppliers) lets them in only from listed
+/// suppliers.
+#[derive(Clone)]
+pub struct RequireConsumer {
+    consumers: Orgnos,
+    delegation: Delegation,
+}
+
+impl RequireConsumer {
+    /// The consumer must be one of `consumers`.
+    pub fn one_of(consumers: Orgnos) -> RequireConsumer {
+        RequireConsumer {
+            consumers,
+            delegation: Delegation::Allowed,
+        }
+    }
+
+    /// [`one_of`](Self::one_of) organisation numbers read at run time, e.g.
+    /// from configuration: each checked (nine digits, mod-11 check digit),
+    /// an empty list refused.
+    pub fn try_one_of<I>(consumers: I) -> Result<RequireConsumer, ListError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        Orgnos::new(consumers).map(Self::one_of)
+    }
+
+    /// Refuses delegated tokens (those with a `supplier` or
+    /// `delegation_source`), whoever the consumer is: 403 `access_denied`.
+    pub fn refuse_delegated(mut self) -> RequireConsumer {
+        self.delegation = Delegation::Refused;
+        self
+    }
+
+    /// Lets a delegated token in only when its supplier is on `suppliers`
+    /// too (and its consumer on the consumer list). Tokens a consumer
+    /// fetched for itself are not affected.
+    pub fn suppliers(mut self, suppliers: Orgnos) -> RequireConsumer {
+        self.delegation = Delegation::Suppliers(suppliers);
+        self
+    }
+}
+
+/// What a guard middleware holds: one requirement, shared by every worker's
+/// service.
+#[derive(Clone)]
+enum Rule {
+    Scopes(Scopes, bool),
+    Consumers(Orgnos, Delegation),
+}
+
+impl Rule {
+    fn decide(&self, claims: &MaskinportenClaims) -> Result<(), MaskinportenError> {
+        let requirement = match self {
+            Rule::Scopes(scopes, any) => Requirement::Scopes {
+                scopes: &scopes.list,
+                any: *any,
+            },
+            Rule::Consumers(consumers, delegation) => Requirement::Consumers {
+                consumers: &consumers.list,
+                delegation,
+            },
+        };
+        guard::decide(claims, requirement)
+    }
+}
+
+macro_rules! transform {
+    ($guard:ty, $rule:expr) => {
+        impl<S, B> Transform<S, ServiceRequest> for $guard
+        where
+            S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>
+                + 'static,
+            B: MessageBody + 'static,
+        {
+            type Response = ServiceResponse<EitherBody<B>>;
+            type Error = actix_web::Error;
+            type Transform = GuardService<S>;
+            type InitError = ();
+            type Future = Ready<Result<GuardService<S>, ()>>;
+
+            fn new_transform(&self, service: S) -> Self::Future {
+                #[allow(clippy::redundant_closure_call)]
+                let rule = ($rule)(self);
+                future::ok(GuardService {
+                    service: Rc::new(service),
+                    rule: Arc::new(rule),
+                })
+            }
+        }
+    };
+}
+
+transform!(RequireScope, |g: &RequireScope| Rule::Scopes(
+    g.scopes.clone(),
+    g.any
+));
+transform!(RequireConsumer, |g: &RequireConsumer| Rule::Consumers(
+    g.consumers.clone(),
+    g.delegation.clone()
+));
+
+/// The service a guard middleware wraps around the routes under it.
+#[doc(hidden)]
+pub struct GuardService<S> {
+    service: Rc<S>,
+    rule: Arc<Rule>,
+}
+
+type Guarded<B> = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>;
+type Passed<S, B> = MapOk<
+    <S as Service<ServiceRequest>>::Future,
+    fn(ServiceResponse<B>) -> ServiceResponse<EitherBody<B>>,
+>;
+
+impl<S, B> Service<ServiceRequest> for GuardService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    /// Like the attribute's extractor: the wrapped service's own future on a
+    /// cache hit, a ready rejection, a boxed future only while an
+    /// introspection runs.
+    type Future =
+        Either<Either<Passed<S, B>, Ready<Guarded<B>>>, LocalBoxFuture<'static, Guarded<B>>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        match MaskinportenClaims::validation(req.request()) {
+            RequestValidation::Done(outcome) => {
+                match outcome.and_then(|claims| self.rule.decide(&claims)) {
+                    Ok(()) => Either::Left(Either::Left(pass(&self.service, req))),
+                    Err(rejection) => {
+                        Either::Left(Either::Right(future::ok(reject(req, rejection))))
+                    }
+                }
+            }
+            RequestValidation::InFlight(flight) => {
+                let service = Rc::clone(&self.service);
+                let rule = Arc::clone(&self.rule);
+                Either::Right(Box::pin(async move {
+                    match flight.await.and_then(|claims| rule.decide(&claims)) {
+                        Ok(()) => pass(&service, req).await,
+                        Err(rejection) => Ok(reject(req, rejection)),
+                    }
+                }))
+            }
+        }
+    }
+}
+
+fn pass<S, B>(service: &Rc<S>, req: ServiceRequest) -> Passed<S, B>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+{
+    let left: fn(ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> =
+        ServiceResponse::map_into_left_body;
+    service.call(req).map_ok(left)
+}
+
+/// The rejection as a response, as actix renders an extractor's error, so
+/// that outer middleware (logging, metrics) sees it like the attribute's.
+fn reject<B>(req: ServiceRequest, rejection: MaskinportenError) -> ServiceResponse<EitherBody<B>> {
+    req.error_response(rejection).map_into_right_body()
+}

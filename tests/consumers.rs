@@ -1,0 +1,296 @@
+//! Consumer allow-lists over real HTTP: `#[require_consumer]` stacked with
+//! `#[require_scope]` and actix's route attributes in either order, and the
+//! `RequireConsumer` middleware from `orgnos![]` or a run-time list. A
+//! consumer not on the list gets 403 `access_denied` with no challenge and
+//! no word about who is allowed; the refusal is logged with its organisation
+//! number, never with the token.
+
+use std::{
+    io,
+    sync::{Arc, Mutex, OnceLock},
+};
+
+use actix_web::{get, web, HttpResponse};
+use maskinporten_actix::{
+    orgnos, require_consumer, require_scope, testing::LocalTexas, MaskinportenClaims,
+    RequireConsumer, RequireScope,
+};
+use maskinporten_tests::{client, TestApi};
+use reqwest::{header::WWW_AUTHENTICATE, StatusCode};
+use serde_json::{json, Value};
+
+const READ: &str = "nav:helse/sykepenger/afp.read";
+const OTHER: &str = "nav:helse/sykepenger/annet";
+const ALLOWED: &str = "991825827";
+const ALSO_ALLOWED: &str = "974760673";
+const STRANGER: &str = "974761076";
+
+/// Consumer first, scope below, route attribute on top.
+#[get("/consumer-then-scope")]
+#[require_consumer("991825827", "974760673")]
+#[require_scope("nav:helse/sykepenger/afp.read")]
+async fn consumer_then_scope(claims: MaskinportenClaims) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "consumer": claims.consumer().and_then(|c| c.orgno()) }))
+}
+
+/// Scope first, consumer below, route attribute at the bottom.
+#[require_scope("nav:helse/sykepenger/afp.read")]
+#[require_consumer("991825827", "974760673")]
+#[get("/scope-then-consumer")]
+async fn scope_then_consumer(claims: MaskinportenClaims) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "consumer": claims.consumer().and_then(|c| c.orgno()) }))
+}
+
+/// Consumer only, between the route attribute and the handler, with an
+/// argument of its own.
+#[get("/consumer-only/{id}")]
+#[require_consumer("991825827")]
+async fn consumer_only(id: web::Path<u32>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "id": id.into_inner() }))
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(consumer_then_scope)
+        .service(scope_then_consumer)
+        .service(consumer_only)
+        .service(
+            web::scope("/middleware")
+                .wrap(RequireConsumer::one_of(orgnos!["991825827", "974760673"]))
+                .wrap(RequireScope::all(maskinporten_actix::scopes![
+                    "nav:helse/sykepenger/afp.read"
+                ]))
+                .route("/afp", web::get().to(HttpResponse::Ok)),
+        );
+}
+
+async fn get(url: &str, token: Option<&str>) -> reqwest::Response {
+    let mut request = client().get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("request")
+}
+
+/// A 403 `access_denied` as the issue specifies it, and nothing more.
+async fn assert_access_denied(response: reqwest::Response, what: &str) {
+    assert_eq!(response.status(), StatusCode::FORBIDDEN, "{what}");
+    assert!(
+        response.headers().get(WWW_AUTHENTICATE).is_none(),
+        "{what}: a new token would not help, so no challenge"
+    );
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body = response.text().await.unwrap();
+    let json: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["error"], "access_denied", "{what}");
+    assert_eq!(
+        json["error_description"], "the calling organisation may not use this resource",
+        "{what}"
+    );
+    for orgno in [ALLOWED, ALSO_ALLOWED] {
+        assert!(!body.contains(orgno), "{what}: the body names {orgno}");
+    }
+}
+
+#[actix_web::test]
+async fn listed_consumers_pass_every_guard_form() {
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    for orgno in [ALLOWED, ALSO_ALLOWED] {
+        let token = texas.token().scope(READ).consumer(orgno).sign();
+        for path in [
+            "/consumer-then-scope",
+            "/scope-then-consumer",
+            "/middleware/afp",
+        ] {
+            let response = get(&api.url(path), Some(&token)).await;
+            assert_eq!(response.status(), StatusCode::OK, "{path} {orgno}");
+            if !path.starts_with("/middleware") {
+                let body: Value = response.json().await.unwrap();
+                assert_eq!(body["consumer"], orgno);
+            }
+        }
+    }
+    let token = texas.token().consumer(ALLOWED).sign();
+    let response = get(&api.url("/consumer-only/7"), Some(&token)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.json::<Value>().await.unwrap(), json!({ "id": 7 }));
+}
+
+#[actix_web::test]
+async fn other_consumers_get_403_access_denied_from_every_guard_form() {
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let stranger = texas.token().scope(READ).consumer(STRANGER).sign();
+    for path in [
+        "/consumer-then-scope",
+        "/scope-then-consumer",
+        "/middleware/afp",
+        "/consumer-only/7",
+    ] {
+        let response = get(&api.url(path), Some(&stranger)).await;
+        assert_access_denied(response, path).await;
+    }
+}
+
+#[actix_web::test]
+async fn organisation_numbers_compare_exactly() {
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let ids = [
+        // Another ISO 6523 scheme with the same digits.
+        "0193:991825827",
+        // The digits with something around them.
+        "0192:991825827 ",
+        "0192: 991825827",
+        "0192:0991825827",
+        "0192:99182582",
+        "991825827",
+        "",
+    ];
+    for id in ids {
+        let token = texas.token().scope(READ).consumer_id(id).sign();
+        let response = get(&api.url("/consumer-only/1"), Some(&token)).await;
+        assert_access_denied(response, id).await;
+    }
+    // A token without a consumer at all.
+    let token = texas.token().scope(READ).without("consumer").sign();
+    let response = get(&api.url("/middleware/afp"), Some(&token)).await;
+    assert_access_denied(response, "no consumer").await;
+    // More colon-separated parts after the number are tolerated.
+    let token = texas
+        .token()
+        .scope(READ)
+        .consumer_id("0192:991825827:unit")
+        .sign();
+    let response = get(&api.url("/consumer-only/1"), Some(&token)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn an_allowed_consumer_still_needs_the_scope_and_a_token() {
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let allowed_other_scope = texas.token().scope(OTHER).consumer(ALLOWED).sign();
+    for path in [
+        "/consumer-then-scope",
+        "/scope-then-consumer",
+        "/middleware/afp",
+    ] {
+        // An allowed consumer without the scope: the attribute's 403.
+        let response = get(&api.url(path), Some(&allowed_other_scope)).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "insufficient_scope", "{path}");
+        // No token: 401, whoever might have sent it.
+        let response = get(&api.url(path), None).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(response.headers()[WWW_AUTHENTICATE], "Bearer");
+    }
+}
+
+#[actix_web::test]
+async fn run_time_lists_are_checked_and_never_empty() {
+    // What an application reads from its environment.
+    let configured = "991825827, 974760673";
+    let guard = RequireConsumer::try_one_of(configured.split(',').map(str::trim)).unwrap();
+    assert_eq!(
+        RequireConsumer::try_one_of("".split(',').filter(|s| !s.is_empty()))
+            .err()
+            .unwrap()
+            .to_string(),
+        "the list of organisation numbers is empty; a guard with an empty list would refuse \
+         every request"
+    );
+    assert_eq!(
+        RequireConsumer::try_one_of(["991825827", "123456789"])
+            .err()
+            .unwrap()
+            .to_string(),
+        "organisation number 2 (`123456789`): this is the placeholder from the NAIS \
+         documentation, not a real organisation number; the check digit is wrong: for an \
+         organisation number starting with `12345678`, the check digit must be 5, not 9"
+    );
+    // Untrimmed configuration is refused, not silently matched.
+    assert!(RequireConsumer::try_one_of(configured.split(',')).is_err());
+
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(texas.maskinporten()), move |cfg| {
+        cfg.service(
+            web::resource("/afp")
+                .wrap(guard.clone())
+                .route(web::get().to(HttpResponse::Ok)),
+        );
+    });
+    let allowed = texas.token().consumer(ALSO_ALLOWED).sign();
+    let stranger = texas.token().consumer(STRANGER).sign();
+    assert_eq!(
+        get(&api.url("/afp"), Some(&allowed)).await.status(),
+        StatusCode::OK
+    );
+    assert_access_denied(get(&api.url("/afp"), Some(&stranger)).await, "run-time").await;
+}
+
+/// Every log line of this test binary, at TRACE.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn logs() -> &'static Capture {
+    static CAPTURE: OnceLock<Capture> = OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        use tracing_subscriber::util::SubscriberInitExt;
+        let capture = Capture::default();
+        let writer = capture.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish()
+            .try_init()
+            .expect("the only subscriber of this binary");
+        capture
+    })
+}
+
+#[actix_web::test]
+async fn a_refusal_is_logged_with_the_organisation_number_never_the_token() {
+    let logs = logs();
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let stranger = texas.token().scope(READ).consumer(STRANGER).sign();
+    let response = get(&api.url("/middleware/afp"), Some(&stranger)).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    let line = text
+        .lines()
+        .find(|line| line.contains("Maskinporten access denied"))
+        .unwrap_or_else(|| panic!("no refusal logged in:\n{text}"));
+    assert!(line.contains("WARN"), "{line}");
+    assert!(
+        line.contains(&format!("consumer=\"{STRANGER}\""))
+            || line.contains(&format!("consumer={STRANGER}")),
+        "{line}"
+    );
+    assert!(
+        line.contains("the consumer is not on the allow-list"),
+        "{line}"
+    );
+    let payload = stranger.split('.').nth(1).unwrap();
+    assert!(!text.contains(&stranger) && !text.contains(payload));
+    // Nor does the log list who would have been allowed.
+    assert!(
+        !line.contains(ALLOWED) && !line.contains(ALSO_ALLOWED),
+        "{line}"
+    );
+}

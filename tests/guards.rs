@@ -1,0 +1,455 @@
+//! `RequireScope` over real HTTP: on a `web::scope`, a `web::resource` and a
+//! whole `App`, with lists checked at compile time (`scopes![]`) or built at
+//! run time; its rejections are the attribute's, through the rejection
+//! handler too; and a request is validated once however guards, attribute
+//! and extractors are nested.
+
+use std::{net::TcpListener, time::Duration};
+
+use actix_web::{dev::ServerHandle, get, web, App, HttpResponse, HttpServer};
+use maskinporten_actix::{
+    require_scope, scopes, testing::LocalTexas, ErrorKind, Maskinporten, MaskinportenClaims,
+    RequireScope,
+};
+use maskinporten_tests::{client, refused_url, TestApi};
+use reqwest::{header::WWW_AUTHENTICATE, StatusCode};
+use serde_json::{json, Value};
+
+const READ: &str = "nav:helse/sykepenger/afp.read";
+const WRITE: &str = "nav:helse/sykepenger/afp.write";
+const OTHER: &str = "nav:helse/sykepenger/annet";
+
+async fn ok() -> HttpResponse {
+    HttpResponse::Ok().body("afp")
+}
+
+async fn get(url: &str, token: Option<&str>) -> reqwest::Response {
+    let mut request = client().get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("request")
+}
+
+fn challenge(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get(WWW_AUTHENTICATE)
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+/// Status, challenge, content type and body: everything a caller sees.
+async fn seen(response: reqwest::Response) -> (u16, Option<String>, Option<String>, String) {
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (
+        response.status().as_u16(),
+        challenge(&response),
+        content_type,
+        response.text().await.unwrap(),
+    )
+}
+
+/// `/afp/...` guarded by `guard`, `/open` not.
+fn scope_tree(guard: RequireScope) -> impl Fn(&mut web::ServiceConfig) + Clone + Send {
+    move |cfg: &mut web::ServiceConfig| {
+        cfg.service(
+            web::scope("/afp")
+                .wrap(guard.clone())
+                .route("/summary", web::get().to(ok))
+                .route("/detail", web::get().to(ok)),
+        )
+        .route("/open", web::get().to(ok));
+    }
+}
+
+#[actix_web::test]
+async fn a_guarded_scope_lets_in_a_token_with_the_scope_and_nothing_else() {
+    let texas = LocalTexas::start();
+    let api = TestApi::start(
+        Some(texas.maskinporten()),
+        scope_tree(RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"])),
+    );
+    let read = texas.token().scope(READ).sign();
+    let other = texas.token().scope(OTHER).sign();
+
+    for path in ["/afp/summary", "/afp/detail"] {
+        let response = get(&api.url(path), Some(&read)).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(response.text().await.unwrap(), "afp");
+
+        let response = get(&api.url(path), Some(&other)).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+        assert_eq!(
+            challenge(&response).as_deref(),
+            Some(
+                "Bearer error=\"insufficient_scope\", error_description=\"the access token lacks \
+                 a scope this resource requires\", scope=\"nav:helse/sykepenger/afp.read\""
+            )
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "insufficient_scope");
+        assert_eq!(body["scope"], READ);
+
+        let response = get(&api.url(path), None).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(challenge(&response).as_deref(), Some("Bearer"));
+    }
+    // Outside the guarded scope, no token is needed.
+    assert_eq!(get(&api.url("/open"), None).await.status(), StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn all_needs_every_scope_and_any_needs_one() {
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(texas.maskinporten()), |cfg| {
+        cfg.service(
+            web::scope("/all")
+                .wrap(RequireScope::all(scopes![
+                    "nav:helse/sykepenger/afp.read",
+                    "nav:helse/sykepenger/afp.write",
+                ]))
+                .route("", web::get().to(ok)),
+        )
+        .service(
+            web::resource("/any")
+                .wrap(RequireScope::any(scopes![
+                    "nav:helse/sykepenger/afp.read",
+                    "nav:helse/sykepenger/afp.write",
+                ]))
+                .route(web::get().to(ok)),
+        );
+    });
+    let both = texas.token().scopes([READ, WRITE]).sign();
+    let write = texas.token().scope(WRITE).sign();
+    // `afp.readwrite` is not `afp.read`: scopes compare whole and exact.
+    let lookalike = texas
+        .token()
+        .scope("nav:helse/sykepenger/afp.readwrite")
+        .scope("NAV:helse/sykepenger/afp.write")
+        .sign();
+
+    let cases = [
+        ("/all", &both, 200),
+        ("/all", &write, 403),
+        ("/all", &lookalike, 403),
+        ("/any", &both, 200),
+        ("/any", &write, 200),
+        ("/any", &lookalike, 403),
+    ];
+    for (path, token, status) in cases {
+        let response = get(&api.url(path), Some(token)).await;
+        assert_eq!(response.status().as_u16(), status, "{path}");
+    }
+    let response = get(&api.url("/any"), Some(&lookalike)).await;
+    assert_eq!(
+        challenge(&response).as_deref(),
+        Some(
+            "Bearer error=\"insufficient_scope\", error_description=\"the access token holds none \
+             of the scopes this resource accepts\", \
+             scope=\"nav:helse/sykepenger/afp.read nav:helse/sykepenger/afp.write\""
+        )
+    );
+}
+
+#[actix_web::test]
+async fn paths_nobody_serves_under_a_guarded_scope_answer_401_not_404() {
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(texas.maskinporten()), |cfg| {
+        cfg.service(
+            web::scope("/afp")
+                .wrap(RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]))
+                .route("/summary", web::get().to(ok)),
+        )
+        .service(
+            web::scope("/custom")
+                .wrap(RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]))
+                .route("/summary", web::get().to(ok))
+                .default_service(web::to(|| async {
+                    HttpResponse::NotFound().body("custom")
+                })),
+        );
+    });
+    let read = texas.token().scope(READ).sign();
+    let other = texas.token().scope(OTHER).sign();
+    for path in ["/afp/secret-path", "/custom/secret-path"] {
+        let response = get(&api.url(path), None).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(challenge(&response).as_deref(), Some("Bearer"));
+        assert!(!response.text().await.unwrap().contains("custom"));
+        let response = get(&api.url(path), Some(&other)).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+        // Only a caller that may pass learns that the path does not exist.
+        let response = get(&api.url(path), Some(&read)).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    // Also a method the route does not take.
+    let response = client().post(api.url("/afp/summary")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// An API whose whole `App` is wrapped: `TestApi` configures routes only.
+struct WrappedApp {
+    base: String,
+    handle: ServerHandle,
+}
+
+impl WrappedApp {
+    fn start(maskinporten: Maskinporten, guard: RequireScope) -> WrappedApp {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(maskinporten.clone())
+                .wrap(guard.clone())
+                .route("/afp", web::get().to(ok))
+                .service(web::scope("/nested").route("/afp", web::get().to(ok)))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        WrappedApp { base, handle }
+    }
+}
+
+impl Drop for WrappedApp {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        actix_web::rt::spawn(async move { handle.stop(false).await });
+    }
+}
+
+#[actix_web::test]
+async fn a_guarded_app_guards_every_route_and_its_404s() {
+    let texas = LocalTexas::start();
+    let app = WrappedApp::start(
+        texas.maskinporten(),
+        RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]),
+    );
+    let read = texas.token().scope(READ).sign();
+    let other = texas.token().scope(OTHER).sign();
+    for path in ["/afp", "/nested/afp", "/", "/nothing/here"] {
+        let url = format!("{}{path}", app.base);
+        let response = get(&url, None).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(challenge(&response).as_deref(), Some("Bearer"), "{path}");
+        let response = get(&url, Some(&other)).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+        let expected = if path.ends_with("afp") { 200 } else { 404 };
+        let response = get(&url, Some(&read)).await;
+        assert_eq!(response.status().as_u16(), expected, "{path}");
+    }
+}
+
+#[actix_web::test]
+async fn lists_from_configuration_are_checked_and_never_empty() {
+    // What an application reads from its environment.
+    let configured = "nav:helse/sykepenger/afp.read nav:helse/sykepenger/afp.write";
+    let guard = RequireScope::try_any(configured.split(' ')).expect("valid scopes");
+
+    let empty = RequireScope::try_all("".split_whitespace()).err().unwrap();
+    assert_eq!(
+        empty.to_string(),
+        "the list of scopes is empty; a guard with an empty list would refuse every request"
+    );
+    let bad = RequireScope::try_any(["nav:helse/sykepenger/afp.read", "nav:helse/Afp"])
+        .err()
+        .unwrap();
+    assert_eq!(
+        bad.to_string(),
+        "scope 2 (`nav:helse/Afp`): upper-case `A` is not allowed; NAIS scope names are lower case"
+    );
+    let twice = RequireScope::try_all([READ, READ]).err().unwrap();
+    assert_eq!(
+        twice.to_string(),
+        "scope 2 (`nav:helse/sykepenger/afp.read`) is listed twice"
+    );
+
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(texas.maskinporten()), scope_tree(guard));
+    let write = texas.token().scope(WRITE).sign();
+    let other = texas.token().scope(OTHER).sign();
+    assert_eq!(
+        get(&api.url("/afp/summary"), Some(&write)).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(&api.url("/afp/summary"), Some(&other)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[get("/attribute")]
+#[require_scope("nav:helse/sykepenger/afp.read")]
+async fn attribute() -> HttpResponse {
+    HttpResponse::Ok().body("afp")
+}
+
+/// The same requirement as the attribute, as middleware.
+fn attribute_and_middleware(cfg: &mut web::ServiceConfig) {
+    cfg.service(attribute).service(
+        web::resource("/middleware")
+            .wrap(RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]))
+            .route(web::get().to(ok)),
+    );
+}
+
+/// Every rejection the attribute gives, given by the middleware too, to the
+/// byte: status, challenge, content type and body.
+async fn assert_same_rejections(api: &TestApi, texas: &LocalTexas) {
+    let tokens = [
+        None,
+        Some(texas.token().scope(OTHER).sign()),
+        Some(texas.token().scope(READ).exp(1).sign()),
+        Some("not-a-token".to_owned()),
+        Some(texas.token().scope(READ).sign()),
+    ];
+    for token in &tokens {
+        let by_attribute = seen(get(&api.url("/attribute"), token.as_deref()).await).await;
+        let by_middleware = seen(get(&api.url("/middleware"), token.as_deref()).await).await;
+        assert_eq!(by_attribute, by_middleware);
+    }
+}
+
+#[actix_web::test]
+async fn the_middleware_rejects_exactly_as_the_attribute_does() {
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(texas.maskinporten()), attribute_and_middleware);
+    assert_same_rejections(&api, &texas).await;
+
+    // Two Authorization headers: 400 from both.
+    for path in ["/attribute", "/middleware"] {
+        let response = client()
+            .get(api.url(path))
+            .header("authorization", "Bearer a")
+            .header("authorization", "Bearer b")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+    }
+
+    // The validator unreachable: 503 without a challenge from both.
+    let down = Maskinporten::builder()
+        .introspection_endpoint(refused_url())
+        .timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let api = TestApi::start(Some(down), attribute_and_middleware);
+    let token = texas.token().scope(READ).sign();
+    let by_attribute = seen(get(&api.url("/attribute"), Some(&token)).await).await;
+    let by_middleware = seen(get(&api.url("/middleware"), Some(&token)).await).await;
+    assert_eq!(by_attribute.0, 503);
+    assert_eq!(by_attribute, by_middleware);
+
+    // No handle registered: 500 from both.
+    let api = TestApi::start(None, attribute_and_middleware);
+    let by_attribute = seen(get(&api.url("/attribute"), Some(&token)).await).await;
+    let by_middleware = seen(get(&api.url("/middleware"), Some(&token)).await).await;
+    assert_eq!(by_attribute.0, 500);
+    assert_eq!(by_attribute, by_middleware);
+}
+
+#[actix_web::test]
+async fn the_middleware_renders_through_the_rejection_handler() {
+    let texas = LocalTexas::start();
+    let maskinporten = texas
+        .maskinporten_builder()
+        .realm("afp")
+        .rejection_handler(|error| {
+            HttpResponse::build(error.status())
+                .content_type("application/problem+json")
+                .json(json!({
+                    "title": error.description(),
+                    "kind": format!("{:?}", error.kind()),
+                    "challenge": error.challenge(),
+                }))
+        })
+        .build()
+        .unwrap();
+    let api = TestApi::start(Some(maskinporten), attribute_and_middleware);
+    assert_same_rejections(&api, &texas).await;
+
+    let other = texas.token().scope(OTHER).sign();
+    let response = get(&api.url("/middleware"), Some(&other)).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["kind"], format!("{:?}", ErrorKind::InsufficientScope));
+    assert!(body["challenge"]
+        .as_str()
+        .unwrap()
+        .starts_with("Bearer realm=\"afp\", error=\"insufficient_scope\""));
+}
+
+#[get("/afp")]
+#[require_scope("nav:helse/sykepenger/afp.read")]
+async fn nested(a: MaskinportenClaims, b: MaskinportenClaims) -> HttpResponse {
+    assert_eq!(a.jwt_id(), b.jwt_id());
+    HttpResponse::Ok().body(a.jwt_id().unwrap_or_default().to_owned())
+}
+
+#[actix_web::test]
+async fn nested_guards_attribute_and_extractors_validate_a_request_once() {
+    let texas = LocalTexas::start();
+    // No cache: every validation would be an introspection.
+    let maskinporten = texas
+        .maskinporten_builder()
+        .disable_cache()
+        .build()
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(maskinporten.clone())
+            .wrap(RequireScope::any(scopes![
+                "nav:helse/sykepenger/afp.read",
+                "nav:helse/sykepenger/afp.write",
+            ]))
+            .service(
+                web::scope("/outer")
+                    .wrap(RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]))
+                    .service(
+                        web::scope("/inner")
+                            .wrap(RequireScope::all(scopes!["nav:helse/sykepenger/afp.write"]))
+                            .service(nested),
+                    ),
+            )
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+
+    // The local endpoint answers slowly, so later layers find the first
+    // layer's introspection still in flight and must wait for it.
+    texas.set_latency(Duration::from_millis(100));
+    let url = format!("{base}/outer/inner/afp");
+    let both = texas.token().scopes([READ, WRITE]).jti("jti-1").sign();
+    texas.reset_introspections();
+    for round in 1..=3 {
+        let response = get(&url, Some(&both)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.text().await.unwrap(), "jti-1");
+        assert_eq!(texas.introspections(), round, "one per request");
+    }
+    // A rejection at the innermost guard costs one introspection as well.
+    let read = texas.token().scope(READ).sign();
+    texas.reset_introspections();
+    assert_eq!(get(&url, Some(&read)).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(texas.introspections(), 1);
+    handle.stop(false).await;
+}

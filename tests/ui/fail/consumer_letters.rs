@@ -1,0 +1,9 @@
+use actix_web::{HttpResponse, Responder};
+use maskinporten_actix::require_consumer;
+
+#[require_consumer("99182582O", "991 825 827")]
+async fn afp() -> impl Responder {
+    HttpResponse::Ok()
+}
+
+fn main() {}
