@@ -16,7 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use maskinporten_actix::testing::{TokenBuilder, DEFAULT_ISSUER, DEFAULT_KID};
+use maskinporten_actix::testing::{DEFAULT_ISSUER, DEFAULT_KID};
 
 use crate::{
     api::READ_SCOPE,
@@ -76,13 +76,21 @@ async fn scenarios(
     let local = Server::start("api (local)", pinning.api, &args(&["api", "--jwks", &jwks]))?;
     let token = valid_token();
     let one_token = script(scratch, "local-one-token.lua", &token)?;
-    let forged = TokenBuilder::new(DEFAULT_ISSUER)
-        .scope(READ_SCOPE)
-        .expires_in(Duration::from_secs(3600))
-        .signed_by_other_key()
-        .kid(DEFAULT_KID)
-        .sign();
-    let forged_script = script(scratch, "local-forged.lua", &forged)?;
+    // Distinct forged tokens: one token sent again and again would share
+    // one validation between the concurrent requests (single-flight) and
+    // measure that instead of a flood.
+    let forged: Vec<String> = (0..FORGED_TOKENS).map(forged_token).collect();
+    let forged_script = wrk::write_script(
+        scratch.path(),
+        "local-forged.lua",
+        &wrk::rotating_script(
+            "/afp",
+            &forged
+                .iter()
+                .map(|t| vec![("Authorization", format!("Bearer {t}"))])
+                .collect::<Vec<_>>(),
+        ),
+    )?;
     let wrk_run = |url: String, script| wrk_run(url, script, duration, connections, pinning);
 
     let plain = measure(
@@ -108,7 +116,7 @@ async fn scenarios(
         &[("api", &uncached_server)],
     )?;
     drop(uncached_server);
-    expect(local.addr, &forged, 401).await?;
+    expect(local.addr, &forged[0], 401).await?;
     let forged_local = measure(
         "L4 local, forged tokens with a valid kid (all 401)",
         &wrk_run(local.url("/afp"), Some(&forged_script)),
@@ -119,7 +127,7 @@ async fn scenarios(
         pinning.api,
         &args(&["api", "--introspection", &introspect]),
     )?;
-    expect(by_texas.addr, &forged, 401).await?;
+    expect(by_texas.addr, &forged[0], 401).await?;
     let forged_texas = measure(
         "L4i introspection, forged tokens with a valid kid (all 401)",
         &wrk_run(by_texas.url("/afp"), Some(&forged_script)),
@@ -207,6 +215,29 @@ fn args(list: &[&str]) -> Vec<String> {
 }
 
 /// A wrk script sending one token; the token stays in the scratch file.
+/// Forged tokens in the rotation: more than a run sends at the introspection
+/// rate, so that each is new when it is sent.
+const FORGED_TOKENS: usize = 20_000;
+
+/// A forged token for `i`: the endpoint's own `kid`, unexpired, from its
+/// issuer, with a distinct `jti` and a signature nobody made. It passes every
+/// check but the signature.
+fn forged_token(i: usize) -> String {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+    let now = maskinporten_actix::testing::unix_now();
+    let header = serde_json::json!({"alg": "RS256", "kid": DEFAULT_KID, "typ": "JWT"});
+    let claims = serde_json::json!({
+        "iss": DEFAULT_ISSUER, "scope": READ_SCOPE, "exp": now + 3600, "iat": now, "jti": i,
+    });
+    let signature: Vec<u8> = (0..256).map(|k| (i + k * 31) as u8).collect();
+    format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        URL_SAFE_NO_PAD.encode(signature)
+    )
+}
+
 fn script(scratch: &Scratch, name: &str, token: &str) -> io::Result<std::path::PathBuf> {
     let bearer = format!("Bearer {token}");
     wrk::write_script(
