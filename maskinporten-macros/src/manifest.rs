@@ -143,9 +143,11 @@ fn read(source: &Source, origin: &str) -> Result<Manifest, String> {
         let entries = match list {
             Yaml::BadValue | Yaml::Null => continue,
             Yaml::Array(entries) => entries,
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "`spec.maskinporten.scopes.exposes` in the NAIS manifest `{shown}` is not a list"
-            )),
+            ))
+            }
         };
         for (i, entry) in entries.iter().enumerate() {
             exposes.push(exposed(entry, &rendered).map_err(|what| {
