@@ -1,13 +1,105 @@
-//! Compile-time behaviour of `#[require_scope]`: what compiles, and the exact
-//! message for each mistake (the `.stderr` beside each `ui/fail/*.rs`).
+//! Compile-time behaviour of `#[require_scope]`, `#[require_consumer]`,
+//! `scopes![]`, `orgnos![]` and `exposed_scopes!()`: what compiles, and the
+//! exact message for each mistake (the `.stderr` beside each failing file).
 //!
 //! After a deliberate change to a message, regenerate with
 //! `TRYBUILD=overwrite cargo test -p maskinporten-tests --test ui` and review
 //! the diff of the `.stderr` files like code.
+//!
+//! trybuild compiles the files in a crate of its own, whose Cargo.toml has no
+//! `[package.metadata.maskinporten]`: the groups checked against a NAIS
+//! manifest name theirs in `MASKINPORTEN_NAIS_MANIFEST` (and
+//! `MASKINPORTEN_NAIS_VARIABLES`), which cargo passes on to the compiler,
+//! one trybuild run per group.
 
+use std::path::PathBuf;
+
+const MANIFEST_ENV: &str = "MASKINPORTEN_NAIS_MANIFEST";
+const VARIABLES_ENV: &str = "MASKINPORTEN_NAIS_VARIABLES";
+
+/// A directory of `ui/manifest/`, whose `pass/` files must compile and
+/// whose `fail/` files must fail with their `.stderr`, and the fixtures they
+/// compile against: (manifest, variables file) pairs from `ui/manifest/fixtures/`.
+struct Group {
+    dir: &'static str,
+    manifests: &'static [(&'static str, Option<&'static str>)],
+}
+
+const GROUPS: &[Group] = &[
+    Group {
+        dir: "app",
+        manifests: &[("app.yaml", None)],
+    },
+    Group {
+        dir: "missing",
+        manifests: &[("missing.yaml", None)],
+    },
+    Group {
+        dir: "unparsable",
+        manifests: &[("unparsable.yaml", None)],
+    },
+    Group {
+        dir: "templated",
+        manifests: &[("templated.yaml", None)],
+    },
+    Group {
+        dir: "templated_variables",
+        manifests: &[("templated.yaml", Some("templated.vars.json"))],
+    },
+    Group {
+        dir: "two",
+        manifests: &[("dev.yaml", None), ("prod.yaml", None)],
+    },
+];
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("ui/manifest/fixtures")
+        .join(name)
+}
+
+/// One test, so that the runs follow each other: each sets the variables
+/// its compilations see.
 #[test]
 fn ui() {
-    let t = trybuild::TestCases::new();
-    t.pass("ui/pass/*.rs");
-    t.compile_fail("ui/fail/*.rs");
+    // Without a manifest: the environment must not name one.
+    std::env::remove_var(MANIFEST_ENV);
+    std::env::remove_var(VARIABLES_ENV);
+    {
+        let t = trybuild::TestCases::new();
+        t.pass("ui/pass/*.rs");
+        t.compile_fail("ui/fail/*.rs");
+    }
+    for group in GROUPS {
+        let manifests = std::env::join_paths(group.manifests.iter().map(|(m, _)| fixture(m)))
+            .expect("fixture paths");
+        let variables = std::env::join_paths(
+            group
+                .manifests
+                .iter()
+                .map(|(_, v)| v.map(fixture).unwrap_or_default()),
+        )
+        .expect("fixture paths");
+        std::env::set_var(MANIFEST_ENV, manifests);
+        std::env::set_var(VARIABLES_ENV, variables);
+        let t = trybuild::TestCases::new();
+        for (kind, expected) in [("pass", true), ("fail", false)] {
+            let dir = format!(
+                "{}/ui/manifest/{}/{kind}",
+                env!("CARGO_MANIFEST_DIR"),
+                group.dir
+            );
+            if std::fs::exists(&dir).unwrap_or(false) {
+                let files = format!("ui/manifest/{}/{kind}/*.rs", group.dir);
+                match expected {
+                    true => t.pass(files),
+                    false => t.compile_fail(files),
+                }
+            }
+        }
+        // trybuild runs its cases when dropped.
+        drop(t);
+    }
+    std::env::remove_var(MANIFEST_ENV);
+    std::env::remove_var(VARIABLES_ENV);
 }

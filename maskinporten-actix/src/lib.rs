@@ -148,6 +148,34 @@ pub use maskinporten_macros::require_consumer;
 /// ```
 pub use maskinporten_macros::scopes;
 
+/// The scopes the application exposes, read from its NAIS manifest when the
+/// code compiles: every enabled entry of `spec.maskinporten.scopes.exposes`,
+/// as a `&'static [&'static str]`, for
+/// [`MaskinportenBuilder::exposed_scopes`].
+///
+/// The manifest is named in the application's Cargo.toml (the README's
+/// section on the NAIS manifest has the details):
+///
+/// ```toml
+/// [package.metadata.maskinporten]
+/// nais-manifest = ".nais/app.yaml"
+/// ```
+///
+/// ```ignore
+/// use maskinporten_actix::{exposed_scopes, Maskinporten};
+///
+/// let maskinporten = Maskinporten::builder()
+///     .introspection_endpoint("http://127.0.0.1:7164/api/v1/introspect")
+///     .exposed_scopes(exposed_scopes!())
+///     .build()?;
+/// ```
+///
+/// Without a manifest, or with one that exposes no enabled scope, it is a
+/// compile error that says so. With the manifest read, `#[require_scope]`,
+/// `#[require_consumer]`, `scopes![]` and `orgnos![]` are checked against it
+/// too.
+pub use maskinporten_macros::exposed_scopes;
+
 /// An [`Orgnos`] list whose literals are checked (nine digits, mod-11 check
 /// digit) when the code compiles, with the messages of `#[require_consumer]`.
 ///

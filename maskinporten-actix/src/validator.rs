@@ -79,6 +79,9 @@ struct Inner {
     strategy: Strategy,
     /// The audience every token's `aud` must hold, when configured.
     audience: Option<Box<str>>,
+    /// The scopes the application exposes, when configured: a token must
+    /// hold one of them.
+    exposed: Option<ExposedScopes>,
     /// What every token must satisfy before any strategy sees it.
     precheck: Precheck,
     cache: Option<IntrospectionCache>,
@@ -305,6 +308,12 @@ impl Maskinporten {
                 ));
             }
         }
+        if let Some(exposed) = &self.inner.exposed {
+            exposed.check(&MaskinportenClaims::new(
+                Arc::clone(&claims),
+                Arc::clone(&self.inner.rendering),
+            ))?;
+        }
         Ok(claims)
     }
 
@@ -489,6 +498,28 @@ fn parse_endpoint(endpoint: &str) -> Result<Url, String> {
     Ok(url)
 }
 
+/// The scopes the application exposes, and the `scope` of the challenge
+/// that names them.
+struct ExposedScopes {
+    scopes: Box<[Box<str>]>,
+    challenge: Arc<str>,
+}
+
+impl ExposedScopes {
+    /// Refuses a token that holds none of the exposed scopes: Maskinporten
+    /// issued it for another API.
+    fn check(&self, claims: &MaskinportenClaims) -> Result<(), MaskinportenError> {
+        if self.scopes.iter().any(|scope| claims.has_scope(scope)) {
+            return Ok(());
+        }
+        tracing::debug!("token refused: it holds none of the scopes the application exposes");
+        Err(MaskinportenError::insufficient_scope(
+            Arc::clone(&self.challenge),
+            "the access token holds none of the scopes this API exposes",
+        ))
+    }
+}
+
 /// Configures a [`Maskinporten`] handle.
 ///
 /// ```no_run
@@ -519,9 +550,42 @@ pub struct MaskinportenBuilder {
     audience: Option<String>,
     jwks_refresh_interval: Option<Duration>,
     jwks_min_refetch_interval: Option<Duration>,
+    exposed_scopes: Option<Vec<String>>,
 }
 
 impl MaskinportenBuilder {
+    /// The scopes the application exposes (`spec.maskinporten.scopes.exposes`
+    /// of its NAIS manifest): a token that holds none of them was issued for
+    /// another API, and is refused with 403 `insufficient_scope` by every
+    /// handler, also one that only takes [`MaskinportenClaims`]. The
+    /// recommended set-up, with the list read from the manifest when the code
+    /// compiles by [`exposed_scopes!`](crate::exposed_scopes).
+    ///
+    /// A scope that is not a valid NAIS scope, or an empty list, is a
+    /// [`ConfigError`] from [`build`](Self::build).
+    ///
+    /// ```
+    /// # use maskinporten_actix::Maskinporten;
+    /// let maskinporten = Maskinporten::builder()
+    ///     .introspection_endpoint("http://127.0.0.1:7164/api/v1/introspect")
+    ///     .exposed_scopes(["nav:helse/sykepenger/afp.read", "nav:helse/sykepenger/afp.write"])
+    ///     .build()?;
+    /// # Ok::<(), maskinporten_actix::ConfigError>(())
+    /// ```
+    pub fn exposed_scopes<I>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        self.exposed_scopes = Some(
+            scopes
+                .into_iter()
+                .map(|scope| scope.as_ref().to_owned())
+                .collect(),
+        );
+        self
+    }
+
     /// Validates tokens through this introspection endpoint (Texas).
     pub fn introspection_endpoint(mut self, url: impl AsRef<str>) -> Self {
         self.endpoint = Some(parse_endpoint(url.as_ref()));
@@ -808,6 +872,31 @@ impl MaskinportenBuilder {
                 })
             }
         };
+        let exposed = match self.exposed_scopes {
+            None => None,
+            Some(scopes) if scopes.is_empty() => {
+                return Err(ConfigError::new(
+                    None,
+                    "exposed_scopes: an empty list would refuse every token",
+                ))
+            }
+            Some(scopes) => {
+                if let Some((scope, err)) = scopes.iter().find_map(|scope| {
+                    maskinporten_scope::validate(scope)
+                        .err()
+                        .map(|err| (scope, err))
+                }) {
+                    return Err(ConfigError::new(
+                        None,
+                        format!("exposed_scopes: `{scope}` is not a Maskinporten scope: {err}"),
+                    ));
+                }
+                Some(ExposedScopes {
+                    challenge: scopes.join(" ").into(),
+                    scopes: scopes.into_iter().map(String::into_boxed_str).collect(),
+                })
+            }
+        };
         let realm = match self.realm {
             Some(realm) if realm.chars().any(|c| c.is_control() || !c.is_ascii()) => {
                 return Err(ConfigError::new(None, "realm: must be printable ASCII"))
@@ -818,6 +907,7 @@ impl MaskinportenBuilder {
             inner: Arc::new(Inner {
                 strategy,
                 audience,
+                exposed,
                 precheck: Precheck {
                     issuer,
                     leeway_secs,

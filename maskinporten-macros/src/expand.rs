@@ -10,6 +10,7 @@ use syn::spanned::Spanned;
 use syn::{FnArg, Item, ItemFn, Type};
 
 use crate::args::{self, Errors, List, Match, Requirement};
+use crate::manifest::{self, Manifests};
 
 /// Which guard attribute is expanding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,8 +57,24 @@ pub(crate) fn list(input: TokenStream, list: List) -> TokenStream {
         List::Scopes => ("scopes![...]", quote!(Scopes)),
         List::Orgnos => ("orgnos![...]", quote!(Orgnos)),
     };
-    match args::parse_literals(input, list, usage) {
-        Ok(literals) => quote!(::maskinporten_actix::#ty::__checked(&[#(#literals),*])),
+    let checked = args::parse_literals(input, list, usage).and_then(|literals| {
+        let manifests = manifest::load()?;
+        if let Some(manifests) = &manifests {
+            let mut errors = Errors::default();
+            match list {
+                List::Scopes => manifests.check_scopes(&literals, &mut errors),
+                // No scope is in sight of the list: its consumers are checked
+                // against every scope the application exposes.
+                List::Orgnos => manifests.check_consumers(None, &literals, &mut errors),
+            }
+            errors.finish()?;
+        }
+        Ok((literals, manifest::tracking(manifests.as_ref())))
+    });
+    match checked {
+        Ok((literals, tracking)) => {
+            quote!({ #tracking ::maskinporten_actix::#ty::__checked(&[#(#literals),*]) })
+        }
         // Several `compile_error!`s are not one expression: a block holds
         // them, and ends in a value of the right type so that the errors are
         // not followed by a type mismatch.
@@ -66,6 +83,40 @@ pub(crate) fn list(input: TokenStream, list: List) -> TokenStream {
             quote!({ #errors ::maskinporten_actix::#ty::__checked(&[]) })
         }
     }
+}
+
+/// `exposed_scopes!()`: the enabled scopes of the configured manifests, as
+/// a `&'static [&'static str]`.
+pub(crate) fn exposed_scopes(input: TokenStream) -> TokenStream {
+    let exposed = syn::Ident::new("__MASKINPORTEN_EXPOSED", Span::mixed_site());
+    let scopes = match input.is_empty() {
+        false => Err(syn::Error::new_spanned(
+            input,
+            "`exposed_scopes!()` takes no arguments: it reads the scopes from the NAIS manifest \
+             named in Cargo.toml",
+        )),
+        true => manifest::load().and_then(|manifests| match manifests {
+            Some(manifests) => manifests
+                .exposed()
+                .map(|scopes| (scopes, manifest::tracking(Some(&manifests))))
+                .map_err(|message| syn::Error::new(Span::call_site(), message)),
+            None => Err(syn::Error::new(
+                Span::call_site(),
+                "`exposed_scopes!()` reads the scopes the application exposes from its NAIS \
+                 manifest, and none is named: add `nais-manifest = \".nais/app.yaml\"` under \
+                 `[package.metadata.maskinporten]` in Cargo.toml",
+            )),
+        }),
+    };
+    let (tracking, scopes) = match scopes {
+        Ok((scopes, tracking)) => (tracking, scopes),
+        Err(errors) => (errors.to_compile_error(), Vec::new()),
+    };
+    quote!({
+        #tracking
+        const #exposed: &[&str] = &[#(#scopes),*];
+        #exposed
+    })
 }
 
 /// The most elements actix-web implements `FromRequest` for in one tuple;
@@ -82,7 +133,7 @@ pub(crate) fn guard(guard: Guard, args: TokenStream, item: TokenStream) -> Token
             .map(Rule::Consumers),
     };
     let requirement = rule.map_err(|e| errors.push(e)).ok();
-    let handler = match syn::parse2::<Item>(item.clone()) {
+    let mut handler = match syn::parse2::<Item>(item.clone()) {
         Ok(Item::Fn(handler)) => check_handler(guard, &handler)
             .map_err(|e| errors.push(e))
             .ok()
@@ -96,10 +147,114 @@ pub(crate) fn guard(guard: Guard, args: TokenStream, item: TokenStream) -> Token
             None
         }
     };
-    match (errors.finish(), requirement, handler) {
-        (Ok(()), Some(requirement), Some(handler)) => expand(guard, &requirement, handler),
+    // The NAIS manifests, once the attribute itself is right.
+    let mut tracking = TokenStream::new();
+    let mut consumers_checked = false;
+    if let (true, Some(rule), Some(handler)) = (errors.is_empty(), &requirement, &handler) {
+        match manifest::load() {
+            Ok(manifests) => {
+                if let Some(manifests) = &manifests {
+                    consumers_checked = check_against(rule, handler, manifests, &mut errors);
+                }
+                tracking = manifest::tracking(manifests.as_ref());
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    match (errors.finish(), requirement, handler.take()) {
+        (Ok(()), Some(requirement), Some(handler)) => {
+            let mut output = tracking;
+            output.extend(expand(guard, &requirement, handler));
+            output
+        }
+        // The stacked `#[require_consumer]` whose list was checked here is
+        // left out: expanding it after all would report its list twice.
+        (Err(errors), _, Some(mut handler)) if consumers_checked => {
+            handler
+                .attrs
+                .retain(|attr| !is_attribute(attr, Guard::Consumer));
+            error_output(handler.into_token_stream(), errors)
+        }
         (Err(errors), ..) => error_output(item, errors),
         (Ok(()), ..) => unreachable!("a missing requirement or handler records an error"),
+    }
+}
+
+/// Checks the rule against the manifests: the scopes must be exposed, and
+/// the consumers must be ones Maskinporten gives a token for them. When
+/// `#[require_scope]` and `#[require_consumer]` are stacked, whichever
+/// expands first sees the other still written on the handler, and checks
+/// the pair; the second then sees the first's expansion and checks no
+/// consumers again. Returns whether a stacked `#[require_consumer]` was
+/// checked here.
+fn check_against(
+    rule: &Rule,
+    handler: &ItemFn,
+    manifests: &Manifests,
+    errors: &mut Errors,
+) -> bool {
+    match rule {
+        Rule::Scopes(requirement) => {
+            manifests.check_scopes(&requirement.scopes, errors);
+            let stacked = stacked(handler, Guard::Consumer).and_then(|tokens| {
+                args::parse_literals(tokens, List::Orgnos, "#[require_consumer(...)]").ok()
+            });
+            if let Some(orgnos) = &stacked {
+                let scopes = (&requirement.scopes[..], requirement.match_);
+                manifests.check_consumers(Some(scopes), orgnos, errors);
+            }
+            stacked.is_some()
+        }
+        Rule::Consumers(orgnos) => {
+            match stacked(handler, Guard::Scope) {
+                // A malformed `#[require_scope]` reports itself.
+                Some(tokens) => {
+                    if let Ok(requirement) = args::parse(tokens) {
+                        let scopes = (&requirement.scopes[..], requirement.match_);
+                        manifests.check_consumers(Some(scopes), orgnos, errors);
+                    }
+                }
+                None if guarded_by_scopes(handler) => {}
+                // Guarded by a route tree's scopes, perhaps: checked against
+                // every scope the application exposes.
+                None => manifests.check_consumers(None, orgnos, errors),
+            }
+            false
+        }
+    }
+}
+
+fn is_attribute(attr: &syn::Attribute, guard: Guard) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|segment| segment.ident == guard.name())
+}
+
+/// The arguments of the other guard attribute, written on the handler and
+/// not expanded yet.
+fn stacked(handler: &ItemFn, guard: Guard) -> Option<TokenStream> {
+    let attr = handler
+        .attrs
+        .iter()
+        .find(|attr| is_attribute(attr, guard))?;
+    Some(attr.meta.require_list().ok()?.tokens.clone())
+}
+
+/// Whether `#[require_scope]` expanded on this handler already: its one
+/// argument is then the guard of a scope requirement.
+fn guarded_by_scopes(handler: &ItemFn) -> bool {
+    let mut inputs = handler.sig.inputs.iter();
+    match (inputs.next(), inputs.next()) {
+        (Some(FnArg::Typed(arg)), None) => {
+            matches!(&*arg.pat, syn::Pat::Ident(p) if p.ident == "__maskinporten_guarded")
+                && arg
+                    .ty
+                    .to_token_stream()
+                    .to_string()
+                    .contains(Guard::Scope.prefix())
+        }
+        _ => false,
     }
 }
 
@@ -313,6 +468,10 @@ mod tests {
             },
         );
         let expected = text(quote! {
+            // Without a manifest, only the variables that could name one are
+            // tracked, so that setting them builds the code again.
+            const _: ::core::option::Option<&str> = ::core::option_env!("MASKINPORTEN_NAIS_MANIFEST");
+            const _: ::core::option::Option<&str> = ::core::option_env!("MASKINPORTEN_NAIS_VARIABLES");
             #[doc(hidden)]
             #[allow(non_camel_case_types)]
             pub struct __maskinporten_scopes_afp;
@@ -475,17 +634,24 @@ mod tests {
 
     #[test]
     fn lists_expand_to_checked_constructors() {
+        let tracking = text(crate::manifest::tracking(None));
         assert_eq!(
             text(list(quote!("nav:a/bb", "nav:c/dd"), List::Scopes)),
-            text(quote!(::maskinporten_actix::Scopes::__checked(&[
-                "nav:a/bb", "nav:c/dd"
-            ])))
+            format!(
+                "{{{tracking}{}}}",
+                text(quote!(::maskinporten_actix::Scopes::__checked(&[
+                    "nav:a/bb", "nav:c/dd"
+                ])))
+            )
         );
         assert_eq!(
             text(list(quote!("991825827",), List::Orgnos)),
-            text(quote!(::maskinporten_actix::Orgnos::__checked(&[
-                "991825827"
-            ])))
+            format!(
+                "{{{tracking}{}}}",
+                text(quote!(::maskinporten_actix::Orgnos::__checked(&[
+                    "991825827"
+                ])))
+            )
         );
     }
 

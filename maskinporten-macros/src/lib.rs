@@ -11,6 +11,7 @@
 mod args;
 mod context;
 mod expand;
+mod manifest;
 
 use proc_macro::TokenStream;
 
@@ -38,6 +39,12 @@ pub fn require_consumer(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro]
 pub fn scopes(input: TokenStream) -> TokenStream {
     expand::list(input.into(), List::Scopes).into()
+}
+
+#[allow(missing_docs)]
+#[proc_macro]
+pub fn exposed_scopes(input: TokenStream) -> TokenStream {
+    expand::exposed_scopes(input.into()).into()
 }
 
 #[allow(missing_docs)]

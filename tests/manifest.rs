@@ -1,0 +1,263 @@
+//! The NAIS manifest as the source of truth.
+//!
+//! At run time: a handle told the scopes the application exposes refuses,
+//! with 403, a token that holds none of them, on every handler, also one
+//! that only takes the claims. Such a token was issued for another API.
+//!
+//! When the code compiles (the messages are in `tests/ui/manifest/`): here,
+//! that editing the manifest makes the next build check the code again,
+//! through cargo's own dependency tracking, not a clean build.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use actix_web::{get, web, HttpResponse};
+use maskinporten_actix::{
+    testing::LocalTexas, Maskinporten, MaskinportenBuilder, MaskinportenClaims,
+};
+use maskinporten_tests::{client, TestApi};
+use reqwest::{header::WWW_AUTHENTICATE, StatusCode};
+
+const READ: &str = "nav:helse/sykepenger/afp.read";
+const WRITE: &str = "nav:helse/sykepenger/afp.write";
+const ELSEWHERE: &str = "nav:arbeid/dagpenger/vedtak.read";
+
+/// A handler without any scope guard: only the handle stands between it
+/// and a token for another API.
+#[get("/whoami")]
+async fn whoami(claims: MaskinportenClaims) -> HttpResponse {
+    HttpResponse::Ok().body(claims.scope_claim().to_owned())
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(whoami);
+}
+
+async fn status_of(api: &TestApi, token: &str) -> (StatusCode, Option<String>) {
+    let response = client()
+        .get(api.url("/whoami"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request");
+    let challenge = response
+        .headers()
+        .get(WWW_AUTHENTICATE)
+        .map(|v| v.to_str().unwrap().to_owned());
+    (response.status(), challenge)
+}
+
+async fn refuses_tokens_for_other_apis(texas: &LocalTexas, builder: MaskinportenBuilder) {
+    let maskinporten = builder.exposed_scopes([READ, WRITE]).build().unwrap();
+    let api = TestApi::start(Some(maskinporten), routes);
+    for scopes in [vec![READ], vec![WRITE, ELSEWHERE], vec![ELSEWHERE, READ]] {
+        let token = texas.token().scopes(scopes.clone()).sign();
+        assert_eq!(
+            status_of(&api, &token).await.0,
+            StatusCode::OK,
+            "{scopes:?}"
+        );
+    }
+    let other = texas.token().scope(ELSEWHERE).sign();
+    // Twice: a refusal is not cached as a pass.
+    for _ in 0..2 {
+        let (status, challenge) = status_of(&api, &other).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let challenge = challenge.expect("a challenge naming the scopes to ask for");
+        assert!(
+            challenge.contains("error=\"insufficient_scope\""),
+            "{challenge}"
+        );
+        assert!(
+            challenge.contains(&format!("scope=\"{READ} {WRITE}\"")),
+            "{challenge}"
+        );
+    }
+    let none = texas.token().sign();
+    assert_eq!(status_of(&api, &none).await.0, StatusCode::FORBIDDEN);
+}
+
+#[actix_web::test]
+async fn introspection_refuses_a_token_that_holds_no_exposed_scope() {
+    let texas = LocalTexas::start();
+    refuses_tokens_for_other_apis(&texas, texas.maskinporten_builder()).await;
+}
+
+#[actix_web::test]
+async fn local_validation_refuses_a_token_that_holds_no_exposed_scope() {
+    let texas = LocalTexas::start();
+    refuses_tokens_for_other_apis(&texas, texas.maskinporten_local_builder()).await;
+}
+
+#[actix_web::test]
+async fn without_exposed_scopes_any_valid_token_passes() {
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let token = texas.token().scope(ELSEWHERE).sign();
+    assert_eq!(status_of(&api, &token).await.0, StatusCode::OK);
+}
+
+#[test]
+fn exposed_scopes_must_be_scopes_and_not_none() {
+    let builder = || Maskinporten::builder().introspection_endpoint("http://127.0.0.1:1/x");
+    let empty: [&str; 0] = [];
+    assert_eq!(
+        builder()
+            .exposed_scopes(empty)
+            .build()
+            .unwrap_err()
+            .to_string(),
+        "exposed_scopes: an empty list would refuse every token"
+    );
+    let err = builder()
+        .exposed_scopes([READ, "nav:helse/Afp"])
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("exposed_scopes: `nav:helse/Afp` is not a Maskinporten scope"),
+        "{err}"
+    );
+}
+
+/// Builds the scratch crate; its stderr when the build fails.
+fn build(dir: &Path, target: &Path, env: Option<&Path>) -> Result<(), String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .args(["build", "--offline", "--quiet", "--target-dir"])
+        .arg(target)
+        .current_dir(dir)
+        .env_remove("MASKINPORTEN_NAIS_MANIFEST")
+        .env_remove("MASKINPORTEN_NAIS_VARIABLES")
+        .env_remove("CARGO_TARGET_DIR")
+        .env("CARGO_TERM_COLOR", "never")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(manifest) = env {
+        command.env("MASKINPORTEN_NAIS_MANIFEST", manifest);
+    }
+    let mut child = command.spawn().expect("cargo starts");
+    // Bounded: a first build compiles the macro crate and its dependencies,
+    // later ones only the scratch crate.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        if let Some(status) = child.try_wait().expect("cargo runs") {
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+            return match status.success() {
+                true => Ok(()),
+                false => Err(stderr),
+            };
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the scratch build took more than 10 minutes");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+const MANIFEST: &str = "\
+apiVersion: nais.io/v1alpha1
+kind: Application
+spec:
+  maskinporten:
+    enabled: true
+    scopes:
+      exposes:
+        - name: sykepenger/afp.read
+          enabled: true
+          product: helse
+";
+
+/// A crate of its own, as an application is: its Cargo.toml names its
+/// manifest. It depends on the macro crate by path, and on a stand-in for
+/// `maskinporten-actix` holding only what `scopes![]` expands to, so that
+/// the test compiles the macro crate and not the whole runtime.
+#[test]
+fn editing_the_manifest_makes_the_next_build_check_again() {
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("manifest-rebuild");
+    let app = root.join("app");
+    let target = root.join("target");
+    let _ = std::fs::remove_dir_all(&app);
+    std::fs::create_dir_all(app.join("src")).unwrap();
+    std::fs::create_dir_all(app.join(".nais")).unwrap();
+    std::fs::create_dir_all(app.join("stand-in/src")).unwrap();
+    let macros = workspace.join("maskinporten-macros");
+    std::fs::write(
+        app.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"manifest-rebuild\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
+             publish = false\n\n[workspace]\n\n[dependencies]\n\
+             maskinporten-macros = {{ path = {macros:?} }}\n\
+             maskinporten-actix = {{ path = \"stand-in\" }}\n\n\
+             [package.metadata.maskinporten]\nnais-manifest = \".nais/app.yaml\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("stand-in/Cargo.toml"),
+        "[package]\nname = \"maskinporten-actix\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\
+         publish = false\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("stand-in/src/lib.rs"),
+        "pub struct Scopes(pub &'static [&'static str]);\n\
+         impl Scopes {\n    pub const fn __checked(scopes: &'static [&'static str]) -> Self {\n        \
+         Scopes(scopes)\n    }\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("src/main.rs"),
+        "fn main() {\n    \
+         let scopes = maskinporten_macros::scopes![\"nav:helse/sykepenger/afp.read\"];\n    \
+         const EXPOSED: &[&str] = maskinporten_macros::exposed_scopes!();\n    \
+         assert_eq!(scopes.0, EXPOSED);\n}\n",
+    )
+    .unwrap();
+    // The workspace's lock: the same versions, nothing to fetch.
+    std::fs::copy(workspace.join("Cargo.lock"), app.join("Cargo.lock")).unwrap();
+    let manifest = app.join(".nais/app.yaml");
+    std::fs::write(&manifest, MANIFEST).unwrap();
+
+    build(&app, &target, None).expect("the scratch crate builds against its manifest");
+
+    // Coarse file systems keep modification times in seconds.
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(&manifest, MANIFEST.replace("afp.read", "afp.raed")).unwrap();
+    let stderr = build(&app, &target, None).expect_err("the edited manifest fails the build");
+    assert!(
+        stderr.contains(
+            "the scope `nav:helse/sykepenger/afp.read` is not exposed in `.nais/app.yaml`; \
+             did you mean `nav:helse/sykepenger/afp.raed`?"
+        ),
+        "{stderr}"
+    );
+
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(&manifest, MANIFEST).unwrap();
+    build(&app, &target, None).expect("the manifest put back builds again");
+
+    // Naming another manifest in the environment builds the code again too.
+    let other = app.join(".nais/other.yaml");
+    std::fs::write(
+        &other,
+        MANIFEST.replace(
+            "enabled: true\n          product",
+            "enabled: false\n          product",
+        ),
+    )
+    .unwrap();
+    let stderr = build(&app, &target, Some(&other)).expect_err("the other manifest is read");
+    assert!(stderr.contains("is disabled in"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&app);
+}
