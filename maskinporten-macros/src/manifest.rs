@@ -671,10 +671,13 @@ mod tests {
     }
 
     fn manifest_with(yaml: &str, vars: Option<&str>) -> Manifest {
+        // A directory per call: tests run in parallel, several with the
+        // same manifest, and each removes its directory when done.
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
-            "maskinporten-manifest-{}-{:x}",
+            "maskinporten-manifest-{}-{}",
             std::process::id(),
-            yaml.len() * 131 + yaml.bytes().map(usize::from).sum::<usize>()
+            CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("app.yaml"), yaml).unwrap();
