@@ -47,7 +47,11 @@ pub enum Rule {
 static DELEGATION: Delegation = Delegation::Allowed;
 
 impl Rule {
-    fn decide(self, req: &HttpRequest, claims: &MaskinportenClaims) -> Result<(), MaskinportenError> {
+    fn decide(
+        self,
+        req: &HttpRequest,
+        claims: &MaskinportenClaims,
+    ) -> Result<(), MaskinportenError> {
         let requirement = match self {
             Rule::Scopes(scopes, match_) => guard::Requirement::Scopes {
                 scopes,

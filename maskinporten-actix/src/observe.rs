@@ -150,9 +150,10 @@ impl Start {
             return;
         }
         if !self.span.is_disabled() {
-            let handle = req
-                .app_data::<Maskinporten>()
-                .or_else(|| req.app_data::<web::Data<Maskinporten>>().map(|d| d.get_ref()));
+            let handle = req.app_data::<Maskinporten>().or_else(|| {
+                req.app_data::<web::Data<Maskinporten>>()
+                    .map(|d| d.get_ref())
+            });
             if let Some(handle) = handle {
                 self.span.record("strategy", handle.strategy_name());
             }
@@ -390,7 +391,8 @@ mod counted {
         );
         describe_gauge!(CACHE_ENTRIES, "Tokens in the cache of validated tokens");
         Handles {
-            validations: OUTCOMES.map(|outcome| ::metrics::counter!(VALIDATIONS_TOTAL, "outcome" => outcome)),
+            validations: OUTCOMES
+                .map(|outcome| ::metrics::counter!(VALIDATIONS_TOTAL, "outcome" => outcome)),
             cache_hit: ::metrics::counter!(CACHE_LOOKUPS_TOTAL, "result" => "hit"),
             cache_miss: ::metrics::counter!(CACHE_LOOKUPS_TOTAL, "result" => "miss"),
             introspections: VERDICTS
