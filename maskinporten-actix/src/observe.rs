@@ -143,7 +143,8 @@ impl Start {
 
     /// Keeps the record of a request's validation in its extensions, for
     /// the guards to note their rejections on and to be settled when the
-    /// request is dropped.
+    /// request is dropped. A validation that failed outright is settled at
+    /// once: no guard decides on it.
     #[inline]
     pub(crate) fn keep(self, req: &HttpRequest, validation: &RequestValidation) {
         if !counted::ENABLED && self.span.is_disabled() {
@@ -158,14 +159,28 @@ impl Start {
                 self.span.record("strategy", handle.strategy_name());
             }
         }
-        if let (Some(started), RequestValidation::Done(outcome)) = (self.started, validation) {
-            // Decided on the spot: from the header, or a cache hit.
-            if outcome.is_ok() {
-                self.span.record("cache", CacheUse::Hit.label());
+        let record = match validation {
+            RequestValidation::Done(outcome) => {
+                if let Some(started) = self.started {
+                    // Decided on the spot: from the header, or a cache hit.
+                    if outcome.is_ok() {
+                        self.span.record("cache", CacheUse::Hit.label());
+                    }
+                    self.span.record("latency_us", micros(started));
+                }
+                let Some(validated) = self.validated(outcome) else {
+                    return;
+                };
+                validated
             }
-            self.span.record("latency_us", micros(started));
-        }
-        let record = self.record(validation.clone());
+            RequestValidation::InFlight(_) => Record {
+                span: self.span,
+                validated: Ok(()),
+                pending: Some(validation.clone()),
+                rejection: Cell::new(None),
+                scopes: RefCell::new(String::new()),
+            },
+        };
         req.extensions_mut().insert(record);
     }
 
@@ -178,15 +193,34 @@ impl Start {
         if !self.span.is_disabled() {
             self.span.record("strategy", maskinporten.strategy_name());
         }
-        drop(self.record(RequestValidation::Done(outcome.clone())));
+        drop(self.validated(outcome));
     }
 
-    fn record(self, validation: RequestValidation) -> Record {
-        Record {
-            span: self.span,
-            validation,
-            rejection: Cell::new(None),
-            scopes: RefCell::new(String::new()),
+    /// The record of a validation decided now; a rejection is settled at
+    /// once (`None`), claims wait for the guards.
+    fn validated(
+        self,
+        outcome: &Result<crate::MaskinportenClaims, crate::MaskinportenError>,
+    ) -> Option<Record> {
+        match outcome {
+            Ok(claims) => {
+                if !self.span.is_disabled() {
+                    if let Some(orgno) = claims.consumer().and_then(|c| c.orgno()) {
+                        self.span.record("consumer", orgno);
+                    }
+                }
+                Some(Record {
+                    span: self.span,
+                    validated: Ok(()),
+                    pending: None,
+                    rejection: Cell::new(None),
+                    scopes: RefCell::new(String::new()),
+                })
+            }
+            Err(error) => {
+                settle(&self.span, Err(error.kind()));
+                None
+            }
         }
     }
 }
@@ -195,10 +229,21 @@ fn micros(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
+/// Counts what a validation came to and says it in its span.
+fn settle(span: &Span, decision: Result<(), ErrorKind>) {
+    counted::validation(decision);
+    if !span.is_disabled() {
+        span.record("decision", outcome(decision));
+    }
+}
+
 /// One validation, settled (counted, its span closed) when dropped.
 pub(crate) struct Record {
     span: Span,
-    validation: RequestValidation,
+    /// The validation's outcome when it was decided at once.
+    validated: Result<(), ErrorKind>,
+    /// The introspection under way when it was not.
+    pending: Option<RequestValidation>,
     /// The first rejection of a guard: it overrides an allowed validation.
     rejection: Cell<Option<ErrorKind>>,
     /// The scopes the request's guards required, for the span.
@@ -236,42 +281,43 @@ pub(crate) fn judged<S: AsRef<str>>(
 impl Record {
     /// What the request came to; `None` while its validation never
     /// finished (the caller went away during an introspection).
-    fn decided(&self) -> Option<(Result<(), ErrorKind>, Option<crate::MaskinportenClaims>)> {
-        let validated = match &self.validation {
-            RequestValidation::Done(outcome) => outcome.clone(),
-            RequestValidation::InFlight(flight) => flight.peek()?.clone(),
+    fn decided(&self) -> Option<Result<(), ErrorKind>> {
+        let validated = match &self.pending {
+            None => self.validated,
+            Some(RequestValidation::InFlight(flight)) => match flight.peek()? {
+                Ok(_) => Ok(()),
+                Err(error) => Err(error.kind()),
+            },
+            Some(RequestValidation::Done(outcome)) => {
+                outcome.as_ref().map(drop).map_err(|e| e.kind())
+            }
         };
-        let claims = validated.as_ref().ok().cloned();
-        let decided = match (self.rejection.get(), validated) {
-            (Some(kind), _) => Err(kind),
-            (None, Ok(_)) => Ok(()),
-            (None, Err(error)) => Err(error.kind()),
-        };
-        Some((decided, claims))
+        Some(match self.rejection.get() {
+            Some(kind) => Err(kind),
+            None => validated,
+        })
     }
 }
 
 impl Drop for Record {
     fn drop(&mut self) {
         let decided = self.decided();
-        if let Some((decision, _)) = &decided {
-            counted::validation(*decision);
+        match decided {
+            Some(decision) => settle(&self.span, decision),
+            None => {
+                if !self.span.is_disabled() {
+                    self.span.record("decision", "abandoned");
+                }
+            }
         }
         if self.span.is_disabled() {
             return;
         }
-        match &decided {
-            Some((decision, claims)) => {
-                self.span.record("decision", outcome(*decision));
-                if let Some(orgno) = claims
-                    .as_ref()
-                    .and_then(|c| c.consumer().and_then(|c| c.orgno()))
-                {
+        if let Some(RequestValidation::InFlight(flight)) = &self.pending {
+            if let Some(Ok(claims)) = flight.peek() {
+                if let Some(orgno) = claims.consumer().and_then(|c| c.orgno()) {
                     self.span.record("consumer", orgno);
                 }
-            }
-            None => {
-                self.span.record("decision", "abandoned");
             }
         }
         let scopes = self.scopes.get_mut();

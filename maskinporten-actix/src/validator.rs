@@ -226,7 +226,20 @@ impl Maskinporten {
     }
 
     /// Validates a raw token (without the `Bearer ` prefix), as the extractor
-    /// does. For use outside Actix handlers, e.g. in a middleware.
+    /// does. For use outside Actix handlers, e.g. in a middleware. Each call
+    /// is one `maskinporten.validate` span and, with the `metrics` feature,
+    /// one count in `maskinporten_validations_total`.
+    ///
+    /// ```no_run
+    /// # async fn check(token: &str) -> Result<(), Box<dyn std::error::Error>> {
+    /// use maskinporten_actix::Maskinporten;
+    ///
+    /// let maskinporten = Maskinporten::from_env()?;
+    /// let claims = maskinporten.validate(token).await?;
+    /// claims.require_all(&["nav:helse/sykepenger/afp.read"])?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn validate(&self, token: &str) -> Result<MaskinportenClaims, MaskinportenError> {
         let start = observe::Start::now();
         let outcome = start
@@ -432,7 +445,19 @@ impl Maskinporten {
         }
     }
 
-    /// Counters of cache hits, misses and introspections, for metrics.
+    /// Counters of cache hits, misses and introspections, for metrics of
+    /// one's own; the `metrics` feature records them (and more) through the
+    /// `metrics` facade instead.
+    ///
+    /// ```
+    /// # use maskinporten_actix::Maskinporten;
+    /// let maskinporten = Maskinporten::builder()
+    ///     .introspection_endpoint("http://127.0.0.1:7164/api/v1/introspect")
+    ///     .build()?;
+    /// let stats = maskinporten.stats();
+    /// assert_eq!((stats.cache_hits, stats.introspections), (0, 0));
+    /// # Ok::<(), maskinporten_actix::ConfigError>(())
+    /// ```
     pub fn stats(&self) -> ValidationStats {
         let cache = self.inner.cache.as_ref();
         let entries = cache.map_or(0, IntrospectionCache::entry_count);
