@@ -535,7 +535,7 @@ mod counted {
 /// handles in one process it shows the last one's.
 ///
 /// The handles are taken from the recorder installed when a metric is first
-/// recorded (or when [`register`] is called): install the recorder at
+/// recorded (or when [`register`](crate::metrics::register) is called): install the recorder at
 /// start-up, before the first request.
 ///
 /// ```
