@@ -25,11 +25,16 @@
 //! ```text
 //! MASKINPORTEN_STRATEGY=local cargo run --example afp
 //! ```
+//!
+//! The guard's metrics (feature `metrics`) are served in the Prometheus
+//! text format at `/internal/metrics`, next to `/internal/health`, for the
+//! NAIS Prometheus to scrape (`spec.prometheus.path: /internal/metrics`).
 
 use std::time::Duration;
 
 use actix_web::{get, post, web, App, HttpResponse, HttpServer, Responder};
 use maskinporten_actix::{require_scope, testing::LocalTexas, Maskinporten, MaskinportenClaims};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use serde::{Deserialize, Serialize};
 
 const READ: &str = "nav:helse/sykepenger/afp.read";
@@ -84,6 +89,46 @@ async fn health() -> impl Responder {
     HttpResponse::Ok().body("ok")
 }
 
+/// Unguarded, for the Prometheus scraper: the guard's counters, the
+/// introspection latency histogram and the cache gauge.
+#[get("/internal/metrics")]
+async fn metrics(prometheus: web::Data<PrometheusHandle>) -> impl Responder {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(prometheus.render())
+}
+
+/// Installs the Prometheus recorder, before the first request so that the
+/// guard's metrics are recorded into it.
+fn install_prometheus() -> std::io::Result<PrometheusHandle> {
+    use maskinporten_actix::metrics::INTROSPECTION_DURATION_SECONDS;
+    // Buckets for the sidecar's answers: milliseconds when it is well, up
+    // to the 2 s timeout when it is not.
+    let buckets = [
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0,
+    ];
+    let prometheus = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(INTROSPECTION_DURATION_SECONDS.to_owned()),
+            &buckets,
+        )
+        .and_then(PrometheusBuilder::install_recorder)
+        .map_err(std::io::Error::other)?;
+    // Every series at zero from the start, not only after its first count.
+    maskinporten_actix::metrics::register();
+    // Without a listener of its own, the exporter's upkeep (draining
+    // histogram buffers) is ours to run.
+    let upkeep = prometheus.clone();
+    actix_web::rt::spawn(async move {
+        let mut every = actix_web::rt::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    Ok(prometheus)
+}
+
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt()
@@ -92,6 +137,7 @@ async fn main() -> std::io::Result<()> {
                 .unwrap_or_else(|_| "info,maskinporten_actix=debug".into()),
         )
         .init();
+    let prometheus = web::Data::new(install_prometheus()?);
     let port: u16 = std::env::var("PORT")
         .ok()
         .and_then(|p| p.parse().ok())
@@ -125,10 +171,12 @@ async fn main() -> std::io::Result<()> {
         move || {
             App::new()
                 .app_data(maskinporten.clone())
+                .app_data(prometheus.clone())
                 .service(read_afp)
                 .service(write_afp)
                 .service(whoami)
                 .service(health)
+                .service(metrics)
         }
     })
     .bind(("127.0.0.1", port))?;
@@ -201,6 +249,8 @@ fn print_local_banner(texas: &LocalTexas, base: &str, local: bool) {
     );
     println!("\n# no token, GET /afp -> 401 with a bare Bearer challenge");
     println!("curl -i {base}/afp");
+    println!("\n# Prometheus metrics, GET /internal/metrics -> 200");
+    println!("curl -i {base}/internal/metrics");
     println!("\nListening on {base}; Ctrl-C stops.");
 }
 

@@ -4,10 +4,13 @@
 //!
 //! Every log line of the process (the guard's `tracing` events, the `log`
 //! records of actix and reqwest, the local endpoint's) is captured at TRACE
-//! into a buffer, requests are sent with valid, invalid, expired, malformed
-//! and oversized tokens and against failing endpoints, and then the buffer,
-//! the responses and the formatted values are searched for each token's
-//! payload, its signature, a long substring and the whole.
+//! into a buffer, and so is every field of every span and event as it is
+//! given to a subscriber (the `maskinporten.validate` span's fields as
+//! recorded, what an OpenTelemetry layer would export); requests are sent
+//! with valid, invalid, expired, malformed and oversized tokens and against
+//! failing endpoints, and then the buffers, the responses and the formatted
+//! values are searched for each token's payload, its signature, a long
+//! substring and the whole.
 
 use std::{
     io,
@@ -47,21 +50,102 @@ impl Capture {
     }
 }
 
+/// Every span's and event's fields, one line each as a layer receives them:
+/// `new <span> field=value ...`, `record <span> field=value`, `event
+/// <target> field=value ...`.
+struct Fields(Capture);
+
+/// Writes each field as `name=value`, whatever its type.
+struct Line(String);
+
+impl tracing::field::Visit for Line {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.push_str(&format!(" {}={value}", field.name()));
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!(" {}={value:?}", field.name()));
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for Fields
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        _: &tracing::span::Id,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut line = Line(format!("new {}", attrs.metadata().name()));
+        attrs.record(&mut line);
+        self.write(line);
+    }
+
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let name = ctx.span(id).map_or("?", |span| span.name());
+        let mut line = Line(format!("record {name}"));
+        values.record(&mut line);
+        self.write(line);
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let mut line = Line(format!("event {}", event.metadata().target()));
+        event.record(&mut line);
+        self.write(line);
+    }
+}
+
+impl Fields {
+    fn write(&self, mut line: Line) {
+        line.0.push('\n');
+        self.0
+             .0
+            .lock()
+            .unwrap()
+            .extend_from_slice(line.0.as_bytes());
+    }
+}
+
+/// The log lines and the fields, captured.
+struct Captured {
+    logs: Capture,
+    fields: Capture,
+}
+
 /// Installs the capturing subscriber once for the whole test binary, for
-/// `tracing` events and (through tracing-log) `log` records, at TRACE.
+/// `tracing` events and spans and (through tracing-log) `log` records, at
+/// TRACE.
 fn logs() -> &'static Capture {
-    static CAPTURE: OnceLock<Capture> = OnceLock::new();
+    &captured().logs
+}
+
+fn captured() -> &'static Captured {
+    static CAPTURE: OnceLock<Captured> = OnceLock::new();
     CAPTURE.get_or_init(|| {
-        use tracing_subscriber::util::SubscriberInitExt;
-        let capture = Capture(Arc::default());
-        let writer = capture.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || writer.clone())
-            .finish()
+        use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt};
+        let captured = Captured {
+            logs: Capture(Arc::default()),
+            fields: Capture(Arc::default()),
+        };
+        let writer = captured.logs.clone();
+        tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(move || writer.clone())
+                    .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE),
+            )
+            .with(Fields(captured.fields.clone()))
+            .with(tracing_subscriber::filter::LevelFilter::TRACE)
             .try_init()
             .expect("the only subscriber of this binary");
-        capture
+        captured
     })
 }
 
@@ -242,11 +326,47 @@ async fn no_token_in_logs_or_responses() {
     ] {
         assert!(captured.contains(line), "no {line:?} in the captured logs");
     }
+    // The validation span, with its fields as recorded, closing once per
+    // request; the sidecar's reason for an inactive token is an event in it.
+    assert!(
+        captured.contains("maskinporten.validate"),
+        "the span's name is not in the fmt layer's context"
+    );
+    assert!(
+        captured
+            .lines()
+            .any(|l| l.contains("maskinporten.validate") && l.contains("token is not active")),
+        "the sidecar's reason is not logged inside the validation span"
+    );
     assert_clean("the logs", &captured, &tokens);
+    let fields = self::captured().fields.text();
+    for field in [
+        "new maskinporten.validate",
+        "decision=allowed",
+        "decision=insufficient_scope",
+        "decision=invalid_token",
+        "decision=invalid_request",
+        "decision=no_token",
+        "decision=unavailable",
+        "strategy=introspection",
+        "cache=hit",
+        "cache=miss",
+        "scopes=nav:helse/sykepenger/afp.read",
+        "consumer=",
+        "latency_us=",
+        "reason=", // the sidecar's text and the guard's own reasons
+    ] {
+        assert!(
+            fields.contains(field),
+            "no {field:?} in the captured fields"
+        );
+    }
+    assert_clean("the span and event fields", &fields, &tokens);
     eprintln!(
-        "{} tokens searched for in {} KiB of logs",
+        "{} tokens searched for in {} KiB of logs and {} KiB of fields",
         tokens.len(),
-        captured.len() / 1024
+        captured.len() / 1024,
+        fields.len() / 1024
     );
 }
 

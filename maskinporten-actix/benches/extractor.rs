@@ -8,6 +8,16 @@
 //! ```sh
 //! cargo bench -p maskinporten-actix --features testing --bench extractor
 //! ```
+//!
+//! With `--features testing,metrics` every row runs with a Prometheus
+//! recorder installed (metrics-exporter-prometheus, as an application on
+//! NAIS installs it), under group names that say so: the rows to hold
+//! against the ones without the feature.
+//!
+//! `EXTRACTOR_ITERATIONS=n` runs the warm-cache guarded extraction `n`
+//! times and exits, without criterion: for counting instructions with
+//! callgrind, where two values of `n` give the cost of one extraction
+//! (with `EXTRACTOR_SETUP_ONLY=1`, of building the request alone).
 
 use std::hint::black_box;
 
@@ -35,7 +45,33 @@ impl Requirement for RequiresRead {
     const RULE: Rule = Rule::Scopes(&[READ], Match::All);
 }
 
+/// The recorder of the `metrics` rows, installed before the first request so
+/// that the guard's metric handles are the recorder's.
+#[cfg(feature = "metrics")]
+fn install_recorder() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .expect("the only recorder");
+    maskinporten_actix::metrics::register();
+    Some(handle)
+}
+
+#[cfg(not(feature = "metrics"))]
+fn install_recorder() -> Option<()> {
+    None
+}
+
+/// The group's name, with the recorder said when one is installed.
+fn group_name(name: &str) -> String {
+    if cfg!(feature = "metrics") {
+        format!("{name}, metrics recorder installed")
+    } else {
+        name.to_owned()
+    }
+}
+
 fn extraction(c: &mut Criterion) {
+    let recorder = install_recorder();
     let texas = LocalTexas::start();
     let maskinporten = texas.maskinporten();
     let token = texas.token().scope(READ).sign();
@@ -50,7 +86,33 @@ fn extraction(c: &mut Criterion) {
             .to_http_parts()
     };
 
-    let mut group = c.benchmark_group("extraction");
+    if let Some(iterations) = std::env::var("EXTRACTOR_ITERATIONS")
+        .ok()
+        .and_then(|n| n.parse::<u64>().ok())
+    {
+        // With EXTRACTOR_SETUP_ONLY set: building and dropping the requests
+        // alone, the part to subtract.
+        let setup_only = std::env::var_os("EXTRACTOR_SETUP_ONLY").is_some();
+        for _ in 0..iterations {
+            let (req, mut payload) = request();
+            if setup_only {
+                drop(black_box((req, payload)));
+                continue;
+            }
+            let guarded = Guarded::<RequiresRead, (MaskinportenClaims,)>::from_request(
+                black_box(&req),
+                &mut payload,
+            )
+            .now_or_never()
+            .expect("a cache hit is ready at once")
+            .expect("the token passes");
+            drop(black_box(guarded));
+            drop(req);
+        }
+        std::process::exit(0);
+    }
+
+    let mut group = c.benchmark_group(group_name("extraction"));
     group.bench_function("unguarded: (HttpRequest,)", |b| {
         b.iter_batched(
             request,
@@ -120,7 +182,7 @@ fn extraction(c: &mut Criterion) {
         .expect("a cache hit is ready at once")
         .expect("answered");
     assert!(passed.status().is_success(), "the token passes the guard");
-    let mut group = c.benchmark_group("middleware");
+    let mut group = c.benchmark_group(group_name("middleware"));
     group.bench_function("handler service alone (extracts MaskinportenClaims)", |b| {
         b.iter_batched(
             service_request,
@@ -169,6 +231,20 @@ fn extraction(c: &mut Criterion) {
         1,
         "every measured request was a hit"
     );
+    // The recorder counted the measured requests: the rows did not measure
+    // a recorder that was never used.
+    #[cfg(feature = "metrics")]
+    if let Some(recorder) = recorder {
+        let page = recorder.render();
+        let allowed = page
+            .lines()
+            .find_map(|l| l.strip_prefix(r#"maskinporten_validations_total{outcome="allowed"} "#))
+            .and_then(|n| n.parse::<u64>().ok())
+            .expect("allowed requests counted");
+        assert!(allowed > 1000, "{page}");
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = recorder;
 }
 
 criterion_group!(benches, extraction);

@@ -47,7 +47,11 @@ pub enum Rule {
 static DELEGATION: Delegation = Delegation::Allowed;
 
 impl Rule {
-    fn decide(self, claims: &MaskinportenClaims) -> Result<(), MaskinportenError> {
+    fn decide(
+        self,
+        req: &HttpRequest,
+        claims: &MaskinportenClaims,
+    ) -> Result<(), MaskinportenError> {
         let requirement = match self {
             Rule::Scopes(scopes, match_) => guard::Requirement::Scopes {
                 scopes,
@@ -58,7 +62,7 @@ impl Rule {
                 delegation: &DELEGATION,
             },
         };
-        guard::decide(claims, requirement)
+        guard::decide(req, claims, requirement)
     }
 }
 
@@ -106,7 +110,7 @@ where
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         match MaskinportenClaims::validation(req) {
-            RequestValidation::Done(Ok(claims)) => match R::RULE.decide(&claims) {
+            RequestValidation::Done(Ok(claims)) => match R::RULE.decide(req, &claims) {
                 Ok(()) => {
                     let wrap: fn(Result<T, T::Error>) -> Authorized<R, T> =
                         |inner| inner.map(Guarded::new).map_err(Into::into);
@@ -122,7 +126,7 @@ where
                 let mut payload = payload.take();
                 Either::Right(Box::pin(async move {
                     let claims = flight.await?;
-                    R::RULE.decide(&claims)?;
+                    R::RULE.decide(&req, &claims)?;
                     let inner = T::from_request(&req, &mut payload)
                         .await
                         .map_err(Into::into)?;

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use actix_web::{dev::Payload, web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::{self, Either, FutureExt, LocalBoxFuture, Ready, Shared};
 
-use crate::{bearer, ErrorKind, Maskinporten, MaskinportenClaims, MaskinportenError};
+use crate::{bearer, observe, ErrorKind, Maskinporten, MaskinportenClaims, MaskinportenError};
 
 type Validated = Result<MaskinportenClaims, MaskinportenError>;
 type InFlight = Shared<LocalBoxFuture<'static, Validated>>;
@@ -36,6 +36,7 @@ impl MaskinportenClaims {
                 done => done.clone(),
             };
         }
+        let start = observe::Start::now();
         let validation = match registered(req) {
             Err(error) => RequestValidation::Done(Err(error)),
             Ok(maskinporten) => {
@@ -56,8 +57,9 @@ impl MaskinportenClaims {
                                 // the request would never be freed.
                                 let maskinporten = maskinporten.clone();
                                 let token = token.to_owned();
-                                let flight =
-                                    async move { maskinporten.validate_missed(&token).await };
+                                let flight = start.instrument(async move {
+                                    maskinporten.validate_missed(&token).await
+                                });
                                 RequestValidation::InFlight(flight.boxed_local().shared())
                             }
                         }
@@ -66,6 +68,7 @@ impl MaskinportenClaims {
             }
         };
         req.extensions_mut().insert(validation.clone());
+        start.keep(req, &validation);
         validation
     }
 

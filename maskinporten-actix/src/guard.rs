@@ -9,7 +9,9 @@
 
 use std::{fmt, sync::Arc};
 
-use crate::{ErrorKind, MaskinportenClaims, MaskinportenError};
+use actix_web::HttpRequest;
+
+use crate::{observe, ErrorKind, MaskinportenClaims, MaskinportenError};
 
 /// What a guard requires of a validated token.
 pub(crate) enum Requirement<'a, S> {
@@ -35,13 +37,25 @@ pub(crate) enum Delegation {
     Suppliers(Orgnos),
 }
 
-/// The decision: `Ok` lets the request through, `Err` is its rejection,
-/// rendered by the handle that validated the token.
+/// The decision for a request: `Ok` lets it through, `Err` is its
+/// rejection, rendered by the handle that validated the token. A rejection
+/// is noted on the request's record (`observe`), so that the request counts
+/// as rejected even when its token was valid: every guard decides here.
 pub(crate) fn decide<S: AsRef<str>>(
+    req: &HttpRequest,
     claims: &MaskinportenClaims,
     requirement: Requirement<'_, S>,
 ) -> Result<(), MaskinportenError> {
-    match requirement {
+    let decision = judge(claims, &requirement);
+    observe::judged(req, &requirement, &decision);
+    decision
+}
+
+fn judge<S: AsRef<str>>(
+    claims: &MaskinportenClaims,
+    requirement: &Requirement<'_, S>,
+) -> Result<(), MaskinportenError> {
+    match *requirement {
         Requirement::Scopes { scopes, any } => claims.check(scopes, any),
         Requirement::Consumers {
             consumers,

@@ -233,6 +233,7 @@ impl KeyStore {
         state.last_attempt = Some(Instant::now());
         match outcome {
             Ok((endpoints, keys)) => {
+                crate::observe::jwks_fetched(true);
                 tracing::debug!(keys = keys.len(), "JWKS fetched");
                 state.keys = Arc::new(keys);
                 state.endpoints = Some(endpoints);
@@ -240,6 +241,7 @@ impl KeyStore {
                 state.fetched = true;
             }
             Err(reason) => {
+                crate::observe::jwks_fetched(false);
                 tracing::warn!(
                     reason,
                     keys_kept = state.keys.len(),

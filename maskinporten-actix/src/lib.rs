@@ -51,13 +51,19 @@ mod jwks;
 mod jws;
 mod local;
 mod middleware;
+mod observe;
 mod validator;
 
 #[doc(hidden)]
 pub mod __private;
 
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub use observe::metrics;
 
 /// Every Rust block of the README, compiled (and run, unless marked
 /// `no_run`) as a doctest, so that what a new user copies builds.

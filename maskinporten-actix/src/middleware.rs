@@ -6,6 +6,7 @@ use std::{rc::Rc, sync::Arc};
 use actix_web::{
     body::{EitherBody, MessageBody},
     dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform},
+    HttpRequest,
 };
 use futures_util::future::{self, Either, LocalBoxFuture, MapOk, Ready, TryFutureExt};
 
@@ -158,7 +159,11 @@ enum Rule {
 }
 
 impl Rule {
-    fn decide(&self, claims: &MaskinportenClaims) -> Result<(), MaskinportenError> {
+    fn decide(
+        &self,
+        req: &HttpRequest,
+        claims: &MaskinportenClaims,
+    ) -> Result<(), MaskinportenError> {
         let requirement = match self {
             Rule::Scopes(scopes, any) => Requirement::Scopes {
                 scopes: &scopes.list,
@@ -169,7 +174,7 @@ impl Rule {
                 delegation,
             },
         };
-        guard::decide(claims, requirement)
+        guard::decide(req, claims, requirement)
     }
 }
 
@@ -239,7 +244,7 @@ where
     fn call(&self, req: ServiceRequest) -> Self::Future {
         match MaskinportenClaims::validation(req.request()) {
             RequestValidation::Done(outcome) => {
-                match outcome.and_then(|claims| self.rule.decide(&claims)) {
+                match outcome.and_then(|claims| self.rule.decide(req.request(), &claims)) {
                     Ok(()) => Either::Left(Either::Left(pass(&self.service, req))),
                     Err(rejection) => {
                         Either::Left(Either::Right(future::ok(reject(req, rejection))))
@@ -250,7 +255,10 @@ where
                 let service = Rc::clone(&self.service);
                 let rule = Arc::clone(&self.rule);
                 Either::Right(Box::pin(async move {
-                    match flight.await.and_then(|claims| rule.decide(&claims)) {
+                    match flight
+                        .await
+                        .and_then(|claims| rule.decide(req.request(), &claims))
+                    {
                         Ok(()) => pass(&service, req).await,
                         Err(rejection) => Ok(reject(req, rejection)),
                     }

@@ -22,6 +22,7 @@ use crate::{
     jwks::{KeyStore, Settings, Source},
     jws::{self, CompactJws},
     local::{self, LocalVerifier},
+    observe::{self, CacheUse},
 };
 
 pub use crate::jwks::{DEFAULT_JWKS_MIN_REFETCH_INTERVAL, DEFAULT_JWKS_REFRESH_INTERVAL};
@@ -228,9 +229,27 @@ impl Maskinporten {
     }
 
     /// Validates a raw token (without the `Bearer ` prefix), as the extractor
-    /// does. For use outside Actix handlers, e.g. in a middleware.
+    /// does. For use outside Actix handlers, e.g. in a middleware. Each call
+    /// is one `maskinporten.validate` span and, with the `metrics` feature,
+    /// one count in `maskinporten_validations_total`.
+    ///
+    /// ```no_run
+    /// # async fn check(token: &str) -> Result<(), Box<dyn std::error::Error>> {
+    /// use maskinporten_actix::Maskinporten;
+    ///
+    /// let maskinporten = Maskinporten::from_env()?;
+    /// let claims = maskinporten.validate(token).await?;
+    /// claims.require_all(&["nav:helse/sykepenger/afp.read"])?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn validate(&self, token: &str) -> Result<MaskinportenClaims, MaskinportenError> {
-        self.validate_with(token, Lookup::Cache).await
+        let start = observe::Start::now();
+        let outcome = start
+            .instrument(self.validate_with(token, Lookup::Cache))
+            .await;
+        start.finish(self, &outcome);
+        outcome
     }
 
     /// Validates a token that [`cached`](Self::cached) just did not find:
@@ -262,6 +281,7 @@ impl Maskinporten {
         // then the full asynchronous path below takes over.
         let claims = cache.get(&token_key(token)).now_or_never()??;
         Counters::count(&self.inner.counters.hits);
+        observe::cache_hit();
         Some(MaskinportenClaims::new(
             claims,
             Arc::clone(&self.inner.rendering),
@@ -275,6 +295,7 @@ impl Maskinporten {
     ) -> Result<Arc<ClaimSet>, MaskinportenError> {
         let inner = &*self.inner;
         let Some(cache) = &inner.cache else {
+            observe::cache(CacheUse::Off);
             return self.check(token).await;
         };
         let key = token_key(token.as_bytes());
@@ -284,14 +305,18 @@ impl Maskinporten {
         };
         if let Some(claims) = hit {
             Counters::count(&inner.counters.hits);
+            observe::cache(CacheUse::Hit);
             tracing::trace!("token validation answered from the cache");
             return Ok(claims);
         }
         Counters::count(&inner.counters.misses);
-        cache
+        observe::cache(CacheUse::Miss);
+        let validated = cache
             .get_or_introspect(key, || self.check(token))
             .await
-            .map_err(|error| MaskinportenError::clone(&error))
+            .map_err(|error| MaskinportenError::clone(&error));
+        observe::cache_entries(cache.entry_count());
+        validated
     }
 
     /// Asks the validator, bypassing the cache.
@@ -333,10 +358,12 @@ impl Maskinporten {
         match &self.inner.strategy {
             Strategy::Local(verifier) => match verifier.verify(jws).await {
                 Ok(claims) => {
+                    observe::verified_locally(observe::Verdict::Active);
                     tracing::debug!(active = true, "token verified locally");
                     Ok(Arc::new(claims))
                 }
                 Err(local::Failure::Refused(reason)) => {
+                    observe::verified_locally(observe::Verdict::Inactive);
                     tracing::debug!(reason, active = false, "token verified locally");
                     Err(MaskinportenError::new(
                         ErrorKind::InvalidToken,
@@ -345,6 +372,7 @@ impl Maskinporten {
                 }
                 Err(local::Failure::Unavailable(reason)) => {
                     Counters::count(&counters.failures);
+                    observe::verified_locally(observe::Verdict::Failed);
                     tracing::warn!(reason, "token could not be validated");
                     Err(MaskinportenError::new(
                         ErrorKind::ValidatorUnavailable,
@@ -362,6 +390,7 @@ impl Maskinporten {
                     .and_then(Result::ok);
                 let Some(_permit) = permit else {
                     Counters::count(&counters.failures);
+                    observe::introspected(observe::Verdict::Failed, None);
                     tracing::warn!(
                         "token could not be validated: too many introspections in flight"
                     );
@@ -375,6 +404,7 @@ impl Maskinporten {
                 // worth a connection that would be dropped at once.
                 if left < bounded.timeout / 10 {
                     Counters::count(&counters.failures);
+                    observe::introspected(observe::Verdict::Failed, None);
                     tracing::warn!(
                         "token could not be validated: too many introspections in flight"
                     );
@@ -398,10 +428,12 @@ impl Maskinporten {
                 let elapsed_ms = elapsed.as_secs_f64() * 1e3;
                 match verdict {
                     Ok(Verdict::Active(claims)) => {
+                        observe::introspected(observe::Verdict::Active, Some(elapsed));
                         tracing::debug!(elapsed_ms, active = true, "token introspected");
                         Ok(Arc::new(claims))
                     }
                     Ok(Verdict::Inactive) => {
+                        observe::introspected(observe::Verdict::Inactive, Some(elapsed));
                         tracing::debug!(elapsed_ms, active = false, "token introspected");
                         Err(MaskinportenError::new(
                             ErrorKind::InvalidToken,
@@ -410,6 +442,7 @@ impl Maskinporten {
                     }
                     Err(Failure(reason)) => {
                         Counters::count(&counters.failures);
+                        observe::introspected(observe::Verdict::Failed, Some(elapsed));
                         tracing::warn!(elapsed_ms, reason, "token could not be validated");
                         Err(MaskinportenError::new(
                             ErrorKind::ValidatorUnavailable,
@@ -421,13 +454,26 @@ impl Maskinporten {
         }
     }
 
-    /// Counters of cache hits, misses and introspections, for metrics.
+    /// Counters of cache hits, misses and introspections, for metrics of
+    /// one's own; the `metrics` feature records them (and more) through the
+    /// `metrics` facade instead.
+    ///
+    /// ```
+    /// # use maskinporten_actix::Maskinporten;
+    /// let maskinporten = Maskinporten::builder()
+    ///     .introspection_endpoint("http://127.0.0.1:7164/api/v1/introspect")
+    ///     .build()?;
+    /// let stats = maskinporten.stats();
+    /// assert_eq!((stats.cache_hits, stats.introspections), (0, 0));
+    /// # Ok::<(), maskinporten_actix::ConfigError>(())
+    /// ```
     pub fn stats(&self) -> ValidationStats {
         let cache = self.inner.cache.as_ref();
-        self.inner.counters.snapshot(
-            cache.map_or(0, IntrospectionCache::entry_count),
-            cache.map_or(0, IntrospectionCache::weighted_size),
-        )
+        let entries = cache.map_or(0, IntrospectionCache::entry_count);
+        observe::cache_entries(entries);
+        self.inner
+            .counters
+            .snapshot(entries, cache.map_or(0, IntrospectionCache::weighted_size))
     }
 
     /// Applies the cache's pending evictions and expiries now, so that
@@ -436,6 +482,15 @@ impl Maskinporten {
     pub async fn settle_cache(&self) {
         if let Some(cache) = &self.inner.cache {
             cache.run_pending_tasks().await;
+            observe::cache_entries(cache.entry_count());
+        }
+    }
+
+    /// The strategy's name, for the validation span.
+    pub(crate) fn strategy_name(&self) -> &'static str {
+        match self.inner.strategy {
+            Strategy::Introspection(_) => "introspection",
+            Strategy::Local(_) => "local",
         }
     }
 
