@@ -135,5 +135,9 @@ fn main() {
             token.len()
         );
     }
-    assert_eq!(texas.introspections(), 1, "every measured request was a hit");
+    assert_eq!(
+        texas.introspections(),
+        1,
+        "every measured request was a hit"
+    );
 }

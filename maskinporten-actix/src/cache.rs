@@ -126,7 +126,9 @@ impl HotEntries {
     fn get(&self, key: &TokenKey, now: SystemTime) -> Option<Arc<ClaimSet>> {
         let slot = self.slot(key).try_read().ok()?;
         match &*slot {
-            Some((held, claims)) if held == key && !expired(claims, now) => Some(Arc::clone(claims)),
+            Some((held, claims)) if held == key && !expired(claims, now) => {
+                Some(Arc::clone(claims))
+            }
             _ => None,
         }
     }
@@ -159,7 +161,9 @@ fn skip_recording() -> bool {
 /// Whether the token has expired at `now`: exact to the second, as
 /// [`time_left`] (`now` at or past `exp`).
 fn expired(claims: &ClaimSet, now: SystemTime) -> bool {
-    let now = now.duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs());
+    let now = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
     u64::try_from(claims.expires_at_unix()).map_or(true, |exp| now >= exp)
 }
 

@@ -677,15 +677,41 @@ mod tests {
             MaskinportenClaims::new(Arc::new(set), Arc::default())
         };
         let claim_values = [
-            "", " ", "a", "a b", " a  b ", "ab", "a:b/c", "a:b/c.read a:b/c.write",
-            "a:b/c.readwrite", "x a:b/c.read", "a\tb", "æ ø", "a:b/c.rea",
+            "",
+            " ",
+            "a",
+            "a b",
+            " a  b ",
+            "ab",
+            "a:b/c",
+            "a:b/c.read a:b/c.write",
+            "a:b/c.readwrite",
+            "x a:b/c.read",
+            "a\tb",
+            "æ ø",
+            "a:b/c.rea",
         ];
-        let wanted = ["", "a", "b", "ab", "a:b/c.read", "a:b/c.write", "a\tb", "ø", " ", "a b"];
+        let wanted = [
+            "",
+            "a",
+            "b",
+            "ab",
+            "a:b/c.read",
+            "a:b/c.write",
+            "a\tb",
+            "ø",
+            " ",
+            "a b",
+        ];
         for claim in claim_values {
             let claims = claims(claim);
             for scope in wanted {
                 let by_pieces = claims.scope_iter().any(|granted| granted == scope);
-                assert_eq!(claims.has_scope(scope), by_pieces, "{claim:?} has {scope:?}");
+                assert_eq!(
+                    claims.has_scope(scope),
+                    by_pieces,
+                    "{claim:?} has {scope:?}"
+                );
             }
         }
     }
