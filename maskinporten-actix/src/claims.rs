@@ -338,7 +338,8 @@ impl MaskinportenClaims {
         // space on a mismatch. Every guarded request asks this.
         let wanted = scope.as_bytes();
         let mut rest = self.claims.scope().as_bytes();
-        if wanted.is_empty() {
+        // No piece is empty or holds a space.
+        if wanted.is_empty() || wanted.contains(&b' ') {
             return false;
         }
         loop {
