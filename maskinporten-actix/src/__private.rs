@@ -8,7 +8,6 @@ use actix_web::{dev::Payload, FromRequest, HttpRequest};
 use futures_util::future::{self, Either, FutureExt, LocalBoxFuture, Map, Ready};
 
 use crate::{
-    extract::RequestValidation,
     guard::{self, Delegation},
     MaskinportenClaims, MaskinportenError,
 };
@@ -109,19 +108,22 @@ where
     >;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        match MaskinportenClaims::validation(req) {
-            RequestValidation::Done(Ok(claims)) => match R::RULE.decide(req, &claims) {
-                Ok(()) => {
-                    let wrap: fn(Result<T, T::Error>) -> Authorized<R, T> =
-                        |inner| inner.map(Guarded::new).map_err(Into::into);
-                    Either::Left(Either::Right(T::from_request(req, payload).map(wrap)))
-                }
-                Err(rejection) => Either::Left(Either::Left(future::ready(Err(rejection.into())))),
-            },
-            RequestValidation::Done(Err(rejection)) => {
-                Either::Left(Either::Left(future::ready(Err(rejection.into()))))
+        // Decided on the validation where the request keeps it: the claims
+        // are cloned only for the handler's own arguments.
+        let decision =
+            MaskinportenClaims::with_validation(req, |validation| match validation.outcome() {
+                Ok(Ok(claims)) => Ok(R::RULE.decide(req, claims)),
+                Ok(Err(rejection)) => Ok(Err(rejection.clone())),
+                Err(flight) => Err(flight.clone()),
+            });
+        match decision {
+            Ok(Ok(())) => {
+                let wrap: fn(Result<T, T::Error>) -> Authorized<R, T> =
+                    |inner| inner.map(Guarded::new).map_err(Into::into);
+                Either::Left(Either::Right(T::from_request(req, payload).map(wrap)))
             }
-            RequestValidation::InFlight(flight) => {
+            Ok(Err(rejection)) => Either::Left(Either::Left(future::ready(Err(rejection.into())))),
+            Err(flight) => {
                 let req = req.clone();
                 let mut payload = payload.take();
                 Either::Right(Box::pin(async move {

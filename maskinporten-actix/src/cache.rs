@@ -13,14 +13,21 @@
 //! - Eviction is TinyLFU: a new entry is admitted over an old one only if it
 //!   has been asked for more often, so a flood of distinct one-off tokens does
 //!   not push out the tokens of consumers that call again and again.
+//! - In front of it, a small table of the entries it answered last
+//!   ([`HotEntries`]) serves repeat hits without the cache's per-read
+//!   bookkeeping; one hit in [`RECORD_EVERY`] still goes through the cache,
+//!   so that it sees how often each token is asked for.
 
 use std::{
+    cell::Cell,
     sync::{
         atomic::{AtomicU64, Ordering::Relaxed},
-        Arc,
+        Arc, RwLock,
     },
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
+
+use futures_util::FutureExt;
 
 use sha2::{Digest, Sha256};
 
@@ -65,6 +72,99 @@ pub(crate) fn token_key(token: &[u8]) -> TokenKey {
 
 pub(crate) struct IntrospectionCache {
     entries: moka::future::Cache<TokenKey, Arc<ClaimSet>>,
+    /// `None` with a maximum TTL: a copy in front cannot know how long the
+    /// cache has held its entry.
+    hot: Option<HotEntries>,
+}
+
+/// One hit in this many goes through the cache even when the table in front
+/// holds the token: moka counts accesses (TinyLFU's frequency sketch, the
+/// recency order) only on its own reads. Every token is sampled alike, so
+/// the frequencies keep their order; a token asked for once (a flood) is
+/// still counted once, on its miss.
+pub(crate) const RECORD_EVERY: u32 = 16;
+
+// Hits answered by the table in front, counted per thread.
+thread_local! {
+    static FRONT_HITS: Cell<u32> = const { Cell::new(0) };
+}
+
+/// The entries the cache answered last, one per slot, a slot chosen by the
+/// key's first bytes (already uniform: the key is a SHA-256). A slot holds
+/// only what the cache held when it answered, keyed by the same hash, and is
+/// checked against `exp` on every read like the cache itself. It is read
+/// with `try_read` and written with `try_write`: a busy slot is a miss here,
+/// never a wait.
+struct HotEntries {
+    slots: Box<[Slot]>,
+}
+
+/// A slot on a cache line of its own, so that hits on two tokens from two
+/// threads do not contend.
+#[repr(align(64))]
+#[derive(Default)]
+struct Slot(RwLock<Option<(TokenKey, Arc<ClaimSet>)>>);
+
+/// Slots in front of a cache of the default 10 000 entries or more; a
+/// smaller cache gets as many slots as entries (rounded up to a power of
+/// two). 1 024 slots take 64 KiB.
+const MAX_HOT_SLOTS: u64 = 1024;
+
+impl HotEntries {
+    fn new(entries: u64) -> Self {
+        let slots = entries.clamp(1, MAX_HOT_SLOTS).next_power_of_two() as usize;
+        HotEntries {
+            slots: (0..slots).map(|_| Slot::default()).collect(),
+        }
+    }
+
+    fn slot(&self, key: &TokenKey) -> &RwLock<Option<(TokenKey, Arc<ClaimSet>)>> {
+        let index = u64::from_le_bytes(key[..8].try_into().expect("8 bytes"));
+        &self.slots[index as usize & (self.slots.len() - 1)].0
+    }
+
+    fn get(&self, key: &TokenKey, now: SystemTime) -> Option<Arc<ClaimSet>> {
+        let slot = self.slot(key).try_read().ok()?;
+        match &*slot {
+            Some((held, claims)) if held == key && !expired(claims, now) => {
+                Some(Arc::clone(claims))
+            }
+            _ => None,
+        }
+    }
+
+    fn put(&self, key: &TokenKey, claims: &Arc<ClaimSet>) {
+        if let Ok(mut slot) = self.slot(key).try_write() {
+            *slot = Some((*key, Arc::clone(claims)));
+        }
+    }
+
+    fn remove(&self, key: &TokenKey) {
+        if let Ok(mut slot) = self.slot(key).try_write() {
+            if slot.as_ref().is_some_and(|(held, _)| held == key) {
+                *slot = None;
+            }
+        }
+    }
+}
+
+/// Whether the hit to be served now may skip the cache: all but one in
+/// [`RECORD_EVERY`].
+fn skip_recording() -> bool {
+    FRONT_HITS.with(|hits| {
+        let n = hits.get().wrapping_add(1);
+        hits.set(n);
+        n % RECORD_EVERY != 0
+    })
+}
+
+/// Whether the token has expired at `now`: exact to the second, as
+/// [`time_left`] (`now` at or past `exp`).
+fn expired(claims: &ClaimSet, now: SystemTime) -> bool {
+    let now = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    u64::try_from(claims.expires_at_unix()).map_or(true, |exp| now >= exp)
 }
 
 struct UntilExpiry {
@@ -101,17 +201,47 @@ impl IntrospectionCache {
                 .weigher(move |_, claims: &Arc<ClaimSet>| bounds.weigh(claims))
                 .expire_after(UntilExpiry { max_ttl })
                 .build(),
+            hot: max_ttl.is_none().then(|| HotEntries::new(bounds.entries)),
         }
+    }
+
+    /// A cached, unexpired answer for the token, when one can be had without
+    /// waiting: from the table in front, else from the cache (which then
+    /// counts the access); `None` when it would have to wait.
+    pub(crate) fn get_now(&self, key: &TokenKey) -> Option<Arc<ClaimSet>> {
+        let Some(hot) = &self.hot else {
+            return self.get(key).now_or_never()?;
+        };
+        if skip_recording() {
+            if let Some(claims) = hot.get(key, SystemTime::now()) {
+                return Some(claims);
+            }
+        }
+        // The cache's lookup only waits when its housekeeping is contended.
+        let claims = self.get(key).now_or_never()?;
+        match &claims {
+            Some(claims) => hot.put(key, claims),
+            // Evicted or expired in the cache: not served in front either.
+            None => hot.remove(key),
+        }
+        claims
     }
 
     /// A cached, unexpired answer for the token.
     pub(crate) async fn get(&self, key: &TokenKey) -> Option<Arc<ClaimSet>> {
         let claims = self.entries.get(key).await?;
         if time_left(&claims).is_zero() {
-            self.entries.invalidate(key).await;
+            self.invalidate(key).await;
             return None;
         }
         Some(claims)
+    }
+
+    async fn invalidate(&self, key: &TokenKey) {
+        if let Some(hot) = &self.hot {
+            hot.remove(key);
+        }
+        self.entries.invalidate(key).await;
     }
 
     /// The cached answer, or the one `introspect()` gives, shared by every
@@ -141,7 +271,7 @@ impl IntrospectionCache {
         if entry.is_fresh() || !time_left(entry.value()).is_zero() {
             return Ok(entry.into_value());
         }
-        self.entries.invalidate(&key).await;
+        self.invalidate(&key).await;
         self.entries
             .entry(key)
             .or_try_insert_with(introspect())

@@ -23,21 +23,49 @@ pub(crate) enum RequestValidation {
 /// hit or a header-level rejection, so the common path allocates no future.
 pub type ClaimsFuture = Either<Ready<Validated>, InFlight>;
 
+impl RequestValidation {
+    /// The outcome when there is one, or the introspection still under way.
+    pub(crate) fn outcome(&self) -> Result<&Validated, &InFlight> {
+        match self {
+            RequestValidation::Done(outcome) => Ok(outcome),
+            RequestValidation::InFlight(flight) => flight.peek().ok_or(flight),
+        }
+    }
+}
+
 impl MaskinportenClaims {
     /// Validates the request's token once; later calls within the same request,
     /// even while the first is still under way, share its outcome.
     pub(crate) fn validation(req: &HttpRequest) -> RequestValidation {
+        Self::with_validation(req, |validation| match validation.outcome() {
+            Ok(outcome) => RequestValidation::Done(outcome.clone()),
+            Err(flight) => RequestValidation::InFlight(flight.clone()),
+        })
+    }
+
+    /// Runs `f` on the request's one validation, made first (and then kept
+    /// in the request's extensions) when no extractor has asked yet; `f`
+    /// only borrows it, so a guard that only decides clones nothing.
+    pub(crate) fn with_validation<O>(
+        req: &HttpRequest,
+        f: impl FnOnce(&RequestValidation) -> O,
+    ) -> O {
         if let Some(validation) = req.extensions().get::<RequestValidation>() {
-            return match validation {
-                RequestValidation::InFlight(flight) => match flight.peek() {
-                    Some(outcome) => RequestValidation::Done(outcome.clone()),
-                    None => RequestValidation::InFlight(flight.clone()),
-                },
-                done => done.clone(),
-            };
+            return f(validation);
         }
         let start = observe::Start::now();
-        let validation = match registered(req) {
+        let validation = Self::validate(req, &start);
+        // The record goes in first: a guard deciding in `f` notes its
+        // rejection on it.
+        start.keep(req, &validation);
+        // `f` sees the validation before it is stored: one look-up, no clone.
+        let out = f(&validation);
+        req.extensions_mut().insert(validation);
+        out
+    }
+
+    fn validate(req: &HttpRequest, start: &observe::Start) -> RequestValidation {
+        match registered(req) {
             Err(error) => RequestValidation::Done(Err(error)),
             Ok(maskinporten) => {
                 // A cache hit needs no character checks: a cached token passed
@@ -66,10 +94,7 @@ impl MaskinportenClaims {
                     }
                 }
             }
-        };
-        req.extensions_mut().insert(validation.clone());
-        start.keep(req, &validation);
-        validation
+        }
     }
 
     pub(crate) fn extract_from(req: &HttpRequest) -> ClaimsFuture {

@@ -7,7 +7,6 @@ use std::{
 };
 
 use actix_web::HttpResponse;
-use futures_util::FutureExt;
 use reqwest::Url;
 
 use crate::{
@@ -277,9 +276,9 @@ impl Maskinporten {
     /// waiting: the common path of a guarded request, with no future to box.
     pub(crate) fn cached(&self, token: &[u8]) -> Option<MaskinportenClaims> {
         let cache = self.inner.cache.as_ref()?;
-        // The cache's lookup only waits when its housekeeping is contended;
-        // then the full asynchronous path below takes over.
-        let claims = cache.get(&token_key(token)).now_or_never()??;
+        // `None` also when the cache's housekeeping is contended; then the
+        // full asynchronous path below takes over.
+        let claims = cache.get_now(&token_key(token))?;
         Counters::count(&self.inner.counters.hits);
         observe::cache_hit();
         Some(MaskinportenClaims::new(
