@@ -175,7 +175,11 @@ pub fn run_api(mut args: Args) -> io::Result<()> {
         builder = builder.disable_cache();
     }
     if let Some(capacity) = capacity {
-        builder = builder.cache_capacity(capacity);
+        // The entry count is what the memory run measures: a byte bound
+        // that holds 2 KiB per entry lets the count bind first.
+        builder = builder
+            .cache_capacity(capacity)
+            .cache_max_bytes(capacity.saturating_mul(2048));
     }
     if let Some(ms) = max_ttl_ms {
         builder = builder.cache_max_ttl(Duration::from_millis(ms));
