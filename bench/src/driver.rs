@@ -18,6 +18,35 @@ use crate::{
 };
 
 /// Prints what the figures depend on: build, machine, pinning, load.
+/// The options the `load` and `local` runs share: `--quick`, `--duration`
+/// (seconds per scenario; 10, or 2 with `--quick`) and `--connections` (64).
+pub struct LoadArgs {
+    pub quick: bool,
+    pub duration: u64,
+    pub connections: usize,
+}
+
+impl LoadArgs {
+    pub fn parse(mut args: crate::args::Args) -> io::Result<LoadArgs> {
+        let quick = args.flag("--quick");
+        let duration = args
+            .parsed::<u64>("--duration")?
+            .unwrap_or(if quick { 2 } else { 10 });
+        let connections = args.parsed::<usize>("--connections")?.unwrap_or(64);
+        args.finish()?;
+        if duration == 0 || connections == 0 {
+            return Err(crate::args::usage(
+                "--duration and --connections must be at least 1".into(),
+            ));
+        }
+        Ok(LoadArgs {
+            quick,
+            duration,
+            connections,
+        })
+    }
+}
+
 pub fn print_header(title: &str, pinning: &Pinning, settings: &str) {
     let machine = Machine::read();
     println!("== maskinporten-bench {title}");

@@ -13,7 +13,8 @@ use std::{
 use crate::{
     args::Args,
     driver::{
-        fmt_count, fmt_duration, print_header, runtime, valid_token, valid_tokens, Scratch, Stats,
+        fmt_count, fmt_duration, print_header, runtime, valid_token, valid_tokens, LoadArgs,
+        Scratch, Stats,
     },
     fake::FakeIntrospection,
     http::{self, Conn},
@@ -53,18 +54,12 @@ struct Row {
     cpu: String,
 }
 
-pub fn run(mut args: Args) -> io::Result<()> {
-    let quick = args.flag("--quick");
-    let duration = args
-        .parsed::<u64>("--duration")?
-        .unwrap_or(if quick { 2 } else { 10 });
-    let connections = args.parsed::<usize>("--connections")?.unwrap_or(64);
-    args.finish()?;
-    if duration == 0 || connections == 0 {
-        return Err(crate::args::usage(
-            "--duration and --connections must be at least 1".into(),
-        ));
-    }
+pub fn run(args: Args) -> io::Result<()> {
+    let LoadArgs {
+        duration,
+        connections,
+        ..
+    } = LoadArgs::parse(args)?;
     wrk::ensure_installed()?;
     let options = Options {
         duration: Duration::from_secs(duration),

@@ -21,7 +21,10 @@ use maskinporten_actix::testing::{DEFAULT_ISSUER, DEFAULT_KID};
 use crate::{
     api::READ_SCOPE,
     args::Args,
-    driver::{fmt_count, fmt_duration, print_header, runtime, valid_token, valid_tokens, Scratch},
+    driver::{
+        fmt_count, fmt_duration, print_header, runtime, valid_token, valid_tokens, LoadArgs,
+        Scratch,
+    },
     http::Conn,
     procs::{load_line, CpuMeter, Pinning, Server},
     wrk,
@@ -29,18 +32,12 @@ use crate::{
 
 const WARM_UP: Duration = Duration::from_secs(1);
 
-pub fn run(mut args: Args) -> io::Result<()> {
-    let quick = args.flag("--quick");
-    let duration = args
-        .parsed::<u64>("--duration")?
-        .unwrap_or(if quick { 2 } else { 10 });
-    let connections = args.parsed::<usize>("--connections")?.unwrap_or(64);
-    args.finish()?;
-    if duration == 0 || connections == 0 {
-        return Err(crate::args::usage(
-            "--duration and --connections must be at least 1".into(),
-        ));
-    }
+pub fn run(args: Args) -> io::Result<()> {
+    let LoadArgs {
+        quick,
+        duration,
+        connections,
+    } = LoadArgs::parse(args)?;
     wrk::ensure_installed()?;
     let pinning = Pinning::detect();
     print_header(
