@@ -186,6 +186,16 @@ pub fn run_api(mut args: Args) -> io::Result<()> {
     }
     let maskinporten = builder.build().map_err(io::Error::other)?;
 
+    // Built with the `metrics` feature, the API records the guard's metrics
+    // into a Prometheus recorder, as a service exporting them would.
+    #[cfg(feature = "metrics")]
+    let _recorder = {
+        let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .install_recorder()
+            .map_err(io::Error::other)?;
+        maskinporten_actix::metrics::register();
+        handle
+    };
     exit_when_stdin_closes();
     actix_web::rt::System::new().block_on(async move {
         let server = HttpServer::new(move || {
