@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run --release -p maskinporten-bench -- load [--duration S] [--quick] [--connections N]
 //! cargo run --release -p maskinporten-bench -- soak [--duration S] [--quick]
+//! cargo run --release -p maskinporten-bench -- warm [--rounds N] [--duration S] [--quick]
 //! ```
 //!
 //! The driver starts its servers from its own executable: `api` (the API
@@ -19,6 +20,7 @@ mod load;
 mod local;
 mod procs;
 mod soak;
+mod warm;
 mod wrk;
 
 use std::process::ExitCode;
@@ -28,6 +30,9 @@ const USAGE: &str = "usage:
       the load scenarios, each for SECONDS (default 10; --quick: 2)
   maskinporten-bench local [--duration SECONDS] [--quick] [--connections N]
       local validation against the JWKS, beside introspection
+  maskinporten-bench warm [--rounds N] [--duration SECONDS] [--quick] [--connections N]
+      the warm guard (row 2) against the same bytes unguarded (row 1b), in alternating
+      rounds, with the API's CPU time per request (default 6 rounds of 5 s; --quick: 2 of 2 s)
   maskinporten-bench soak [--duration SECONDS] [--quick]
       mixed valid/invalid/expired tokens with an endpoint outage (default 60 s; --quick: 10)
 internal, started by the driver:
@@ -42,6 +47,7 @@ fn main() -> ExitCode {
         Some("load") => load::run(args),
         Some("soak") => soak::run(args),
         Some("local") => local::run(args),
+        Some("warm") => warm::run(args),
         Some("api") => api::run_api(args),
         Some("texas") => api::run_texas(args),
         Some("-h" | "--help" | "help") => {

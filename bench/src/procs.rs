@@ -277,6 +277,15 @@ impl CpuMeter {
             .collect()
     }
 
+    /// Per process, the CPU time used since `start`.
+    pub fn cpu_used(&self) -> Vec<Duration> {
+        self.pids
+            .iter()
+            .zip(&self.used)
+            .map(|(&pid, &before)| cpu_time(pid).unwrap_or(before).saturating_sub(before))
+            .collect()
+    }
+
     /// Per process, the percentage of one CPU used since `start`.
     pub fn percent(&self) -> Vec<f64> {
         let wall = self.start.elapsed().as_secs_f64().max(1e-9);

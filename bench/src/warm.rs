@@ -1,0 +1,257 @@
+//! `maskinporten-bench warm`: the warm guard against the same request bytes
+//! without a guard (rows 2 and 1b of `load`), measured in alternating
+//! rounds, with the API's own CPU time per request beside the throughput.
+//!
+//! One pair of rows, as `load` measures it, moves by up to 10 % from run to
+//! run on a shared machine: more than the guard's whole cost. Rounds in
+//! alternating order (1b then 2, then 2 then 1b) share whatever drifts, and
+//! the median of the per-round ratios is the figure to judge a change by.
+//! CPU time per request does not depend on whether wrk kept the API busy.
+
+use std::{io, path::Path, time::Duration};
+
+use crate::{
+    args::Args,
+    driver::{fmt_count, fmt_duration, print_header, runtime, valid_token, Scratch},
+    http,
+    procs::{load_line, CpuMeter, Pinning, Server},
+    wrk,
+};
+
+/// The throughput target of the warm path against the same bytes (issue 12).
+const THROUGHPUT_TARGET: f64 = 0.90;
+/// Its latency target: p99 at most this times the unguarded p99.
+const P99_TARGET: f64 = 1.2;
+
+struct Options {
+    rounds: usize,
+    duration: Duration,
+    connections: usize,
+}
+
+/// One measured row of one round.
+#[derive(Clone, Copy)]
+struct Measured {
+    rps: f64,
+    p99: Duration,
+    /// The API's CPU time per answered request.
+    cpu_per_request: Duration,
+    /// Its share of its core, and how busy that core was (other work shows
+    /// as the difference).
+    api_percent: f64,
+    core_percent: f64,
+}
+
+pub fn run(mut args: Args) -> io::Result<()> {
+    let quick = args.flag("--quick");
+    let rounds = args
+        .parsed::<usize>("--rounds")?
+        .unwrap_or(if quick { 2 } else { 6 });
+    let duration = args
+        .parsed::<u64>("--duration")?
+        .unwrap_or(if quick { 2 } else { 5 });
+    let connections = args.parsed::<usize>("--connections")?.unwrap_or(64);
+    args.finish()?;
+    if rounds == 0 || duration == 0 || connections == 0 {
+        return Err(crate::args::usage(
+            "--rounds, --duration and --connections must be at least 1".into(),
+        ));
+    }
+    wrk::ensure_installed()?;
+    let options = Options {
+        rounds,
+        duration: Duration::from_secs(duration),
+        connections,
+    };
+    let pinning = Pinning::detect();
+    print_header(
+        "warm",
+        &pinning,
+        &format!(
+            "{rounds} rounds of rows 1b and 2 in alternating order, {duration} s each (after 1 s \
+             unmeasured), {connections} connections, 1 wrk thread"
+        ),
+    );
+    let scratch = Scratch::new()?;
+    let rounds = runtime()?.block_on(rounds_of(&options, &pinning, &scratch))?;
+    print_rounds(&rounds);
+    Ok(())
+}
+
+async fn rounds_of(
+    options: &Options,
+    pinning: &Pinning,
+    scratch: &Scratch,
+) -> io::Result<Vec<(Measured, Measured)>> {
+    let texas = Server::start("texas", pinning.load, &["texas".to_owned()])?;
+    let api = Server::start(
+        "api",
+        pinning.api,
+        &[
+            "api".to_owned(),
+            "--introspection".to_owned(),
+            texas.url("/api/v1/introspect"),
+        ],
+    )?;
+    let token = valid_token();
+    let script = wrk::write_script(
+        scratch.path(),
+        "one-token.lua",
+        &wrk::static_script("GET", &[("Authorization", &format!("Bearer {token}"))], None),
+    )?;
+    let warmed = http::Conn::connect(api.addr)
+        .await?
+        .get("/afp", Some(&token))
+        .await?;
+    if warmed.status != 200 {
+        return Err(io::Error::other(format!(
+            "the warming request answered {}",
+            warmed.status
+        )));
+    }
+    let row = |path: &str| measure(options, pinning, &api, &api.url(path), &script);
+    let mut rounds = Vec::new();
+    for round in 0..options.rounds {
+        println!("-- round {}; {}", round + 1, load_line());
+        // Alternating order: a drift within the round weighs on both rows.
+        let (header, guarded) = if round % 2 == 0 {
+            let header = row("/plain")?;
+            (header, row("/afp")?)
+        } else {
+            let guarded = row("/afp")?;
+            (row("/plain")?, guarded)
+        };
+        for (name, m) in [("1b", &header), ("2 ", &guarded)] {
+            println!(
+                "   {name} {} requests/s, p99 {}, API CPU {:.2} us per request, api {:.0}% of \
+                 cpu{} (busy {:.0}%)",
+                fmt_count(m.rps.round() as u64),
+                fmt_duration(m.p99),
+                m.cpu_per_request.as_secs_f64() * 1e6,
+                m.api_percent,
+                pinning.api.unwrap_or(0),
+                m.core_percent,
+            );
+        }
+        rounds.push((header, guarded));
+    }
+    Ok(rounds)
+}
+
+fn measure(
+    options: &Options,
+    pinning: &Pinning,
+    api: &Server,
+    url: &str,
+    script: &Path,
+) -> io::Result<Measured> {
+    let run = wrk::Run {
+        url: url.to_owned(),
+        script: Some(script),
+        duration: Duration::from_secs(1),
+        connections: options.connections,
+        threads: 1,
+        cpu: pinning.load,
+    };
+    run.run()?;
+    let meter = CpuMeter::start(&[api.pid()]);
+    let report = wrk::Run {
+        duration: options.duration,
+        ..run
+    }
+    .run()?;
+    let used = meter.cpu_used()[0];
+    let api_percent = meter.percent()[0];
+    let core_percent = pinning
+        .api
+        .and_then(|cpu| meter.cores_busy().get(cpu).copied())
+        .unwrap_or(f64::NAN);
+    if report.non_2xx > 0 || report.socket_errors > 0 || report.requests == 0 {
+        return Err(io::Error::other(format!(
+            "{url}: {} non-2xx answers and {} socket errors in {} requests",
+            report.non_2xx, report.socket_errors, report.requests
+        )));
+    }
+    Ok(Measured {
+        rps: report.rps,
+        p99: report.p99,
+        cpu_per_request: used / u32::try_from(report.requests).unwrap_or(u32::MAX),
+        api_percent,
+        core_percent,
+    })
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    }
+}
+
+fn print_rounds(rounds: &[(Measured, Measured)]) {
+    println!();
+    println!("== rounds (row 2, guarded with a warm cache, against row 1b, the same bytes unguarded)");
+    println!(
+        "| round | 1b requests/s | 2 requests/s | rps 2/1b | p99 1b | p99 2 | p99 2/1b | API CPU \
+         per request 1b | 2 | 2 − 1b |"
+    );
+    println!("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    for (i, (header, guarded)) in rounds.iter().enumerate() {
+        println!(
+            "| {} | {} | {} | {:.3} | {} | {} | {:.2} | {:.2} us | {:.2} us | {:+.2} us |",
+            i + 1,
+            fmt_count(header.rps.round() as u64),
+            fmt_count(guarded.rps.round() as u64),
+            guarded.rps / header.rps,
+            fmt_duration(header.p99),
+            fmt_duration(guarded.p99),
+            guarded.p99.as_secs_f64() / header.p99.as_secs_f64(),
+            us(header.cpu_per_request),
+            us(guarded.cpu_per_request),
+            us(guarded.cpu_per_request) - us(header.cpu_per_request),
+        );
+    }
+    let of = |f: &dyn Fn(&(Measured, Measured)) -> f64| median(rounds.iter().map(f).collect());
+    let throughput = of(&|(h, g)| g.rps / h.rps);
+    let p99 = of(&|(h, g)| g.p99.as_secs_f64() / h.p99.as_secs_f64());
+    let cpu = of(&|(h, g)| us(g.cpu_per_request) - us(h.cpu_per_request));
+    let foreign = rounds
+        .iter()
+        .flat_map(|(h, g)| [h, g])
+        .map(|m| m.core_percent - m.api_percent)
+        .fold(0.0, f64::max);
+    println!();
+    println!("== medians over {} rounds", rounds.len());
+    println!(
+        "  [{}] warm guard throughput >= {THROUGHPUT_TARGET:.2} x the same bytes unguarded: \
+         {throughput:.3}",
+        if throughput >= THROUGHPUT_TARGET { "MET" } else { "MISSED" }
+    );
+    println!(
+        "  [{}] warm guard p99 <= {P99_TARGET:.1} x the same bytes unguarded: {p99:.2}",
+        if p99 <= P99_TARGET { "MET" } else { "MISSED" }
+    );
+    println!("  API CPU time the guard adds per request: {cpu:+.2} us");
+    if foreign > 3.0 {
+        println!(
+            "  note: the API's core was up to {foreign:.0} points busier than the API: other \
+             work shared it, and the figures are suspect"
+        );
+    }
+    println!("{}", load_line());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+}
