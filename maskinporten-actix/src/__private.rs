@@ -9,7 +9,7 @@ use futures_util::future::{self, Either, FutureExt, LocalBoxFuture, Map, Ready};
 
 use crate::{
     guard::{self, Delegation},
-    MaskinportenClaims, MaskinportenError,
+    observe, MaskinportenClaims, MaskinportenError,
 };
 
 #[doc(hidden)]
@@ -48,7 +48,7 @@ static DELEGATION: Delegation = Delegation::Allowed;
 impl Rule {
     fn decide(
         self,
-        req: &HttpRequest,
+        record: Option<&observe::Record>,
         claims: &MaskinportenClaims,
     ) -> Result<(), MaskinportenError> {
         let requirement = match self {
@@ -61,7 +61,7 @@ impl Rule {
                 delegation: &DELEGATION,
             },
         };
-        guard::decide(req, claims, requirement)
+        guard::decide(record, claims, requirement)
     }
 }
 
@@ -111,10 +111,12 @@ where
         // Decided on the validation where the request keeps it: the claims
         // are cloned only for the handler's own arguments.
         let decision =
-            MaskinportenClaims::with_validation(req, |validation| match validation.outcome() {
-                Ok(Ok(claims)) => Ok(R::RULE.decide(req, claims)),
-                Ok(Err(rejection)) => Ok(Err(rejection.clone())),
-                Err(flight) => Err(flight.clone()),
+            MaskinportenClaims::with_validation(req, |validation, record| {
+                match validation.outcome() {
+                    Ok(Ok(claims)) => Ok(R::RULE.decide(record, claims)),
+                    Ok(Err(rejection)) => Ok(Err(rejection.clone())),
+                    Err(flight) => Err(flight.clone()),
+                }
             });
         match decision {
             Ok(Ok(())) => {
@@ -128,7 +130,9 @@ where
                 let mut payload = payload.take();
                 Either::Right(Box::pin(async move {
                     let claims = flight.await?;
-                    R::RULE.decide(&req, &claims)?;
+                    MaskinportenClaims::with_validation(&req, |_, record| {
+                        R::RULE.decide(record, &claims)
+                    })?;
                     let inner = T::from_request(&req, &mut payload)
                         .await
                         .map_err(Into::into)?;

@@ -33,66 +33,72 @@ impl RequestValidation {
     }
 }
 
+/// What a request keeps of its validation, in one extension: the outcome
+/// every extractor and guard of the request shares, and the record that
+/// settles its metrics and span when the request ends (`None` when neither
+/// is on).
+pub(crate) struct Kept {
+    validation: RequestValidation,
+    record: Option<observe::Record>,
+}
+
 impl MaskinportenClaims {
     /// Validates the request's token once; later calls within the same request,
     /// even while the first is still under way, share its outcome.
     pub(crate) fn validation(req: &HttpRequest) -> RequestValidation {
-        Self::with_validation(req, |validation| match validation.outcome() {
+        Self::with_validation(req, |validation, _| match validation.outcome() {
             Ok(outcome) => RequestValidation::Done(outcome.clone()),
             Err(flight) => RequestValidation::InFlight(flight.clone()),
         })
     }
 
-    /// Runs `f` on the request's one validation, made first (and then kept
-    /// in the request's extensions) when no extractor has asked yet; `f`
-    /// only borrows it, so a guard that only decides clones nothing.
+    /// Runs `f` on the request's one validation and its record, made first
+    /// (and then kept in the request's extensions) when no extractor has
+    /// asked yet; `f` only borrows them, so a guard that only decides
+    /// clones nothing, and notes its decision on the record in hand.
     pub(crate) fn with_validation<O>(
         req: &HttpRequest,
-        f: impl FnOnce(&RequestValidation) -> O,
+        f: impl FnOnce(&RequestValidation, Option<&observe::Record>) -> O,
     ) -> O {
-        if let Some(validation) = req.extensions().get::<RequestValidation>() {
-            return f(validation);
+        if let Some(kept) = req.extensions().get::<Kept>() {
+            return f(&kept.validation, kept.record.as_ref());
         }
         let start = observe::Start::now();
         let validation = Self::validate(req, &start);
-        // The record goes in first: a guard deciding in `f` notes its
-        // rejection on it.
-        start.keep(req, &validation);
+        let record = start.record(req, &validation);
         // `f` sees the validation before it is stored: one look-up, no clone.
-        let out = f(&validation);
-        req.extensions_mut().insert(validation);
+        let out = f(&validation, record.as_ref());
+        req.extensions_mut().insert(Kept { validation, record });
         out
     }
 
     fn validate(req: &HttpRequest, start: &observe::Start) -> RequestValidation {
-        match registered(req) {
-            Err(error) => RequestValidation::Done(Err(error)),
-            Ok(maskinporten) => {
-                // A cache hit needs no character checks: a cached token passed
-                // them when it was first seen (see `bearer::unchecked_token`).
-                let cached =
-                    bearer::unchecked_token(req.headers()).and_then(|t| maskinporten.cached(t));
-                match cached {
-                    Some(claims) => RequestValidation::Done(Ok(claims)),
-                    None => {
-                        match bearer::bearer_token(req.headers(), maskinporten.max_token_length()) {
-                            Err(error) => RequestValidation::Done(Err(
-                                error.rendered_with(maskinporten.rendering())
-                            )),
-                            Ok(token) => {
-                                // The future owns a handle and the token, not the
-                                // request: a request holding a future that holds
-                                // the request would never be freed.
-                                let maskinporten = maskinporten.clone();
-                                let token = token.to_owned();
-                                let flight = start.instrument(async move {
-                                    maskinporten.validate_missed(&token).await
-                                });
-                                RequestValidation::InFlight(flight.boxed_local().shared())
-                            }
-                        }
-                    }
-                }
+        let maskinporten = match registered(req) {
+            Ok(maskinporten) => maskinporten,
+            Err(error) => return RequestValidation::Done(Err(error)),
+        };
+        // A cache hit needs no character checks: a cached token passed them
+        // when it was first seen (see `bearer::unchecked_token`).
+        let key = match bearer::unchecked_token(req.headers()).map(|t| maskinporten.cached(t)) {
+            Some(Ok(claims)) => return RequestValidation::Done(Ok(claims)),
+            Some(Err(key)) => key,
+            None => None,
+        };
+        match bearer::bearer_token(req.headers(), maskinporten.max_token_length()) {
+            Err(error) => {
+                RequestValidation::Done(Err(error.rendered_with(maskinporten.rendering())))
+            }
+            Ok(token) => {
+                // The future owns a handle and the token, not the request: a
+                // request holding a future that holds the request would never
+                // be freed. The key was computed from these same bytes:
+                // `bearer_token` accepts only what `unchecked_token` reads
+                // alike.
+                let maskinporten = maskinporten.clone();
+                let token = token.to_owned();
+                let flight = start
+                    .instrument(async move { maskinporten.validate_missed(&token, key).await });
+                RequestValidation::InFlight(flight.boxed_local().shared())
             }
         }
     }

@@ -9,8 +9,6 @@
 
 use std::{fmt, sync::Arc};
 
-use actix_web::HttpRequest;
-
 use crate::{observe, ErrorKind, MaskinportenClaims, MaskinportenError};
 
 /// What a guard requires of a validated token.
@@ -42,12 +40,12 @@ pub(crate) enum Delegation {
 /// is noted on the request's record (`observe`), so that the request counts
 /// as rejected even when its token was valid: every guard decides here.
 pub(crate) fn decide<S: AsRef<str>>(
-    req: &HttpRequest,
+    record: Option<&observe::Record>,
     claims: &MaskinportenClaims,
     requirement: Requirement<'_, S>,
 ) -> Result<(), MaskinportenError> {
     let decision = judge(claims, &requirement);
-    observe::judged(req, &requirement, &decision);
+    observe::judged(record, &requirement, &decision);
     decision
 }
 

@@ -6,14 +6,12 @@ use std::{rc::Rc, sync::Arc};
 use actix_web::{
     body::{EitherBody, MessageBody},
     dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform},
-    HttpRequest,
 };
 use futures_util::future::{self, Either, LocalBoxFuture, MapOk, Ready, TryFutureExt};
 
 use crate::{
-    extract::RequestValidation,
     guard::{self, Delegation, Orgnos, Requirement, Scopes},
-    ListError, MaskinportenClaims, MaskinportenError,
+    observe, ListError, MaskinportenClaims, MaskinportenError,
 };
 
 /// Requires scopes of every request under it: an Actix middleware for
@@ -161,7 +159,7 @@ enum Rule {
 impl Rule {
     fn decide(
         &self,
-        req: &HttpRequest,
+        record: Option<&observe::Record>,
         claims: &MaskinportenClaims,
     ) -> Result<(), MaskinportenError> {
         let requirement = match self {
@@ -174,7 +172,7 @@ impl Rule {
                 delegation,
             },
         };
-        guard::decide(req, claims, requirement)
+        guard::decide(record, claims, requirement)
     }
 }
 
@@ -242,23 +240,28 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        match MaskinportenClaims::validation(req.request()) {
-            RequestValidation::Done(outcome) => {
-                match outcome.and_then(|claims| self.rule.decide(req.request(), &claims)) {
-                    Ok(()) => Either::Left(Either::Left(pass(&self.service, req))),
-                    Err(rejection) => {
-                        Either::Left(Either::Right(future::ok(reject(req, rejection))))
-                    }
-                }
+        // Decided on the validation where the request keeps it, as the
+        // attribute does: nothing is cloned on a cache hit.
+        let decision = MaskinportenClaims::with_validation(req.request(), |validation, record| {
+            match validation.outcome() {
+                Ok(Ok(claims)) => Ok(self.rule.decide(record, claims)),
+                Ok(Err(rejection)) => Ok(Err(rejection.clone())),
+                Err(flight) => Err(flight.clone()),
             }
-            RequestValidation::InFlight(flight) => {
+        });
+        match decision {
+            Ok(Ok(())) => Either::Left(Either::Left(pass(&self.service, req))),
+            Ok(Err(rejection)) => Either::Left(Either::Right(future::ok(reject(req, rejection)))),
+            Err(flight) => {
                 let service = Rc::clone(&self.service);
                 let rule = Arc::clone(&self.rule);
                 Either::Right(Box::pin(async move {
-                    match flight
-                        .await
-                        .and_then(|claims| rule.decide(req.request(), &claims))
-                    {
+                    let decided = flight.await.and_then(|claims| {
+                        MaskinportenClaims::with_validation(req.request(), |_, record| {
+                            rule.decide(record, &claims)
+                        })
+                    });
+                    match decided {
                         Ok(()) => pass(&service, req).await,
                         Err(rejection) => Ok(reject(req, rejection)),
                     }

@@ -21,7 +21,7 @@ use std::{
     time::Instant,
 };
 
-use actix_web::{web, HttpMessage, HttpRequest};
+use actix_web::{web, HttpRequest};
 use tracing::{field::Empty, Instrument, Span};
 
 use crate::{extract::RequestValidation, guard::Requirement, ErrorKind, Maskinporten};
@@ -141,14 +141,15 @@ impl Start {
         .instrument(span)
     }
 
-    /// Keeps the record of a request's validation in its extensions, for
-    /// the guards to note their rejections on and to be settled when the
-    /// request is dropped. A validation that failed outright is settled at
+    /// The record of a request's validation, kept beside it in the
+    /// request's extensions for the guards to note their rejections on and
+    /// settled when the request is dropped; `None` when neither metrics nor
+    /// the span want one. A validation that failed outright is settled at
     /// once: no guard decides on it.
     #[inline]
-    pub(crate) fn keep(self, req: &HttpRequest, validation: &RequestValidation) {
+    pub(crate) fn record(self, req: &HttpRequest, validation: &RequestValidation) -> Option<Record> {
         if !counted::ENABLED && self.span.is_disabled() {
-            return;
+            return None;
         }
         if !self.span.is_disabled() {
             let handle = req.app_data::<Maskinporten>().or_else(|| {
@@ -159,7 +160,7 @@ impl Start {
                 self.span.record("strategy", handle.strategy_name());
             }
         }
-        let record = match validation {
+        match validation {
             RequestValidation::Done(outcome) => {
                 if let Some(started) = self.started {
                     // Decided on the spot: from the header, or a cache hit.
@@ -168,20 +169,16 @@ impl Start {
                     }
                     self.span.record("latency_us", micros(started));
                 }
-                let Some(validated) = self.validated(outcome) else {
-                    return;
-                };
-                validated
+                self.validated(outcome)
             }
-            RequestValidation::InFlight(_) => Record {
+            RequestValidation::InFlight(_) => Some(Record {
                 span: self.span,
                 validated: Ok(()),
                 pending: Some(validation.clone()),
                 rejection: Cell::new(None),
                 scopes: RefCell::new(String::new()),
-            },
-        };
-        req.extensions_mut().insert(record);
+            }),
+        }
     }
 
     /// Settles a direct validation (one outside a request) now.
@@ -254,12 +251,11 @@ pub(crate) struct Record {
 /// what the request counts as, and the required scopes go into the span.
 #[inline]
 pub(crate) fn judged<S: AsRef<str>>(
-    req: &HttpRequest,
+    record: Option<&Record>,
     requirement: &Requirement<'_, S>,
     decision: &Result<(), crate::MaskinportenError>,
 ) {
-    let extensions = req.extensions();
-    let Some(record) = extensions.get::<Record>() else {
+    let Some(record) = record else {
         return;
     };
     if let Err(rejection) = decision {

@@ -12,7 +12,7 @@ use reqwest::Url;
 use crate::{
     bearer::DEFAULT_MAX_TOKEN_LENGTH,
     cache::{
-        token_key, CacheBounds, Counters, IntrospectionCache, ValidationStats,
+        token_key, CacheBounds, TokenKey, Counters, IntrospectionCache, ValidationStats,
         DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_MAX_BYTES,
     },
     claims::{ClaimSet, MaskinportenClaims},
@@ -94,8 +94,9 @@ struct Inner {
 #[derive(Clone, Copy)]
 enum Lookup {
     Cache,
-    /// The caller looked already and found nothing.
-    Missed,
+    /// The caller looked already and found nothing; the token's key, when
+    /// the caller computed it (a cache is on), so that it is not hashed twice.
+    Missed(Option<TokenKey>),
 }
 
 /// How a token is checked: by the sidecar, or here against Maskinporten's
@@ -254,11 +255,13 @@ impl Maskinporten {
     /// Validates a token that [`cached`](Self::cached) just did not find:
     /// straight to the single-flight introspection, without a second lookup
     /// (each lookup of a new token would count as an access for TinyLFU).
+    /// `key` is the one `cached` gave back, for these same token bytes.
     pub(crate) async fn validate_missed(
         &self,
         token: &str,
+        key: Option<TokenKey>,
     ) -> Result<MaskinportenClaims, MaskinportenError> {
-        self.validate_with(token, Lookup::Missed).await
+        self.validate_with(token, Lookup::Missed(key)).await
     }
 
     async fn validate_with(
@@ -274,14 +277,21 @@ impl Maskinporten {
 
     /// The claims of a token the cache holds, when it can answer without
     /// waiting: the common path of a guarded request, with no future to box.
-    pub(crate) fn cached(&self, token: &[u8]) -> Option<MaskinportenClaims> {
-        let cache = self.inner.cache.as_ref()?;
-        // `None` also when the cache's housekeeping is contended; then the
-        // full asynchronous path below takes over.
-        let claims = cache.get_now(&token_key(token))?;
+    /// Otherwise the token's key, for [`validate_missed`](Self::validate_missed)
+    /// (`None` with the cache off).
+    pub(crate) fn cached(&self, token: &[u8]) -> Result<MaskinportenClaims, Option<TokenKey>> {
+        let Some(cache) = self.inner.cache.as_ref() else {
+            return Err(None);
+        };
+        let key = token_key(token);
+        // Not found also when the cache's housekeeping is contended; then
+        // the full asynchronous path takes over.
+        let Some(claims) = cache.get_now(&key) else {
+            return Err(Some(key));
+        };
         Counters::count(&self.inner.counters.hits);
         observe::cache_hit();
-        Some(MaskinportenClaims::new(
+        Ok(MaskinportenClaims::new(
             claims,
             Arc::clone(&self.inner.rendering),
         ))
@@ -297,10 +307,16 @@ impl Maskinporten {
             observe::cache(CacheUse::Off);
             return self.check(token).await;
         };
-        let key = token_key(token.as_bytes());
-        let hit = match lookup {
-            Lookup::Cache => cache.get(&key).await,
-            Lookup::Missed => None,
+        let (key, hit) = match lookup {
+            Lookup::Cache => {
+                let key = token_key(token.as_bytes());
+                (key, cache.get(&key).await)
+            }
+            Lookup::Missed(Some(key)) => {
+                debug_assert!(key == token_key(token.as_bytes()), "a key of other bytes");
+                (key, None)
+            }
+            Lookup::Missed(None) => (token_key(token.as_bytes()), None),
         };
         if let Some(claims) = hit {
             Counters::count(&inner.counters.hits);
