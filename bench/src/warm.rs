@@ -97,7 +97,11 @@ async fn rounds_of(
     let script = wrk::write_script(
         scratch.path(),
         "one-token.lua",
-        &wrk::static_script("GET", &[("Authorization", &format!("Bearer {token}"))], None),
+        &wrk::static_script(
+            "GET",
+            &[("Authorization", &format!("Bearer {token}"))],
+            None,
+        ),
     )?;
     let warmed = http::Conn::connect(api.addr)
         .await?
@@ -193,7 +197,9 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 fn print_rounds(rounds: &[(Measured, Measured)]) {
     println!();
-    println!("== rounds (row 2, guarded with a warm cache, against row 1b, the same bytes unguarded)");
+    println!(
+        "== rounds (row 2, guarded with a warm cache, against row 1b, the same bytes unguarded)"
+    );
     println!(
         "| round | 1b requests/s | 2 requests/s | rps 2/1b | p99 1b | p99 2 | p99 2/1b | API CPU \
          per request 1b | 2 | 2 − 1b |"
@@ -229,7 +235,11 @@ fn print_rounds(rounds: &[(Measured, Measured)]) {
     println!(
         "  [{}] warm guard throughput >= {THROUGHPUT_TARGET:.2} x the same bytes unguarded: \
          {throughput:.3}",
-        if throughput >= THROUGHPUT_TARGET { "MET" } else { "MISSED" }
+        if throughput >= THROUGHPUT_TARGET {
+            "MET"
+        } else {
+            "MISSED"
+        }
     );
     println!(
         "  [{}] warm guard p99 <= {P99_TARGET:.1} x the same bytes unguarded: {p99:.2}",

@@ -110,14 +110,13 @@ where
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         // Decided on the validation where the request keeps it: the claims
         // are cloned only for the handler's own arguments.
-        let decision =
-            MaskinportenClaims::with_validation(req, |validation, record| {
-                match validation.outcome() {
-                    Ok(Ok(claims)) => Ok(R::RULE.decide(record, claims)),
-                    Ok(Err(rejection)) => Ok(Err(rejection.clone())),
-                    Err(flight) => Err(flight.clone()),
-                }
-            });
+        let decision = MaskinportenClaims::with_validation(req, |validation, record| {
+            match validation.outcome() {
+                Ok(Ok(claims)) => Ok(R::RULE.decide(record, claims)),
+                Ok(Err(rejection)) => Ok(Err(rejection.clone())),
+                Err(flight) => Err(flight.clone()),
+            }
+        });
         match decision {
             Ok(Ok(())) => {
                 let wrap: fn(Result<T, T::Error>) -> Authorized<R, T> =

@@ -36,10 +36,11 @@ impl RequestValidation {
 /// What a request keeps of its validation, in one extension: the outcome
 /// every extractor and guard of the request shares, and the record that
 /// settles its metrics and span when the request ends (`None` when neither
-/// is on).
+/// is on; boxed, so that a request without one moves no more than the
+/// validation).
 pub(crate) struct Kept {
     validation: RequestValidation,
-    record: Option<observe::Record>,
+    record: Option<Box<observe::Record>>,
 }
 
 impl MaskinportenClaims {
@@ -61,18 +62,18 @@ impl MaskinportenClaims {
         f: impl FnOnce(&RequestValidation, Option<&observe::Record>) -> O,
     ) -> O {
         if let Some(kept) = req.extensions().get::<Kept>() {
-            return f(&kept.validation, kept.record.as_ref());
+            return f(&kept.validation, kept.record.as_deref());
         }
-        let start = observe::Start::now();
-        let validation = Self::validate(req, &start);
-        let record = start.record(req, &validation);
+        let start = observe::Start::if_wanted();
+        let validation = Self::validate(req, start.as_ref());
+        let record = start.and_then(|start| start.record(req, &validation));
         // `f` sees the validation before it is stored: one look-up, no clone.
-        let out = f(&validation, record.as_ref());
+        let out = f(&validation, record.as_deref());
         req.extensions_mut().insert(Kept { validation, record });
         out
     }
 
-    fn validate(req: &HttpRequest, start: &observe::Start) -> RequestValidation {
+    fn validate(req: &HttpRequest, start: Option<&observe::Start>) -> RequestValidation {
         let maskinporten = match registered(req) {
             Ok(maskinporten) => maskinporten,
             Err(error) => return RequestValidation::Done(Err(error)),
@@ -96,9 +97,12 @@ impl MaskinportenClaims {
                 // alike.
                 let maskinporten = maskinporten.clone();
                 let token = token.to_owned();
-                let flight = start
-                    .instrument(async move { maskinporten.validate_missed(&token, key).await });
-                RequestValidation::InFlight(flight.boxed_local().shared())
+                let flight = async move { maskinporten.validate_missed(&token, key).await };
+                let flight = match start {
+                    Some(start) => start.instrument(flight).boxed_local(),
+                    None => flight.boxed_local(),
+                };
+                RequestValidation::InFlight(flight.shared())
             }
         }
     }

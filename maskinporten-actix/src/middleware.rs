@@ -242,13 +242,15 @@ where
     fn call(&self, req: ServiceRequest) -> Self::Future {
         // Decided on the validation where the request keeps it, as the
         // attribute does: nothing is cloned on a cache hit.
-        let decision = MaskinportenClaims::with_validation(req.request(), |validation, record| {
-            match validation.outcome() {
-                Ok(Ok(claims)) => Ok(self.rule.decide(record, claims)),
-                Ok(Err(rejection)) => Ok(Err(rejection.clone())),
-                Err(flight) => Err(flight.clone()),
-            }
-        });
+        let decision =
+            MaskinportenClaims::with_validation(
+                req.request(),
+                |validation, record| match validation.outcome() {
+                    Ok(Ok(claims)) => Ok(self.rule.decide(record, claims)),
+                    Ok(Err(rejection)) => Ok(Err(rejection.clone())),
+                    Err(flight) => Err(flight.clone()),
+                },
+            );
         match decision {
             Ok(Ok(())) => Either::Left(Either::Left(pass(&self.service, req))),
             Ok(Err(rejection)) => Either::Left(Either::Right(future::ok(reject(req, rejection)))),

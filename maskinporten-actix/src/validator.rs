@@ -12,7 +12,7 @@ use reqwest::Url;
 use crate::{
     bearer::DEFAULT_MAX_TOKEN_LENGTH,
     cache::{
-        token_key, CacheBounds, TokenKey, Counters, IntrospectionCache, ValidationStats,
+        token_key, CacheBounds, Counters, IntrospectionCache, TokenKey, ValidationStats,
         DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_MAX_BYTES,
     },
     claims::{ClaimSet, MaskinportenClaims},
