@@ -333,15 +333,22 @@ impl MaskinportenClaims {
     /// Whether the token holds exactly this scope (whole scope, case-sensitive:
     /// `afp.read` is not `afp.readwrite`).
     pub fn has_scope(&self, scope: &str) -> bool {
-        // `scope_iter().any(|granted| granted == scope)`, without the
-        // iterator: compare at the start of each piece, skip to the next
-        // space on a mismatch. Every guarded request asks this.
         let wanted = scope.as_bytes();
-        let mut rest = self.claims.scope().as_bytes();
         // No piece is empty or holds a space.
         if wanted.is_empty() || wanted.contains(&b' ') {
             return false;
         }
+        self.holds_piece(wanted)
+    }
+
+    /// Whether a piece of the `scope` claim is exactly `wanted`, which is
+    /// neither empty nor holds a space (a valid scope name never does):
+    /// compared at the start of each piece, skipping to the next space on a
+    /// mismatch, without the split iterator. Every guarded request asks
+    /// this, with names checked when the guard was built.
+    fn holds_piece(&self, wanted: &[u8]) -> bool {
+        debug_assert!(!wanted.is_empty() && !wanted.contains(&b' '));
+        let mut rest = self.claims.scope().as_bytes();
         loop {
             if rest.starts_with(wanted) && rest.get(wanted.len()).is_none_or(|&b| b == b' ') {
                 return true;
@@ -403,7 +410,11 @@ impl MaskinportenClaims {
         if scopes.is_empty() {
             return Err(empty_requirement().rendered_with(&self.rendering));
         }
-        let granted = |scope: &S| self.has_scope(scope.as_ref());
+        // Valid names (see above) hold no space: no need to look for one.
+        let granted = |scope: &S| {
+            let wanted = scope.as_ref().as_bytes();
+            !wanted.is_empty() && self.holds_piece(wanted)
+        };
         let allowed = if any {
             scopes.iter().any(granted)
         } else {
