@@ -103,7 +103,15 @@ struct HotEntries {
 /// threads do not contend.
 #[repr(align(64))]
 #[derive(Default)]
-struct Slot(RwLock<Option<(TokenKey, Arc<ClaimSet>)>>);
+struct Slot(RwLock<Option<Hot>>);
+
+/// What a slot holds: the key, the cache's own answer, and the instant the
+/// token expires (`exp`), worked out once when the slot is filled.
+struct Hot {
+    key: TokenKey,
+    claims: Arc<ClaimSet>,
+    expires: SystemTime,
+}
 
 /// Slots in front of a cache of the default 10 000 entries or more; a
 /// smaller cache gets as many slots as entries (rounded up to a power of
@@ -118,7 +126,7 @@ impl HotEntries {
         }
     }
 
-    fn slot(&self, key: &TokenKey) -> &RwLock<Option<(TokenKey, Arc<ClaimSet>)>> {
+    fn slot(&self, key: &TokenKey) -> &RwLock<Option<Hot>> {
         let index = u64::from_le_bytes(key[..8].try_into().expect("8 bytes"));
         &self.slots[index as usize & (self.slots.len() - 1)].0
     }
@@ -126,22 +134,29 @@ impl HotEntries {
     fn get(&self, key: &TokenKey, now: SystemTime) -> Option<Arc<ClaimSet>> {
         let slot = self.slot(key).try_read().ok()?;
         match &*slot {
-            Some((held, claims)) if held == key && !expired(claims, now) => {
-                Some(Arc::clone(claims))
-            }
+            Some(hot) if hot.key == *key && now < hot.expires => Some(Arc::clone(&hot.claims)),
             _ => None,
         }
     }
 
     fn put(&self, key: &TokenKey, claims: &Arc<ClaimSet>) {
+        // A token whose `exp` is not a time after 1970 that a `SystemTime`
+        // can hold is never served from here.
+        let Some(expires) = expiry(claims) else {
+            return;
+        };
         if let Ok(mut slot) = self.slot(key).try_write() {
-            *slot = Some((*key, Arc::clone(claims)));
+            *slot = Some(Hot {
+                key: *key,
+                claims: Arc::clone(claims),
+                expires,
+            });
         }
     }
 
     fn remove(&self, key: &TokenKey) {
         if let Ok(mut slot) = self.slot(key).try_write() {
-            if slot.as_ref().is_some_and(|(held, _)| held == key) {
+            if slot.as_ref().is_some_and(|hot| hot.key == *key) {
                 *slot = None;
             }
         }
@@ -158,13 +173,12 @@ fn skip_recording() -> bool {
     })
 }
 
-/// Whether the token has expired at `now`: exact to the second, as
-/// [`time_left`] (`now` at or past `exp`).
-fn expired(claims: &ClaimSet, now: SystemTime) -> bool {
-    let now = now
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs());
-    u64::try_from(claims.expires_at_unix()).map_or(true, |exp| now >= exp)
+/// When the token expires: `exp` as a wall-clock time. A token has expired
+/// once the clock reaches it, exactly as [`time_left`] says (the whole
+/// seconds since 1970 at or past `exp` means the instant at or past `exp`).
+fn expiry(claims: &ClaimSet) -> Option<SystemTime> {
+    let exp = u64::try_from(claims.expires_at_unix()).ok()?;
+    UNIX_EPOCH.checked_add(Duration::from_secs(exp))
 }
 
 struct UntilExpiry {
