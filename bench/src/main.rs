@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run --release -p maskinporten-bench -- load [--duration S] [--quick] [--connections N]
 //! cargo run --release -p maskinporten-bench -- soak [--duration S] [--quick]
-//! cargo run --release -p maskinporten-bench -- warm [--rounds N] [--duration S] [--quick]
+//! cargo run --release -p maskinporten-bench -- warm [--rounds N] [--duration S] [--quick] [--token-bytes N]
 //! ```
 //!
 //! The driver starts its servers from its own executable: `api` (the API
@@ -30,7 +30,7 @@ const USAGE: &str = "usage:
       the load scenarios, each for SECONDS (default 10; --quick: 2)
   maskinporten-bench local [--duration SECONDS] [--quick] [--connections N]
       local validation against the JWKS, beside introspection
-  maskinporten-bench warm [--rounds N] [--duration SECONDS] [--quick] [--connections N]
+  maskinporten-bench warm [--rounds N] [--duration SECONDS] [--quick] [--connections N] [--token-bytes N]
       the warm guard (row 2) against the same bytes unguarded (row 1b), in alternating
       rounds, with the API's CPU time per request (default 6 rounds of 5 s; --quick: 2 of 2 s)
   maskinporten-bench soak [--duration SECONDS] [--quick]

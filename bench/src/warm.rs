@@ -12,7 +12,9 @@ use std::{io, path::Path, time::Duration};
 
 use crate::{
     args::Args,
-    driver::{fmt_count, fmt_duration, print_header, runtime, valid_token, Scratch},
+    driver::{
+        fmt_count, fmt_duration, print_header, runtime, valid_token, valid_token_of_length, Scratch,
+    },
     http,
     procs::{load_line, CpuMeter, Pinning, Server},
     wrk,
@@ -25,6 +27,8 @@ const P99_TARGET: f64 = 1.2;
 
 struct Options {
     rounds: usize,
+    /// The token's length; the load run's token when `None`.
+    token_bytes: Option<usize>,
     duration: Duration,
     connections: usize,
 }
@@ -51,6 +55,7 @@ pub fn run(mut args: Args) -> io::Result<()> {
         .parsed::<u64>("--duration")?
         .unwrap_or(if quick { 2 } else { 5 });
     let connections = args.parsed::<usize>("--connections")?.unwrap_or(64);
+    let token_bytes = args.parsed::<usize>("--token-bytes")?;
     args.finish()?;
     if rounds == 0 || duration == 0 || connections == 0 {
         return Err(crate::args::usage(
@@ -60,6 +65,7 @@ pub fn run(mut args: Args) -> io::Result<()> {
     wrk::ensure_installed()?;
     let options = Options {
         rounds,
+        token_bytes,
         duration: Duration::from_secs(duration),
         connections,
     };
@@ -93,7 +99,20 @@ async fn rounds_of(
             texas.url("/api/v1/introspect"),
         ],
     )?;
-    let token = valid_token();
+    let token = match options.token_bytes {
+        None => valid_token(),
+        Some(len) => valid_token_of_length(len).ok_or_else(|| {
+            crate::args::usage(format!(
+                "--token-bytes {len}: the shortest token is {} bytes",
+                valid_token().len()
+            ))
+        })?,
+    };
+    println!(
+        "token: {} bytes (header {} bytes)",
+        token.len(),
+        token.len() + "Authorization: Bearer ".len()
+    );
     let script = wrk::write_script(
         scratch.path(),
         "one-token.lua",

@@ -222,7 +222,7 @@ fn extraction(c: &mut Criterion) {
                     .expect("a cache hit is ready at once")
                     .expect("answered")
             },
-            BatchSize::SmallInput,
+            HOT_BATCH,
         )
     });
     group.bench_function("#[require_scope] handler service, warm cache", |b| {
@@ -235,7 +235,7 @@ fn extraction(c: &mut Criterion) {
                     .expect("a cache hit is ready at once")
                     .expect("answered")
             },
-            BatchSize::SmallInput,
+            HOT_BATCH,
         )
     });
     group.bench_function(
@@ -250,7 +250,7 @@ fn extraction(c: &mut Criterion) {
                         .expect("a cache hit is ready at once")
                         .expect("answered")
                 },
-                BatchSize::SmallInput,
+                HOT_BATCH,
             )
         },
     );
