@@ -4,7 +4,8 @@
 //!
 //! The API has one worker thread, as pinned to one core: `/plain` is the
 //! baseline (no guard), `/afp` is guarded by `#[require_scope]` and reads the
-//! claims, `/stats` reports the handle's counters (and, with `--check`, the
+//! claims, `/plain-hashed` is `/plain` plus the SHA-256 of the token (the
+//! warm run's control), `/stats` reports the handle's counters (and, with `--check`, the
 //! answers by expected class, for the soak run).
 
 use std::{
@@ -38,6 +39,20 @@ const PLAIN_BODY: &str = "AFP data for 991825827";
 
 #[get("/plain")]
 async fn plain() -> impl Responder {
+    HttpResponse::Ok().body(PLAIN_BODY)
+}
+
+/// `/plain` that also computes the SHA-256 of the bearer token, as the
+/// guard's cache key does, and nothing else: the warm run's control row,
+/// how much of the guard's cost over loopback the hash alone accounts for.
+#[get("/plain-hashed")]
+async fn plain_hashed(req: HttpRequest) -> impl Responder {
+    let token = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|value| value.as_bytes().strip_prefix(b"Bearer "))
+        .unwrap_or_default();
+    std::hint::black_box(<sha2::Sha256 as sha2::Digest>::digest(token));
     HttpResponse::Ok().body(PLAIN_BODY)
 }
 
@@ -205,6 +220,7 @@ pub fn run_api(mut args: Args) -> io::Result<()> {
                 .service(plain)
                 .service(afp)
                 .service(stats)
+                .service(plain_hashed)
                 .default_service(web::to(HttpResponse::NotFound))
         })
         // One worker: the process is pinned to one core.

@@ -1,6 +1,8 @@
 //! `maskinporten-bench warm`: the warm guard against the same request bytes
 //! without a guard (rows 2 and 1b of `load`), measured in alternating
-//! rounds, with the API's own CPU time per request beside the throughput.
+//! rounds, with the API's own CPU time per request beside the throughput,
+//! and a control row (1h): the unguarded handler hashing the token with
+//! SHA-256 as the guard's cache key does, and nothing else.
 //!
 //! One pair of rows, as `load` measures it, moves by up to 10 % from run to
 //! run on a shared machine: more than the guard's whole cost. Rounds in
@@ -88,7 +90,7 @@ async fn rounds_of(
     options: &Options,
     pinning: &Pinning,
     scratch: &Scratch,
-) -> io::Result<Vec<(Measured, Measured)>> {
+) -> io::Result<Vec<Round>> {
     let texas = Server::start("texas", pinning.load, &["texas".to_owned()])?;
     let api = Server::start(
         "api",
@@ -136,15 +138,17 @@ async fn rounds_of(
     let mut rounds = Vec::new();
     for round in 0..options.rounds {
         println!("-- round {}; {}", round + 1, load_line());
-        // Alternating order: a drift within the round weighs on both rows.
-        let (header, guarded) = if round % 2 == 0 {
-            let header = row("/plain")?;
-            (header, row("/afp")?)
-        } else {
-            let guarded = row("/afp")?;
-            (row("/plain")?, guarded)
+        // Forwards, then backwards: a drift within a round weighs on every
+        // row alike over two rounds.
+        let mut measured = [None; 3];
+        let order: [usize; 3] = if round % 2 == 0 { [0, 1, 2] } else { [2, 1, 0] };
+        for i in order {
+            measured[i] = Some(row(ROWS[i].1)?);
+        }
+        let [Some(header), Some(hashed), Some(guarded)] = measured else {
+            unreachable!("every row measured");
         };
-        for (name, m) in [("1b", &header), ("2 ", &guarded)] {
+        for ((name, _), m) in ROWS.iter().zip([&header, &hashed, &guarded]) {
             println!(
                 "   {name} {} requests/s, p99 {}, API CPU {:.2} us per request, api {:.0}% of \
                  cpu{} (busy {:.0}%)",
@@ -156,9 +160,24 @@ async fn rounds_of(
                 m.core_percent,
             );
         }
-        rounds.push((header, guarded));
+        rounds.push(Round {
+            header,
+            hashed,
+            guarded,
+        });
     }
     Ok(rounds)
+}
+
+/// The rows of a round: the same request to three handlers.
+const ROWS: [(&str, &str); 3] = [("1b", "/plain"), ("1h", "/plain-hashed"), ("2 ", "/afp")];
+
+/// One round: row 1b (unguarded), 1h (unguarded, hashing the token as the
+/// guard's cache key does: the control) and 2 (guarded, warm cache).
+struct Round {
+    header: Measured,
+    hashed: Measured,
+    guarded: Measured,
 }
 
 fn measure(
@@ -214,39 +233,48 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
-fn print_rounds(rounds: &[(Measured, Measured)]) {
+fn print_rounds(rounds: &[Round]) {
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    let ratio = |m: &Measured, base: &Measured| m.rps / base.rps;
+    let p99 = |m: &Measured, base: &Measured| m.p99.as_secs_f64() / base.p99.as_secs_f64();
+    let cpu = |m: &Measured, base: &Measured| us(m.cpu_per_request) - us(base.cpu_per_request);
     println!();
     println!(
-        "== rounds (row 2, guarded with a warm cache, against row 1b, the same bytes unguarded)"
+        "== rounds: row 2 (guarded, warm cache) and row 1h (unguarded, SHA-256 of the token \
+         only) against row 1b (the same bytes, unguarded)"
     );
     println!(
-        "| round | 1b requests/s | 2 requests/s | rps 2/1b | p99 1b | p99 2 | p99 2/1b | API CPU \
-         per request 1b | 2 | 2 − 1b |"
+        "| round | 1b requests/s | 1h | 2 | rps 1h/1b | rps 2/1b | p99 1b | p99 2 | p99 2/1b | \
+         API CPU per request 1b | 1h − 1b | 2 − 1b |"
     );
-    println!("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
-    let us = |d: Duration| d.as_secs_f64() * 1e6;
-    for (i, (header, guarded)) in rounds.iter().enumerate() {
+    println!("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    for (i, r) in rounds.iter().enumerate() {
         println!(
-            "| {} | {} | {} | {:.3} | {} | {} | {:.2} | {:.2} us | {:.2} us | {:+.2} us |",
+            "| {} | {} | {} | {} | {:.3} | {:.3} | {} | {} | {:.2} | {:.2} us | {:+.2} us | {:+.2} \
+             us |",
             i + 1,
-            fmt_count(header.rps.round() as u64),
-            fmt_count(guarded.rps.round() as u64),
-            guarded.rps / header.rps,
-            fmt_duration(header.p99),
-            fmt_duration(guarded.p99),
-            guarded.p99.as_secs_f64() / header.p99.as_secs_f64(),
-            us(header.cpu_per_request),
-            us(guarded.cpu_per_request),
-            us(guarded.cpu_per_request) - us(header.cpu_per_request),
+            fmt_count(r.header.rps.round() as u64),
+            fmt_count(r.hashed.rps.round() as u64),
+            fmt_count(r.guarded.rps.round() as u64),
+            ratio(&r.hashed, &r.header),
+            ratio(&r.guarded, &r.header),
+            fmt_duration(r.header.p99),
+            fmt_duration(r.guarded.p99),
+            p99(&r.guarded, &r.header),
+            us(r.header.cpu_per_request),
+            cpu(&r.hashed, &r.header),
+            cpu(&r.guarded, &r.header),
         );
     }
-    let of = |f: &dyn Fn(&(Measured, Measured)) -> f64| median(rounds.iter().map(f).collect());
-    let throughput = of(&|(h, g)| g.rps / h.rps);
-    let p99 = of(&|(h, g)| g.p99.as_secs_f64() / h.p99.as_secs_f64());
-    let cpu = of(&|(h, g)| us(g.cpu_per_request) - us(h.cpu_per_request));
+    let of = |f: &dyn Fn(&Round) -> f64| median(rounds.iter().map(f).collect());
+    let throughput = of(&|r| ratio(&r.guarded, &r.header));
+    let hashed = of(&|r| ratio(&r.hashed, &r.header));
+    let latency = of(&|r| p99(&r.guarded, &r.header));
+    let guard_cpu = of(&|r| cpu(&r.guarded, &r.header));
+    let hash_cpu = of(&|r| cpu(&r.hashed, &r.header));
     let foreign = rounds
         .iter()
-        .flat_map(|(h, g)| [h, g])
+        .flat_map(|r| [&r.header, &r.hashed, &r.guarded])
         .map(|m| m.core_percent - m.api_percent)
         .fold(0.0, f64::max);
     println!();
@@ -261,10 +289,18 @@ fn print_rounds(rounds: &[(Measured, Measured)]) {
         }
     );
     println!(
-        "  [{}] warm guard p99 <= {P99_TARGET:.1} x the same bytes unguarded: {p99:.2}",
-        if p99 <= P99_TARGET { "MET" } else { "MISSED" }
+        "  [{}] warm guard p99 <= {P99_TARGET:.1} x the same bytes unguarded: {latency:.2}",
+        if latency <= P99_TARGET {
+            "MET"
+        } else {
+            "MISSED"
+        }
     );
-    println!("  API CPU time the guard adds per request: {cpu:+.2} us");
+    println!("  API CPU time the guard adds per request: {guard_cpu:+.2} us");
+    println!(
+        "  control: hashing the token alone, unguarded: throughput {hashed:.3} x, \
+         {hash_cpu:+.2} us of API CPU per request"
+    );
     if foreign > 3.0 {
         println!(
             "  note: the API's core was up to {foreign:.0} points busier than the API: other \
