@@ -76,7 +76,7 @@ pub fn run(mut args: Args) -> io::Result<()> {
         "warm",
         &pinning,
         &format!(
-            "{rounds} rounds of rows 1b and 2 in alternating order, {duration} s each (after 1 s \
+            "{rounds} rounds of rows 1b, 1h and 2, forwards then backwards, {duration} s each (after 1 s \
              unmeasured), {connections} connections, 1 wrk thread"
         ),
     );
