@@ -151,20 +151,27 @@ async fn main() -> std::io::Result<()> {
     } else {
         std::env::var_os(maskinporten_actix::INTROSPECTION_ENDPOINT_ENV).is_some()
     };
-    let maskinporten = match (on_nais, local) {
-        (true, false) => Maskinporten::from_env().map_err(std::io::Error::other)?,
-        (true, true) => Maskinporten::local_from_env().map_err(std::io::Error::other)?,
+    let builder = match (on_nais, local) {
+        (true, false) => Maskinporten::builder_from_env().map_err(std::io::Error::other)?,
+        (true, true) => Maskinporten::local_builder_from_env().map_err(std::io::Error::other)?,
         (false, _) => {
             let texas = LocalTexas::start();
-            let maskinporten = if local {
-                texas.maskinporten_local()
+            let builder = if local {
+                texas.maskinporten_local_builder()
             } else {
-                texas.maskinporten()
+                texas.maskinporten_builder()
             };
             local_texas = Some(texas);
-            maskinporten
+            builder
         }
     };
+    // The scopes .nais/app.yaml exposes, read when this compiled: a token
+    // that holds none of them was issued for another API, and every handler
+    // refuses it, also one that only takes `MaskinportenClaims`.
+    let maskinporten = builder
+        .exposed_scopes(maskinporten_actix::exposed_scopes!())
+        .build()
+        .map_err(std::io::Error::other)?;
 
     let server = HttpServer::new({
         let maskinporten = maskinporten.clone();

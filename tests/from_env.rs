@@ -74,3 +74,42 @@ async fn from_env_reads_the_issuer_and_refuses_other_issuers_unasked() {
     assert_eq!(texas.introspections(), 1);
     std::env::remove_var(ISSUER_ENV);
 }
+
+/// `builder_from_env` reads what `from_env` reads, and takes more on top:
+/// here the exposed scopes, which refuse a token issued for another API
+/// with 403 while a token for this one passes; a missing endpoint is the
+/// same error naming the variable.
+#[actix_web::test]
+#[allow(clippy::await_holding_lock)]
+async fn builder_from_env_reads_the_same_variables_and_takes_exposed_scopes() {
+    let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    std::env::remove_var(INTROSPECTION_ENDPOINT_ENV);
+    let error = Maskinporten::builder_from_env().map(drop).unwrap_err();
+    assert_eq!(error.variable(), Some(INTROSPECTION_ENDPOINT_ENV));
+
+    let texas = LocalTexas::start();
+    std::env::set_var(INTROSPECTION_ENDPOINT_ENV, texas.introspection_endpoint());
+    std::env::set_var(ISSUER_ENV, texas.issuer());
+    let maskinporten = Maskinporten::builder_from_env()
+        .expect("configured")
+        .exposed_scopes(["nav:helse/sykepenger/afp.read"])
+        .build()
+        .expect("built");
+    let elsewhere = texas.token().scope("nav:helse/other/api.read").sign();
+    let error = maskinporten.validate(&elsewhere).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InsufficientScope);
+    let ours = texas.token().scope("nav:helse/sykepenger/afp.read").sign();
+    maskinporten
+        .validate(&ours)
+        .await
+        .expect("a token for this API");
+    // The issuer was read too: another issuer's token never reaches Texas.
+    let before = texas.introspections();
+    let other = texas.token().issuer("https://maskinporten.no/").sign();
+    assert_eq!(
+        maskinporten.validate(&other).await.unwrap_err().kind(),
+        ErrorKind::InvalidToken
+    );
+    assert_eq!(texas.introspections(), before);
+    std::env::remove_var(ISSUER_ENV);
+}

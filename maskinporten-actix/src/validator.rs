@@ -137,9 +137,25 @@ impl Precheck {
 
 impl Maskinporten {
     /// Configures introspection from `NAIS_TOKEN_INTROSPECTION_ENDPOINT`, which
-    /// NAIS sets for applications with Maskinporten enabled. A missing or
-    /// invalid value is a [`ConfigError`] naming the variable.
+    /// NAIS sets for applications with Maskinporten enabled, and
+    /// `MASKINPORTEN_ISSUER` when it is set. A missing or invalid value is a
+    /// [`ConfigError`] naming the variable.
     pub fn from_env() -> Result<Self, ConfigError> {
+        Self::builder_from_env()?.build()
+    }
+
+    /// A builder for introspection from the environment (see
+    /// [`from_env`](Self::from_env)), to set the exposed scopes, an audience,
+    /// a realm or cache options on top. The recommended set-up on NAIS:
+    ///
+    /// ```no_run
+    /// # use maskinporten_actix::Maskinporten;
+    /// let maskinporten = Maskinporten::builder_from_env()?
+    ///     .exposed_scopes(["nav:helse/sykepenger/afp.read"]) // or exposed_scopes!() from the manifest
+    ///     .build()?;
+    /// # Ok::<(), maskinporten_actix::ConfigError>(())
+    /// ```
+    pub fn builder_from_env() -> Result<MaskinportenBuilder, ConfigError> {
         let endpoint = std::env::var(INTROSPECTION_ENDPOINT_ENV).map_err(|e| {
             ConfigError::new(
                 Some(INTROSPECTION_ENDPOINT_ENV),
@@ -160,7 +176,7 @@ impl Maskinporten {
         if let Some(issuer) = optional_env(ISSUER_ENV)? {
             builder = builder.issuer(issuer);
         }
-        builder.build()
+        Ok(builder)
     }
 
     /// Configures local validation from the variables NAIS sets for an
