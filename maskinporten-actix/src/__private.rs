@@ -110,12 +110,8 @@ where
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         // Decided on the validation where the request keeps it: the claims
         // are cloned only for the handler's own arguments.
-        let decision = MaskinportenClaims::with_validation(req, |validation, record| {
-            match validation.outcome() {
-                Ok(Ok(claims)) => Ok(R::RULE.decide(record, claims)),
-                Ok(Err(rejection)) => Ok(Err(rejection.clone())),
-                Err(flight) => Err(flight.clone()),
-            }
+        let decision = MaskinportenClaims::guard_decision(req, |record, claims| {
+            R::RULE.decide(record, claims)
         });
         match decision {
             Ok(Ok(())) => {
@@ -128,10 +124,10 @@ where
                 let req = req.clone();
                 let mut payload = payload.take();
                 Either::Right(Box::pin(async move {
-                    let claims = flight.await?;
-                    MaskinportenClaims::with_validation(&req, |_, record| {
-                        R::RULE.decide(record, &claims)
-                    })?;
+                    MaskinportenClaims::guard_decision_after(&req, flight, |record, claims| {
+                        R::RULE.decide(record, claims)
+                    })
+                    .await?;
                     let inner = T::from_request(&req, &mut payload)
                         .await
                         .map_err(Into::into)?;

@@ -8,7 +8,9 @@ use futures_util::future::{self, Either, FutureExt, LocalBoxFuture, Ready, Share
 use crate::{bearer, observe, ErrorKind, Maskinporten, MaskinportenClaims, MaskinportenError};
 
 type Validated = Result<MaskinportenClaims, MaskinportenError>;
-type InFlight = Shared<LocalBoxFuture<'static, Validated>>;
+/// A guard's decision: `Ok` lets the request through.
+pub(crate) type Decided = Result<(), MaskinportenError>;
+pub(crate) type InFlight = Shared<LocalBoxFuture<'static, Validated>>;
 
 /// The validation of one request, shared by every extractor in it.
 #[derive(Clone)]
@@ -71,6 +73,32 @@ impl MaskinportenClaims {
         let out = f(&validation, record.as_deref());
         req.extensions_mut().insert(Kept { validation, record });
         out
+    }
+
+    /// A guard's decision on the request's validation: `decide`'s on the
+    /// claims (which notes it on the request's record), or the rejection
+    /// the validation itself came to. `Err` holds the introspection still
+    /// under way, for [`guard_decision_after`](Self::guard_decision_after).
+    /// Every guard form decides here: the attribute and the middleware.
+    pub(crate) fn guard_decision(
+        req: &HttpRequest,
+        decide: impl FnOnce(Option<&observe::Record>, &MaskinportenClaims) -> Decided,
+    ) -> Result<Decided, InFlight> {
+        Self::with_validation(req, |validation, record| match validation.outcome() {
+            Ok(Ok(claims)) => Ok(decide(record, claims)),
+            Ok(Err(rejection)) => Ok(Err(rejection.clone())),
+            Err(flight) => Err(flight.clone()),
+        })
+    }
+
+    /// The guard's decision once the introspection under way answers.
+    pub(crate) async fn guard_decision_after(
+        req: &HttpRequest,
+        flight: InFlight,
+        decide: impl FnOnce(Option<&observe::Record>, &MaskinportenClaims) -> Decided,
+    ) -> Decided {
+        let claims = flight.await?;
+        Self::with_validation(req, |_, record| decide(record, &claims))
     }
 
     fn validate(req: &HttpRequest, start: Option<&observe::Start>) -> RequestValidation {

@@ -242,15 +242,9 @@ where
     fn call(&self, req: ServiceRequest) -> Self::Future {
         // Decided on the validation where the request keeps it, as the
         // attribute does: nothing is cloned on a cache hit.
-        let decision =
-            MaskinportenClaims::with_validation(
-                req.request(),
-                |validation, record| match validation.outcome() {
-                    Ok(Ok(claims)) => Ok(self.rule.decide(record, claims)),
-                    Ok(Err(rejection)) => Ok(Err(rejection.clone())),
-                    Err(flight) => Err(flight.clone()),
-                },
-            );
+        let decision = MaskinportenClaims::guard_decision(req.request(), |record, claims| {
+            self.rule.decide(record, claims)
+        });
         match decision {
             Ok(Ok(())) => Either::Left(Either::Left(pass(&self.service, req))),
             Ok(Err(rejection)) => Either::Left(Either::Right(future::ok(reject(req, rejection)))),
@@ -258,11 +252,12 @@ where
                 let service = Rc::clone(&self.service);
                 let rule = Arc::clone(&self.rule);
                 Either::Right(Box::pin(async move {
-                    let decided = flight.await.and_then(|claims| {
-                        MaskinportenClaims::with_validation(req.request(), |_, record| {
-                            rule.decide(record, &claims)
-                        })
-                    });
+                    let decided = MaskinportenClaims::guard_decision_after(
+                        req.request(),
+                        flight,
+                        |record, claims| rule.decide(record, claims),
+                    )
+                    .await;
                     match decided {
                         Ok(()) => pass(&service, req).await,
                         Err(rejection) => Ok(reject(req, rejection)),
