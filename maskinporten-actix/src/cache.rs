@@ -199,9 +199,8 @@ impl moka::Expiry<TokenKey, Arc<ClaimSet>> for UntilExpiry {
 
 /// How long until the token expires; zero once it has.
 fn time_left(claims: &ClaimSet) -> Duration {
-    let expires_at = UNIX_EPOCH + Duration::from_secs(claims.expires_at_unix().max(0) as u64);
-    expires_at
-        .duration_since(SystemTime::now())
+    expiry(claims)
+        .and_then(|expires| expires.duration_since(SystemTime::now()).ok())
         .unwrap_or(Duration::ZERO)
 }
 

@@ -119,7 +119,13 @@ impl Start {
     /// `info` either, nothing could ever see the span, and none is made.
     #[inline]
     pub(crate) fn now() -> Start {
-        if unseen() {
+        Self::opened(unseen())
+    }
+
+    /// [`now`](Self::now), told whether anything could see the span.
+    #[inline]
+    fn opened(unseen: bool) -> Start {
+        if unseen {
             return Start {
                 span: Span::none(),
                 started: None,
@@ -143,10 +149,11 @@ impl Start {
     /// request carries no span and no record.
     #[inline]
     pub(crate) fn if_wanted() -> Option<Start> {
-        if !counted::ENABLED && unseen() {
+        let unseen = unseen();
+        if !counted::ENABLED && unseen {
             return None;
         }
-        Some(Start::now())
+        Some(Start::opened(unseen))
     }
 
     /// Runs a validation inside the span, and records its latency when it
