@@ -385,6 +385,34 @@ impl TokenBuilder {
         }
         format!("{header}.{}.{signature}", b64url(&payload_json(&changed)))
     }
+
+    /// Signs the token padded to `len` bytes with a `pad` claim of `x`s, or
+    /// to the first length above `len` that base64 allows: for measuring
+    /// or testing what a token's size costs. `None` when the token without
+    /// the claim is already longer than `len`.
+    ///
+    /// ```
+    /// # use maskinporten_actix::testing::{TokenBuilder, DEFAULT_ISSUER};
+    /// let token = TokenBuilder::new(DEFAULT_ISSUER).sign_padded(900).unwrap();
+    /// assert!((900..=901).contains(&token.len()));
+    /// ```
+    pub fn sign_padded(&self, len: usize) -> Option<String> {
+        let unpadded = self.sign().len();
+        if unpadded > len {
+            return None;
+        }
+        // A claim of n bytes adds `,"pad":""` and the n bytes to the JSON,
+        // at least 4/3 as many characters of base64 less two: starting a
+        // few bytes below that never skips the shortest long enough token.
+        let start = ((len - unpadded) * 3 / 4).saturating_sub(16);
+        (start..)
+            .map(|pad| {
+                self.clone()
+                    .claim("pad", Value::String("x".repeat(pad)))
+                    .sign()
+            })
+            .find(|token| token.len() >= len)
+    }
 }
 
 fn org_claim(id: &str) -> Value {
