@@ -839,16 +839,17 @@ async fn scopes_outside_a_scope_string_are_never_a_grant() {
             403,
         ),
         (texas.token().claim("scope", json!(null)), 403),
-        // A `scope` that is not a string makes the answer unusable: 503, as
-        // for any answer the guard cannot read (never a grant).
-        (texas.token().claim("scope", json!([READ, WRITE])), 503),
+        // A `scope` that is not a string is no claim a Maskinporten token
+        // has: the token is unusable, refused (401) as local validation
+        // refuses it, never a grant.
+        (texas.token().claim("scope", json!([READ, WRITE])), 401),
         (
             texas
                 .token()
                 .claim("scope", json!({ READ: true, WRITE: true })),
-            503,
+            401,
         ),
-        (texas.token().claim("scope", json!(true)), 503),
+        (texas.token().claim("scope", json!(true)), 401),
     ];
     for (builder, status) in cases {
         let token = builder.sign();

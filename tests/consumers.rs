@@ -110,7 +110,7 @@ async fn listed_consumers_pass_every_guard_form() {
             }
         }
     }
-    let token = texas.token().consumer(ALLOWED).sign();
+    let token = texas.token().scope(READ).consumer(ALLOWED).sign();
     let response = get(&api.url("/consumer-only/7"), Some(&token)).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.json::<Value>().await.unwrap(), json!({ "id": 7 }));
@@ -221,8 +221,8 @@ async fn run_time_lists_are_checked_and_never_empty() {
                 .route(web::get().to(HttpResponse::Ok)),
         );
     });
-    let allowed = texas.token().consumer(ALSO_ALLOWED).sign();
-    let stranger = texas.token().consumer(STRANGER).sign();
+    let allowed = texas.token().scope(READ).consumer(ALSO_ALLOWED).sign();
+    let stranger = texas.token().scope(READ).consumer(STRANGER).sign();
     assert_eq!(
         get(&api.url("/afp"), Some(&allowed)).await.status(),
         StatusCode::OK

@@ -76,6 +76,8 @@ async fn local_validation_decides_as_introspection_does() {
                 texas
                     .maskinporten_builder()
                     .disable_cache()
+                    // Agreement on every token, whatever API it is for.
+                    .accept_any_scope()
                     .build()
                     .unwrap(),
             ),
@@ -86,6 +88,7 @@ async fn local_validation_decides_as_introspection_does() {
                 texas
                     .maskinporten_local_builder()
                     .disable_cache()
+                    .accept_any_scope()
                     .jwks_min_refetch_interval(WINDOW)
                     .jwks_refresh_interval(Duration::from_millis(250))
                     .build()

@@ -40,7 +40,13 @@ fn routes(cfg: &mut actix_web::web::ServiceConfig) {
 #[actix_web::test]
 async fn an_empty_requirement_refuses_every_token() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    // The token is for this API: only the empty requirement stands between.
+    let handle = texas
+        .maskinporten_builder()
+        .exposed_scopes([READ])
+        .build()
+        .unwrap();
+    let api = TestApi::start(Some(handle), routes);
     let token = texas.token().scope(READ).sign();
     for path in ["/all-of-none", "/any-of-none"] {
         let response = client()

@@ -251,9 +251,6 @@ async fn unusable_answers_are_503_and_never_cached() {
     let mut no_exp = active_claims();
     no_exp.remove("exp");
     let no_exp = Value::Object(no_exp).to_string();
-    let mut scope_array = active_claims();
-    scope_array.insert("scope".into(), json!([READ]));
-    let scope_array = Value::Object(scope_array).to_string();
     let healthy = healthy();
     let active_twice = format!(r#"{{"active":false,{}"#, &healthy[1..]);
     let scope_twice = format!(r#"{}","scope":"{READ}"}}"#, &healthy[..healthy.len() - 2]);
@@ -276,7 +273,6 @@ async fn unusable_answers_are_503_and_never_cached() {
         ("active null", Fault::Answer(200, active_null)),
         ("array", Fault::Answer(200, format!("[{healthy}]"))),
         ("active but no exp", Fault::Answer(200, no_exp)),
-        ("scope not a string", Fault::Answer(200, scope_array)),
         (
             "trailing garbage",
             Fault::Answer(200, format!("{healthy}}}")),
@@ -372,9 +368,36 @@ async fn an_answer_of_exactly_64_kib_is_read() {
     assert_no_stray_panics();
 }
 
+/// An active answer whose claims no Maskinporten token has (a `scope` that
+/// is not a string) while the sidecar's own checks hold (`iss`, `exp`,
+/// `iat`): the sidecar copies a token's claims verbatim, so the token is at
+/// fault. It is refused as local validation refuses it (401), and, being
+/// junk, never remembered.
+#[actix_web::test]
+async fn a_token_with_unusable_claims_is_401_as_in_local_validation() {
+    watch_panics();
+    let mut claims = active_claims();
+    claims.insert("scope".into(), json!([READ]));
+    let server = FaultServer::start(Fault::Answer(200, Value::Object(claims).to_string())).await;
+    let api = TestApi::start(Some(handle(&server.url())), routes);
+    let token = token();
+    for _ in 0..2 {
+        let (response, _) = get(&api, "/afp", &token).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+        assert!(
+            challenge.starts_with(r#"Bearer error="invalid_token""#),
+            "{challenge}"
+        );
+    }
+    assert_eq!(server.requests(), 2, "never remembered");
+    assert_no_stray_panics();
+}
+
 /// Per the facts: an active answer without `scope` is a valid token holding
-/// no scope. A scope-guarded route says 403, a claims-only route lets it in.
-/// It is a real answer, so it is cached like any active one.
+/// no scope. A scope-guarded route says 403, and so does a claims-only
+/// route: the token holds none of the scopes the API exposes. It is a real
+/// answer, so its refusal is remembered like any refusal of a valid token.
 #[actix_web::test]
 async fn an_active_answer_without_scope_holds_no_scope() {
     watch_panics();
@@ -389,13 +412,15 @@ async fn an_active_answer_without_scope_holds_no_scope() {
         response.headers()["www-authenticate"],
         r#"Bearer error="insufficient_scope", error_description="the access token lacks a scope this resource requires", scope="nav:helse/sykepenger/afp.read""#
     );
+    // Holding no scope, it holds none this API exposes: a claims-only
+    // route refuses it too, and the refusal is remembered.
     let (response, _) = get(&api, "/whoami", &token).await;
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(
-        response.json::<Value>().await.unwrap(),
-        json!({"scopes": [], "orgno": "991825827"})
+        server.requests(),
+        1,
+        "the refusal of a valid token is remembered"
     );
-    assert_eq!(server.requests(), 1, "the active answer is cached");
     assert_no_stray_panics();
 }
 

@@ -69,7 +69,9 @@ async fn from_env_reads_the_issuer_and_refuses_other_issuers_unasked() {
     assert_eq!(error.kind(), ErrorKind::InvalidToken);
     assert_eq!(texas.introspections(), 0);
     assert_eq!(maskinporten.stats().refused_without_validator, 1);
-    let good = texas.token().sign();
+    // A scope this program names (the handle's default of exposed scopes).
+    let named = maskinporten_actix::scopes!["nav:helse/sykepenger/afp.read"];
+    let good = texas.token().scope(named.iter().next().unwrap()).sign();
     maskinporten.validate(&good).await.expect("active");
     assert_eq!(texas.introspections(), 1);
     std::env::remove_var(ISSUER_ENV);

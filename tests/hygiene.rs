@@ -380,6 +380,7 @@ async fn no_token_in_debug_display_or_panic_messages() {
     let mp = texas
         .maskinporten_builder()
         .realm("afp-api")
+        .exposed_scopes([READ, WRITE])
         .build()
         .unwrap();
     let valid = texas.token().scope(READ).consumer("889640782").sign();

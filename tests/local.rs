@@ -181,7 +181,11 @@ async fn the_leeway_is_configurable() {
         .leeway(Duration::ZERO)
         .build()
         .unwrap();
-    let token = texas.token().expired(Duration::from_secs(30)).sign();
+    let token = texas
+        .token()
+        .scope(READ)
+        .expired(Duration::from_secs(30))
+        .sign();
     assert!(strict.validate(&token).await.is_err());
     assert!(texas.maskinporten_local().validate(&token).await.is_ok());
 }

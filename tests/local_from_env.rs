@@ -14,6 +14,15 @@ fn clear() {
     }
 }
 
+/// A scope this program names, so that the handles' default of exposed
+/// scopes takes tokens that hold it.
+const READ: &str = "nav:helse/sykepenger/afp.read";
+
+#[allow(dead_code)]
+fn named() -> maskinporten_actix::Scopes {
+    maskinporten_actix::scopes!["nav:helse/sykepenger/afp.read"]
+}
+
 #[test]
 fn a_missing_or_invalid_variable_is_named() {
     let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -32,17 +41,110 @@ fn a_missing_or_invalid_variable_is_named() {
     assert_eq!(error.variable(), Some(ISSUER_ENV), "{error}");
 
     std::env::set_var(ISSUER_ENV, "https://test.maskinporten.no/");
-    for invalid in ["localhost/jwk", "file:///jwk", "http://"] {
+    // Keys over plain http only from loopback: on the path to any other
+    // host they could be swapped.
+    for invalid in [
+        "localhost/jwk",
+        "file:///jwk",
+        "http://",
+        "http://test.maskinporten.no/jwk",
+        "http://10.0.0.1/jwk",
+    ] {
         std::env::set_var(JWKS_URI_ENV, invalid);
         let error = Maskinporten::local_from_env().unwrap_err();
         assert_eq!(error.variable(), Some(JWKS_URI_ENV), "{invalid}: {error}");
     }
+    for loopback in [
+        "http://127.0.0.1:7/jwk",
+        "http://localhost:7/jwk",
+        "http://[::1]:7/jwk",
+    ] {
+        std::env::set_var(JWKS_URI_ENV, loopback);
+        Maskinporten::local_from_env().expect(loopback);
+    }
 
     clear();
-    std::env::set_var(WELL_KNOWN_URL_ENV, "not a url");
-    let error = Maskinporten::local_from_env().unwrap_err();
-    assert_eq!(error.variable(), Some(WELL_KNOWN_URL_ENV), "{error}");
+    for invalid in [
+        "not a url",
+        "http://test.maskinporten.no/.well-known/oauth-authorization-server",
+    ] {
+        std::env::set_var(WELL_KNOWN_URL_ENV, invalid);
+        let error = Maskinporten::local_from_env().unwrap_err();
+        assert_eq!(error.variable(), Some(WELL_KNOWN_URL_ENV), "{error}");
+    }
     clear();
+}
+
+#[test]
+fn keys_by_hand_are_fetched_over_https_or_from_loopback_only() {
+    let local = |jwks: &str| {
+        Maskinporten::builder()
+            .local_validation("https://test.maskinporten.no/", jwks)
+            .build()
+    };
+    assert!(local("https://test.maskinporten.no/jwk").is_ok());
+    assert!(local("http://127.0.0.1:7/jwk").is_ok());
+    let error = local("http://test.maskinporten.no/jwk").unwrap_err();
+    assert!(error.to_string().contains("https"), "{error}");
+    let checked = |jwks: &str| {
+        Maskinporten::builder()
+            .introspection_endpoint("http://127.0.0.1:7164/api/v1/introspect")
+            .signature_check("https://test.maskinporten.no/", jwks)
+            .build()
+    };
+    assert!(checked("https://test.maskinporten.no/jwk").is_ok());
+    assert!(checked("http://test.maskinporten.no/jwk").is_err());
+    // Local validation checks every signature itself.
+    let both = Maskinporten::builder()
+        .local_validation(
+            "https://test.maskinporten.no/",
+            "https://test.maskinporten.no/jwk",
+        )
+        .signature_check(
+            "https://test.maskinporten.no/",
+            "https://test.maskinporten.no/jwk",
+        )
+        .build();
+    assert!(both.is_err());
+}
+
+#[actix_web::test]
+async fn from_env_checks_signatures_before_the_sidecar_when_the_jwks_is_set() {
+    use maskinporten_actix::INTROSPECTION_ENDPOINT_ENV;
+    let texas = LocalTexas::start();
+    let maskinporten = {
+        let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        clear();
+        std::env::set_var(INTROSPECTION_ENDPOINT_ENV, texas.introspection_endpoint());
+        std::env::set_var(ISSUER_ENV, texas.issuer());
+        std::env::set_var(JWKS_URI_ENV, texas.jwks_uri());
+        let maskinporten = Maskinporten::from_env().unwrap();
+        std::env::remove_var(INTROSPECTION_ENDPOINT_ENV);
+        clear();
+        maskinporten
+    };
+    texas.reset_introspections();
+    let forged = texas
+        .token()
+        .scope(READ)
+        .kid(maskinporten_actix::testing::DEFAULT_KID)
+        .signed_by_other_key()
+        .sign();
+    let error = maskinporten.validate(&forged).await.unwrap_err();
+    assert_eq!(error.kind(), maskinporten_actix::ErrorKind::InvalidToken);
+    let unknown_kid = texas.token().scope(READ).signed_by_other_key().sign();
+    assert!(maskinporten.validate(&unknown_kid).await.is_err());
+    assert_eq!(
+        texas.introspections(),
+        0,
+        "forged tokens never reach the sidecar"
+    );
+    // A genuine token still goes to the sidecar, which judges it.
+    maskinporten
+        .validate(&texas.token().scope(READ).sign())
+        .await
+        .unwrap();
+    assert_eq!(texas.introspections(), 1);
 }
 
 #[actix_web::test]
@@ -62,7 +164,10 @@ async fn reads_issuer_and_jwks_uri_without_touching_the_network() {
         maskinporten
     };
     assert_eq!(texas.jwks_fetches(), 0);
-    let claims = maskinporten.validate(&texas.token().sign()).await.unwrap();
+    let claims = maskinporten
+        .validate(&texas.token().scope(READ).sign())
+        .await
+        .unwrap();
     assert_eq!(claims.issuer(), texas.issuer());
     let other = texas.token().issuer("https://maskinporten.no/").sign();
     assert!(maskinporten.validate(&other).await.is_err());
@@ -82,7 +187,10 @@ async fn discovers_both_from_the_well_known_url_on_first_need() {
     };
     assert!(format!("{maskinporten:?}").contains(&texas.well_known_url()));
     assert_eq!(texas.jwks_fetches(), 0);
-    let claims = maskinporten.validate(&texas.token().sign()).await.unwrap();
+    let claims = maskinporten
+        .validate(&texas.token().scope(READ).sign())
+        .await
+        .unwrap();
     assert_eq!(claims.issuer(), texas.issuer());
     // The discovered issuer is enforced.
     let other = texas.token().issuer("https://maskinporten.no/").sign();

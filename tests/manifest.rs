@@ -93,10 +93,22 @@ async fn local_validation_refuses_a_token_that_holds_no_exposed_scope() {
 }
 
 #[actix_web::test]
-async fn without_exposed_scopes_any_valid_token_passes() {
+async fn without_exposed_scopes_the_scopes_the_guards_name_are_exposed() {
     let texas = LocalTexas::start();
     let api = TestApi::start(Some(texas.maskinporten()), routes);
+    // The one scope this program names: a handle without exposed_scopes
+    // takes tokens that hold it, and no other.
+    let named = maskinporten_actix::scopes!["nav:helse/sykepenger/afp.read"];
+    let ours = texas.token().scopes(named.iter()).sign();
+    assert_eq!(status_of(&api, &ours).await.0, StatusCode::OK);
     let token = texas.token().scope(ELSEWHERE).sign();
+    assert_eq!(status_of(&api, &token).await.0, StatusCode::FORBIDDEN);
+    let any = texas
+        .maskinporten_builder()
+        .accept_any_scope()
+        .build()
+        .unwrap();
+    let api = TestApi::start(Some(any), routes);
     assert_eq!(status_of(&api, &token).await.0, StatusCode::OK);
 }
 
@@ -213,7 +225,11 @@ fn editing_the_manifest_makes_the_next_build_check_again() {
         app.join("stand-in/src/lib.rs"),
         "pub struct Scopes(pub &'static [&'static str]);\n\
          impl Scopes {\n    pub const fn __checked(scopes: &'static [&'static str]) -> Self {\n        \
-         Scopes(scopes)\n    }\n}\n",
+         Scopes(scopes)\n    }\n}\n\
+         pub mod __private {\n    pub struct NamedScopes(pub &'static [&'static str]);\n    \
+         pub mod inventory {\n        #[macro_export]\n        \
+         macro_rules! __submit { ($($item:tt)*) => {}; }\n        \
+         pub use __submit as submit;\n    }\n}\n",
     )
     .unwrap();
     std::fs::write(

@@ -177,7 +177,12 @@ async fn every_outcome_is_counted_once_by_name_and_label() {
     let _turn = TURN.lock().await;
     let mut before = recorded.totals();
     let texas = LocalTexas::start();
-    let maskinporten = texas.maskinporten();
+    // The API exposes both; its routes ask for READ.
+    let maskinporten = texas
+        .maskinporten_builder()
+        .exposed_scopes([READ, WRITE])
+        .build()
+        .unwrap();
     let api = TestApi::start(Some(maskinporten.clone()), routes);
 
     let read = texas.token().scope(READ).consumer(ALLOWED_ORG).sign();

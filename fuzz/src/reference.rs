@@ -65,8 +65,10 @@ pub fn scope_is_valid(scope: &str) -> bool {
 /// JSON object whose `active` is boolean true and whose claims every
 /// Maskinporten token has are of the right type (`iss` a string, `exp` and
 /// `iat` numbers; `scope`, `jti`, `client_id` strings if present); inactive
-/// for boolean false; anything else is a broken answer, and so is an object
-/// that names any key twice.
+/// for boolean false; unusable for boolean true with those of the sidecar's
+/// own checks right (`iss`, `exp`, `iat`) and one of the others wrong;
+/// anything else is a broken answer, and so is an object that names any key
+/// twice.
 pub fn decode(answer: &[u8]) -> Decoded {
     let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(answer) else {
         return Decoded::Broken;
@@ -86,14 +88,13 @@ pub fn decode(answer: &[u8]) -> Decoded {
     match map.get("active") {
         Some(Value::Bool(false)) => Decoded::Inactive,
         Some(Value::Bool(true))
-            if number("exp")
-                && number("iat")
-                && map.get("iss").is_some_and(Value::is_string)
-                && string_or_none("scope")
-                && string_or_none("jti")
-                && string_or_none("client_id") =>
+            if number("exp") && number("iat") && map.get("iss").is_some_and(Value::is_string) =>
         {
-            Decoded::Active
+            if string_or_none("scope") && string_or_none("jti") && string_or_none("client_id") {
+                Decoded::Active
+            } else {
+                Decoded::Unusable
+            }
         }
         _ => Decoded::Broken,
     }

@@ -14,6 +14,10 @@ use crate::{
 
 #[doc(hidden)]
 pub use actix_web;
+#[doc(hidden)]
+pub use inventory;
+
+pub use crate::exposure::NamedScopes;
 
 /// How the scopes of a requirement combine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +50,14 @@ pub enum Rule {
 static DELEGATION: Delegation = Delegation::Allowed;
 
 impl Rule {
+    /// A rejection of the request's validation as this guard gives it.
+    fn refine(self, rejection: MaskinportenError) -> MaskinportenError {
+        match self {
+            Rule::Scopes(scopes, match_) => rejection.for_scope_guard(scopes, match_ == Match::Any),
+            Rule::Consumers(..) => rejection,
+        }
+    }
+
     fn decide(
         self,
         record: Option<&observe::Record>,
@@ -119,7 +131,9 @@ where
                     |inner| inner.map(Guarded::new).map_err(Into::into);
                 Either::Left(Either::Right(T::from_request(req, payload).map(wrap)))
             }
-            Ok(Err(rejection)) => Either::Left(Either::Left(future::ready(Err(rejection.into())))),
+            Ok(Err(rejection)) => Either::Left(Either::Left(future::ready(Err(R::RULE
+                .refine(rejection)
+                .into())))),
             Err(flight) => {
                 let req = req.clone();
                 let mut payload = payload.take();
@@ -127,7 +141,8 @@ where
                     MaskinportenClaims::guard_decision_after(&req, flight, |record, claims| {
                         R::RULE.decide(record, claims)
                     })
-                    .await?;
+                    .await
+                    .map_err(|rejection| R::RULE.refine(rejection))?;
                     let inner = T::from_request(&req, &mut payload)
                         .await
                         .map_err(Into::into)?;
@@ -155,6 +170,9 @@ pub mod internals {
         Active,
         /// Not active.
         Inactive,
+        /// Active, with claims no Maskinporten token has: refused as the
+        /// token's fault (401).
+        Unusable,
         /// Not a usable answer: the guard answers 503.
         Broken,
     }
@@ -164,6 +182,7 @@ pub mod internals {
         match introspection::decode(answer) {
             Ok(introspection::Verdict::Active(_)) => Decoded::Active,
             Ok(introspection::Verdict::Inactive) => Decoded::Inactive,
+            Ok(introspection::Verdict::Unusable) => Decoded::Unusable,
             Err(_) => Decoded::Broken,
         }
     }

@@ -31,7 +31,7 @@ use futures_util::FutureExt;
 
 use sha2::{Digest, Sha256};
 
-use crate::claims::ClaimSet;
+use crate::{claims::ClaimSet, MaskinportenError};
 
 /// Entries held by default. At about 850 bytes resident per entry (see
 /// BENCHMARKS.md), 10 000 entries take under 10 MB.
@@ -323,7 +323,12 @@ impl Counters {
         counter.fetch_add(1, Relaxed);
     }
 
-    pub(crate) fn snapshot(&self, entries: u64, cached_bytes: u64) -> ValidationStats {
+    pub(crate) fn snapshot(
+        &self,
+        entries: u64,
+        cached_bytes: u64,
+        remembered_refusals: u64,
+    ) -> ValidationStats {
         ValidationStats {
             cache_hits: self.hits.load(Relaxed),
             cache_misses: self.misses.load(Relaxed),
@@ -333,6 +338,7 @@ impl Counters {
             cached_entries: entries,
             cached_bytes,
             refused_without_validator: self.refused_unasked.load(Relaxed),
+            remembered_refusals,
         }
     }
 }
@@ -365,4 +371,128 @@ pub struct ValidationStats {
     /// signed RS256 with a `kid`, expired beyond the leeway, or from
     /// another issuer.
     pub refused_without_validator: u64,
+    /// Refusals of validly issued tokens held now (a token for another API
+    /// or audience), each answered from memory when replayed until its
+    /// `exp` (approximate, as `cached_entries`).
+    pub remembered_refusals: u64,
+}
+
+/// Refusals of validly issued tokens, remembered until the token's `exp`:
+/// a token Maskinporten issued for another API, or for another audience,
+/// is refused from here when it is replayed, at the cost of one lookup,
+/// instead of being validated again. Only such refusals are kept; junk (a
+/// token the validator or the signature check refused) never is, so a flood
+/// of distinct junk tokens cannot fill this table. It is bounded like the
+/// claims cache, in entries, with TinyLFU admission.
+pub(crate) struct Refusals {
+    entries: moka::sync::Cache<TokenKey, Remembered>,
+}
+
+/// A refusal, and what it stands on.
+#[derive(Clone)]
+pub(crate) struct Remembered {
+    pub(crate) error: MaskinportenError,
+    /// For a refusal under the program's named scopes (see `exposure`):
+    /// the generation of the named set it was made at, and the token's
+    /// `scope` claim, to judge it again when the set has grown since.
+    pub(crate) named: Option<(u64, Arc<str>)>,
+    expires: SystemTime,
+}
+
+struct UntilRefusalExpiry;
+
+impl moka::Expiry<TokenKey, Remembered> for UntilRefusalExpiry {
+    fn expire_after_create(
+        &self,
+        _: &TokenKey,
+        refused: &Remembered,
+        _: Instant,
+    ) -> Option<Duration> {
+        Some(
+            refused
+                .expires
+                .duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO),
+        )
+    }
+}
+
+impl Refusals {
+    pub(crate) fn new(entries: u64) -> Self {
+        Refusals {
+            entries: moka::sync::Cache::builder()
+                .max_capacity(entries)
+                .expire_after(UntilRefusalExpiry)
+                .build(),
+        }
+    }
+
+    /// The remembered refusal of this token, unless its `exp` has passed.
+    /// `stands` judges a refusal made under an older generation of the
+    /// program's named scopes against the current one (`Some(generation)`
+    /// when it still stands, `None` when the token is now taken).
+    pub(crate) fn get(
+        &self,
+        key: &TokenKey,
+        generation: u64,
+        stands: impl FnOnce(&str) -> Option<u64>,
+    ) -> Option<MaskinportenError> {
+        let refused = self.entries.get(key)?;
+        if SystemTime::now() >= refused.expires {
+            self.entries.invalidate(key);
+            return None;
+        }
+        match &refused.named {
+            Some((made, scope)) if *made != generation => match stands(scope) {
+                Some(now) => {
+                    let error = refused.error.clone();
+                    self.entries.insert(
+                        *key,
+                        Remembered {
+                            named: Some((now, Arc::clone(scope))),
+                            ..refused
+                        },
+                    );
+                    Some(error)
+                }
+                None => {
+                    self.entries.invalidate(key);
+                    None
+                }
+            },
+            _ => Some(refused.error),
+        }
+    }
+
+    /// Remembers the refusal of a validly issued token until its `exp`.
+    pub(crate) fn remember(
+        &self,
+        key: TokenKey,
+        claims: &ClaimSet,
+        error: &MaskinportenError,
+        named: Option<(u64, Arc<str>)>,
+    ) {
+        let Some(expires) = expiry(claims) else {
+            return;
+        };
+        if expires <= SystemTime::now() {
+            return;
+        }
+        self.entries.insert(
+            key,
+            Remembered {
+                error: error.clone(),
+                named,
+                expires,
+            },
+        );
+    }
+
+    pub(crate) fn entry_count(&self) -> u64 {
+        self.entries.entry_count()
+    }
+
+    pub(crate) fn run_pending_tasks(&self) {
+        self.entries.run_pending_tasks();
+    }
 }

@@ -208,7 +208,7 @@ impl ClaimSet {
         })
     }
 
-    fn scope(&self) -> &str {
+    pub(crate) fn scope(&self) -> &str {
         self.string(SCOPE).unwrap_or_default()
     }
 
@@ -425,9 +425,9 @@ impl MaskinportenClaims {
             return Ok(());
         }
         let description = if any {
-            "the access token holds none of the scopes this resource accepts"
+            crate::error::SCOPE_NONE_OF
         } else {
-            "the access token lacks a scope this resource requires"
+            crate::error::SCOPE_LACKING
         };
         let required: Vec<&str> = scopes.iter().map(AsRef::as_ref).collect();
         Err(

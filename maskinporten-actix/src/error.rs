@@ -104,6 +104,9 @@ pub struct MaskinportenError {
     description: &'static str,
     required_scope: Option<Arc<str>>,
     rendering: Option<Arc<Rendering>>,
+    /// Refused because the token holds none of the scopes the API exposes:
+    /// a scope guard then names its own requirement in the challenge.
+    not_exposed: bool,
 }
 
 impl MaskinportenError {
@@ -113,6 +116,7 @@ impl MaskinportenError {
             description,
             required_scope: None,
             rendering: None,
+            not_exposed: false,
         }
     }
 
@@ -120,6 +124,35 @@ impl MaskinportenError {
         MaskinportenError {
             required_scope: Some(required_scope),
             ..Self::new(ErrorKind::InsufficientScope, description)
+        }
+    }
+
+    /// The refusal of a token that holds none of the scopes the API
+    /// exposes (see `exposure`); `exposed` are those scopes.
+    pub(crate) fn not_exposed(exposed: Arc<str>) -> Self {
+        MaskinportenError {
+            not_exposed: true,
+            ..Self::insufficient_scope(
+                exposed,
+                "the access token holds none of the scopes this API exposes",
+            )
+        }
+    }
+
+    /// This rejection as a scope guard gives it: a token that holds none of
+    /// the exposed scopes holds none of the guard's either, and the
+    /// challenge names what the resource requires (RFC 6750 §3), as the
+    /// guard's own refusal would. Any other rejection is unchanged.
+    pub(crate) fn for_scope_guard<S: AsRef<str>>(self, scopes: &[S], any: bool) -> Self {
+        if !self.not_exposed || scopes.is_empty() {
+            return self;
+        }
+        let required: Vec<&str> = scopes.iter().map(AsRef::as_ref).collect();
+        MaskinportenError {
+            required_scope: Some(required.join(" ").into()),
+            description: if any { SCOPE_NONE_OF } else { SCOPE_LACKING },
+            not_exposed: false,
+            ..self
         }
     }
 
@@ -306,3 +339,9 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// The description of a refusal by an `any` scope guard.
+pub(crate) const SCOPE_NONE_OF: &str =
+    "the access token holds none of the scopes this resource accepts";
+/// The description of a refusal by an `all` scope guard.
+pub(crate) const SCOPE_LACKING: &str = "the access token lacks a scope this resource requires";

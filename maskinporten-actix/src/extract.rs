@@ -5,7 +5,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use actix_web::{dev::Payload, web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::{self, Either, FutureExt, LocalBoxFuture, Ready, Shared};
 
-use crate::{bearer, observe, ErrorKind, Maskinporten, MaskinportenClaims, MaskinportenError};
+use crate::{
+    bearer, observe, validator::Cached, ErrorKind, Maskinporten, MaskinportenClaims,
+    MaskinportenError,
+};
 
 type Validated = Result<MaskinportenClaims, MaskinportenError>;
 /// A guard's decision: `Ok` lets the request through.
@@ -40,10 +43,31 @@ impl RequestValidation {
 /// settles its metrics and span when the request ends (`None` when neither
 /// is on; boxed, so that a request without one moves no more than the
 /// validation).
+///
+/// A validation belongs to the handle that made it: a guard or extractor
+/// that resolves to another handle (one registered nearer to it) validates
+/// again with that handle, and its validation is kept in `others`. So a
+/// request is validated once per handle, and no handle decides for another.
 pub(crate) struct Kept {
+    handle: HandleId,
     validation: RequestValidation,
     record: Option<Box<observe::Record>>,
+    others: Vec<Kept>,
 }
+
+impl Kept {
+    fn of(&self, handle: HandleId) -> Option<&Kept> {
+        if self.handle == handle {
+            return Some(self);
+        }
+        self.others.iter().find(|kept| kept.handle == handle)
+    }
+}
+
+/// Which handle a validation belongs to: the address of the handle's shared
+/// state, which lives as long as the app data that holds it. No handle
+/// (the request answers 500) is 0.
+type HandleId = usize;
 
 impl MaskinportenClaims {
     /// Validates the request's token once; later calls within the same request,
@@ -63,15 +87,30 @@ impl MaskinportenClaims {
         req: &HttpRequest,
         f: impl FnOnce(&RequestValidation, Option<&observe::Record>) -> O,
     ) -> O {
-        if let Some(kept) = req.extensions().get::<Kept>() {
+        let handle = registered(req);
+        let id = handle.as_ref().map_or(0, |handle| handle.id());
+        let found = handle.as_ref().ok().copied();
+        if let Some(kept) = req.extensions().get::<Kept>().and_then(|kept| kept.of(id)) {
             return f(&kept.validation, kept.record.as_deref());
         }
         let start = observe::Start::if_wanted();
-        let validation = Self::validate(req, start.as_ref());
-        let record = start.and_then(|start| start.record(req, &validation));
+        let validation = Self::validate(handle, req, start.as_ref());
+        let record = start.and_then(|start| start.record(found, &validation));
         // `f` sees the validation before it is stored: one look-up, no clone.
         let out = f(&validation, record.as_deref());
-        req.extensions_mut().insert(Kept { validation, record });
+        let kept = Kept {
+            handle: id,
+            validation,
+            record,
+            others: Vec::new(),
+        };
+        let mut extensions = req.extensions_mut();
+        match extensions.get_mut::<Kept>() {
+            Some(first) => first.others.push(kept),
+            None => {
+                extensions.insert(kept);
+            }
+        }
         out
     }
 
@@ -101,16 +140,21 @@ impl MaskinportenClaims {
         Self::with_validation(req, |_, record| decide(record, &claims))
     }
 
-    fn validate(req: &HttpRequest, start: Option<&observe::Start>) -> RequestValidation {
-        let maskinporten = match registered(req) {
+    fn validate(
+        handle: Result<&Maskinporten, MaskinportenError>,
+        req: &HttpRequest,
+        start: Option<&observe::Start>,
+    ) -> RequestValidation {
+        let maskinporten = match handle {
             Ok(maskinporten) => maskinporten,
             Err(error) => return RequestValidation::Done(Err(error)),
         };
         // A cache hit needs no character checks: a cached token passed them
         // when it was first seen (see `bearer::unchecked_token`).
         let key = match bearer::unchecked_token(req.headers()).map(|t| maskinporten.cached(t)) {
-            Some(Ok(claims)) => return RequestValidation::Done(Ok(claims)),
-            Some(Err(key)) => key,
+            Some(Cached::Claims(claims)) => return RequestValidation::Done(Ok(claims)),
+            Some(Cached::Refused(error)) => return RequestValidation::Done(Err(error)),
+            Some(Cached::Missed(key)) => key,
             None => None,
         };
         match bearer::bearer_token(req.headers(), maskinporten.max_token_length()) {
@@ -146,26 +190,46 @@ impl MaskinportenClaims {
 const NO_HANDLE: &str = "no Maskinporten handle is registered: build one at start-up and add it \
     with `App::new().app_data(maskinporten.clone())` (or as web::Data<Maskinporten>)";
 
-fn registered(req: &HttpRequest) -> Result<&Maskinporten, MaskinportenError> {
-    if let Some(maskinporten) = req.app_data::<Maskinporten>() {
-        return Ok(maskinporten);
+const TWO_FORMS: &str = "two different Maskinporten handles are registered above one route, one \
+    as a plain `Maskinporten` and one as `web::Data<Maskinporten>`: actix-web does not tell which \
+    of the two is nearer the route, so neither decides; register every handle in one form";
+
+/// The handle nearest the handler: actix-web looks in the resource's app
+/// data, then the enclosing scopes', then the `App`'s, and the first that
+/// holds one answers. Both registration forms are looked for; when each
+/// finds a handle and the two differ, actix-web gives no way to tell which
+/// was registered nearer, and the request is refused (500) rather than
+/// judged by a handle that may be the outer, weaker one.
+pub(crate) fn registered(req: &HttpRequest) -> Result<&Maskinporten, MaskinportenError> {
+    let plain = req.app_data::<Maskinporten>();
+    let data = req
+        .app_data::<web::Data<Maskinporten>>()
+        .map(|data| data.get_ref());
+    match (plain, data) {
+        (Some(handle), None) | (None, Some(handle)) => Ok(handle),
+        (Some(plain), Some(data)) if plain.id() == data.id() => Ok(plain),
+        (Some(_), Some(_)) => Err(misconfigured(req, TWO_FORMS, &TWO_FORMS_REPORTED)),
+        (None, None) => Err(misconfigured(req, NO_HANDLE, &NO_HANDLE_REPORTED)),
     }
-    if let Some(maskinporten) = req.app_data::<web::Data<Maskinporten>>() {
-        return Ok(maskinporten.get_ref());
-    }
-    tracing::error!(path = req.path(), "{NO_HANDLE}");
+}
+
+static NO_HANDLE_REPORTED: AtomicBool = AtomicBool::new(false);
+static TWO_FORMS_REPORTED: AtomicBool = AtomicBool::new(false);
+
+#[cold]
+fn misconfigured(req: &HttpRequest, problem: &str, reported: &AtomicBool) -> MaskinportenError {
+    tracing::error!(path = req.path(), "{problem}");
     // An application without a tracing subscriber would see only 500s:
     // say it on standard error too, once per process.
-    static REPORTED: AtomicBool = AtomicBool::new(false);
-    if !REPORTED.swap(true, Ordering::Relaxed) {
+    if !reported.swap(true, Ordering::Relaxed) {
         eprintln!(
-            "maskinporten-actix: ERROR: {NO_HANDLE} (every guarded request answers 500 until then)"
+            "maskinporten-actix: ERROR: {problem} (every guarded request answers 500 until then)"
         );
     }
-    Err(MaskinportenError::new(
+    MaskinportenError::new(
         ErrorKind::Misconfigured,
         "the service is not configured to validate Maskinporten tokens",
-    ))
+    )
 }
 
 impl FromRequest for MaskinportenClaims {

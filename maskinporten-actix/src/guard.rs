@@ -153,6 +153,9 @@ impl Scopes {
         let list = checked_list(scopes, ListKind::Scopes, |scope| {
             maskinporten_scope::validate(scope).map_err(|e| e.to_string())
         })?;
+        // A list built at run time names its scopes from now on: the
+        // handles' default exposed scopes take them.
+        crate::exposure::name_at_run_time(list.iter().map(|scope| &**scope));
         Ok(Scopes { list })
     }
 

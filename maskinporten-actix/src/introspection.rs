@@ -17,6 +17,12 @@ pub(crate) enum Verdict {
     Active(ClaimSet),
     /// Not active (expired, wrong issuer, bad signature, ...).
     Inactive,
+    /// Active, but with claims no Maskinporten token has (a `scope` that is
+    /// not a string, ...): the sidecar copies a valid token's claims
+    /// verbatim, so the token is at fault, and it is refused as local
+    /// validation refuses it. Claims the sidecar itself checks (`iss`, `exp`,
+    /// `iat`) missing or mistyped are a broken answer instead.
+    Unusable,
 }
 
 /// The endpoint could not give a verdict: the caller is not at fault.
@@ -166,16 +172,28 @@ pub(crate) fn decode(answer: &[u8]) -> Result<Verdict, Failure> {
     })?;
     match object.remove("active") {
         Some(Value::Bool(true)) => {
-            ClaimSet::from_claims(object)
-                .map(Verdict::Active)
-                .map_err(|malformed| {
+            // `exp` and `iat` are read first; `iss` is looked at here, since
+            // another claim's problem may be found before it.
+            let issuer_named = object.get("iss").is_some_and(Value::is_string);
+            match ClaimSet::from_claims(object) {
+                Ok(claims) => Ok(Verdict::Active(claims)),
+                Err(malformed) if !issuer_named || SIDECAR_CHECKED.contains(&malformed.claim) => {
                     tracing::warn!(
                         claim = malformed.claim,
                         problem = malformed.problem,
                         "introspection endpoint called a token active but its claims are unusable"
                     );
-                    Failure("the introspection answer has unusable claims")
-                })
+                    Err(Failure("the introspection answer has unusable claims"))
+                }
+                Err(malformed) => {
+                    tracing::debug!(
+                        claim = malformed.claim,
+                        problem = malformed.problem,
+                        "a validly signed token has unusable claims"
+                    );
+                    Ok(Verdict::Unusable)
+                }
+            }
         }
         Some(Value::Bool(false)) => {
             // Texas' reason is opaque text for the logs, never for branching.
@@ -194,6 +212,10 @@ pub(crate) fn decode(answer: &[u8]) -> Result<Verdict, Failure> {
 }
 
 const DUPLICATE: &str = "duplicate claim";
+
+/// The claims the sidecar checks before it calls a token active: an active
+/// answer without them (or with them mistyped) is the sidecar's fault.
+const SIDECAR_CHECKED: [&str; 3] = ["iss", "exp", "iat"];
 
 /// A JSON object whose keys are each present once.
 struct UniqueKeys(Map<String, Value>);
@@ -233,9 +255,25 @@ mod tests {
     fn outcome(answer: &str) -> Result<bool, &'static str> {
         match decode(answer.as_bytes()) {
             Ok(Verdict::Active(_)) => Ok(true),
-            Ok(Verdict::Inactive) => Ok(false),
+            Ok(Verdict::Inactive | Verdict::Unusable) => Ok(false),
             Err(Failure(reason)) => Err(reason),
         }
+    }
+
+    #[test]
+    fn a_token_with_unusable_claims_is_refused_and_a_broken_answer_is_not() {
+        let unusable = |answer: &str| matches!(decode(answer.as_bytes()), Ok(Verdict::Unusable));
+        // The token's own claims: refused, as local validation refuses it.
+        assert!(unusable(
+            r#"{"active":true,"iss":"i","exp":2,"iat":1,"scope":["a"]}"#
+        ));
+        assert!(unusable(
+            r#"{"active":true,"iss":"i","exp":2,"iat":1,"jti":7}"#
+        ));
+        // What the sidecar checks itself: its answer is broken.
+        assert!(outcome(r#"{"active":true,"iss":7,"exp":2,"iat":1}"#).is_err());
+        assert!(outcome(r#"{"active":true,"iss":"i","exp":"2","iat":1}"#).is_err());
+        assert!(outcome(r#"{"active":true,"iss":"i","exp":2}"#).is_err());
     }
 
     #[test]

@@ -37,6 +37,29 @@ pub const DEFAULT_JWKS_REFRESH_INTERVAL: Duration = Duration::from_secs(5 * 60);
 /// not hold (or while no key could be fetched yet), by default.
 pub const DEFAULT_JWKS_MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
 
+/// Whether a URL names this machine: `localhost` or a loopback address.
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    url.host_str().is_some_and(|host| {
+        host == "localhost"
+            || host
+                .trim_matches(|c| c == '[' || c == ']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    })
+}
+
+/// Whether keys may be fetched from this URL: over HTTPS, or over plain
+/// HTTP only from this machine (a local stand-in). Over plain HTTP to
+/// another host, anyone on the path could swap the keys for their own, and
+/// every token they sign would verify.
+pub(crate) fn fetchable(url: &Url) -> Result<(), &'static str> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        _ => Err("is not an https URL; keys are fetched over plain http only from loopback"),
+    }
+}
+
 /// One RSA public key, ready for ring: big-endian, no leading zeros.
 pub(crate) struct RsaKey {
     pub(crate) n: Vec<u8>,
@@ -135,15 +158,12 @@ impl KeyStore {
             Source::Fixed { jwks_uri, .. } => jwks_uri,
             Source::Discovery(url) => url,
         };
+        if let Err(problem) = fetchable(url) {
+            return Err(ConfigError::new(None, format!("`{url}` {problem}")));
+        }
         // A JWKS on loopback (a local stand-in) is reached directly; a remote
         // one through the proxy the environment names, if any.
-        let direct = url.host_str().is_some_and(|host| {
-            host == "localhost"
-                || host
-                    .trim_matches(|c| c == '[' || c == ']')
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback())
-        });
+        let direct = is_loopback(url);
         let client = http_client(settings.fetch_timeout, "the JWKS", direct)?;
         let endpoints = match &source {
             Source::Fixed { issuer, jwks_uri } => {
@@ -269,6 +289,9 @@ impl KeyStore {
                     .ok()
                     .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
                     .ok_or("the discovery document's jwks_uri is not an http(s) URL")?;
+                fetchable(&jwks_uri).map_err(|_| {
+                    "the discovery document's jwks_uri is plain http on a host that is not loopback"
+                })?;
                 if metadata.issuer.trim().is_empty() {
                     return Err("the discovery document has an empty issuer");
                 }

@@ -30,6 +30,20 @@ pub(crate) struct Header {
     pub(crate) alg: String,
     #[serde(default)]
     pub(crate) kid: Option<String>,
+    /// Extensions the token says must be understood (RFC 7515 §4.1.11):
+    /// this crate understands none, so a token naming any is refused.
+    #[serde(default)]
+    crit: Present,
+}
+
+/// Whether a header field is there, whatever its value (`null` too).
+#[derive(Default)]
+struct Present(bool);
+
+impl<'de> Deserialize<'de> for Present {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(deserializer).map(|_| Present(true))
+    }
 }
 
 /// Why a token is refused without asking anyone. Each is a reason the
@@ -51,6 +65,9 @@ impl<'t> CompactJws<'t> {
             return Err(malformed);
         }
         let header: Header = decode_json(header).ok_or(Refusal("the JWS header is unusable"))?;
+        if header.crit.0 {
+            return Err(Refusal("the token header names critical extensions"));
+        }
         let claims: Map<String, Value> =
             decode_json(payload).ok_or(Refusal("the JWS payload is not a JSON object"))?;
         Ok(CompactJws {
@@ -163,6 +180,19 @@ mod tests {
     }
 
     const HEADER: &str = r#"{"alg":"RS256","kid":"k1","typ":"JWT"}"#;
+
+    #[test]
+    fn a_header_with_crit_is_refused_whatever_it_names() {
+        assert!(CompactJws::read(&token(HEADER, "{}")).is_ok());
+        for crit in [r#"["exp"]"#, "[]", "null", r#""b64""#] {
+            let header = format!(r#"{{"alg":"RS256","kid":"k1","crit":{crit}}}"#);
+            assert_eq!(
+                CompactJws::read(&token(&header, "{}")).err(),
+                Some(Refusal("the token header names critical extensions")),
+                "{crit}"
+            );
+        }
+    }
 
     #[test]
     fn reads_three_parts_with_json_objects() {

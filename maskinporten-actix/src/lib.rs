@@ -44,6 +44,7 @@ mod bearer;
 mod cache;
 mod claims;
 mod error;
+mod exposure;
 mod extract;
 mod guard;
 mod introspection;

@@ -40,13 +40,7 @@ pub(crate) struct LocalVerifier {
 impl LocalVerifier {
     /// The claims of a token whose signature and claims hold.
     pub(crate) async fn verify(&self, jws: CompactJws<'_>) -> Result<ClaimSet, Failure> {
-        let kid = jws.rs256_kid()?;
-        let key = self.keys.key(kid).await.map_err(|missing| match missing {
-            Missing::Unknown => Failure::Refused("the JWKS holds no key with the token's kid"),
-            Missing::Unavailable => Failure::Unavailable("the JWKS could not be fetched"),
-        })?;
-        let signature = jws.signature_bytes()?;
-        verify_rs256(&key.n, &key.e, jws.signing_input.as_bytes(), &signature)?;
+        check_signature(&self.keys, &jws).await?;
         // The issuer is known once keys are (with discovery, from the same
         // document the JWKS URI came from).
         let issuer = self
@@ -72,6 +66,23 @@ impl LocalVerifier {
             Failure::Refused("the token's claims are unusable")
         })
     }
+}
+
+/// Whether the token is signed, RS256, by the JWKS key its `kid` names:
+/// the whole of local validation's signature check, and what the
+/// introspection strategy checks before it asks the sidecar.
+pub(crate) async fn check_signature(
+    keys: &Arc<KeyStore>,
+    jws: &CompactJws<'_>,
+) -> Result<(), Failure> {
+    let kid = jws.rs256_kid()?;
+    let key = keys.key(kid).await.map_err(|missing| match missing {
+        Missing::Unknown => Failure::Refused("the JWKS holds no key with the token's kid"),
+        Missing::Unavailable => Failure::Unavailable("the JWKS could not be fetched"),
+    })?;
+    let signature = jws.signature_bytes()?;
+    verify_rs256(&key.n, &key.e, jws.signing_input.as_bytes(), &signature)?;
+    Ok(())
 }
 
 /// RSASSA-PKCS1-v1_5 with SHA-256 and a 2048 to 8192-bit key, whatever the

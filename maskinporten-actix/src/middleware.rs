@@ -38,9 +38,11 @@ use crate::{
 /// it has one. The token is validated once per request, however many guards
 /// and extractors look at it.
 ///
-/// The [`Maskinporten`](crate::Maskinporten) handle must be app data of the
-/// `App` (`App::new().app_data(maskinporten)`): data registered on the
-/// guarded `web::scope` itself is only visible to what runs inside it.
+/// The [`Maskinporten`](crate::Maskinporten) handle that judges is the one
+/// registered nearest the middleware: on the `web::scope` or `web::resource`
+/// it wraps, else on an enclosing one, else on the `App`. A guard or
+/// extractor further in that finds another handle nearer to it validates
+/// again with that one: no handle decides for another.
 #[derive(Clone)]
 pub struct RequireScope {
     scopes: Scopes,
@@ -157,6 +159,14 @@ enum Rule {
 }
 
 impl Rule {
+    /// A rejection of the request's validation as this guard gives it.
+    fn refine(&self, rejection: MaskinportenError) -> MaskinportenError {
+        match self {
+            Rule::Scopes(scopes, any) => rejection.for_scope_guard(&scopes.list, *any),
+            Rule::Consumers(..) => rejection,
+        }
+    }
+
     fn decide(
         &self,
         record: Option<&observe::Record>,
@@ -247,7 +257,10 @@ where
         });
         match decision {
             Ok(Ok(())) => Either::Left(Either::Left(pass(&self.service, req))),
-            Ok(Err(rejection)) => Either::Left(Either::Right(future::ok(reject(req, rejection)))),
+            Ok(Err(rejection)) => {
+                let rejection = self.rule.refine(rejection);
+                Either::Left(Either::Right(future::ok(reject(req, rejection))))
+            }
             Err(flight) => {
                 let service = Rc::clone(&self.service);
                 let rule = Arc::clone(&self.rule);
@@ -260,7 +273,7 @@ where
                     .await;
                     match decided {
                         Ok(()) => pass(&service, req).await,
-                        Err(rejection) => Ok(reject(req, rejection)),
+                        Err(rejection) => Ok(reject(req, rule.refine(rejection))),
                     }
                 }))
             }

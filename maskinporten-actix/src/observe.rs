@@ -21,7 +21,6 @@ use std::{
     time::Instant,
 };
 
-use actix_web::{web, HttpRequest};
 use tracing::{field::Empty, Instrument, Span};
 
 use crate::{extract::RequestValidation, guard::Requirement, ErrorKind, Maskinporten};
@@ -179,24 +178,24 @@ impl Start {
     #[inline]
     pub(crate) fn record(
         self,
-        req: &HttpRequest,
+        handle: Option<&Maskinporten>,
         validation: &RequestValidation,
     ) -> Option<Box<Record>> {
         if !counted::ENABLED && self.span.is_disabled() {
             return None;
         }
-        self.record_wanted(req, validation).map(Box::new)
+        self.record_wanted(handle, validation).map(Box::new)
     }
 
     /// [`record`](Self::record) when metrics or the span want one: out of
     /// line, so that the common path (neither) stays small.
     #[inline(never)]
-    fn record_wanted(self, req: &HttpRequest, validation: &RequestValidation) -> Option<Record> {
+    fn record_wanted(
+        self,
+        handle: Option<&Maskinporten>,
+        validation: &RequestValidation,
+    ) -> Option<Record> {
         if !self.span.is_disabled() {
-            let handle = req.app_data::<Maskinporten>().or_else(|| {
-                req.app_data::<web::Data<Maskinporten>>()
-                    .map(|d| d.get_ref())
-            });
             if let Some(handle) = handle {
                 self.span.record("strategy", handle.strategy_name());
             }

@@ -12,11 +12,12 @@ use reqwest::Url;
 use crate::{
     bearer::DEFAULT_MAX_TOKEN_LENGTH,
     cache::{
-        token_key, CacheBounds, Counters, IntrospectionCache, TokenKey, ValidationStats,
+        token_key, CacheBounds, Counters, IntrospectionCache, Refusals, TokenKey, ValidationStats,
         DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_MAX_BYTES,
     },
     claims::{ClaimSet, MaskinportenClaims},
     error::{ConfigError, ErrorKind, MaskinportenError, RejectionHandler, Rendering},
+    exposure::{self, Exposure, Refused},
     introspection::{Failure, Introspector, Verdict},
     jwks::{KeyStore, Settings, Source},
     jws::{self, CompactJws},
@@ -79,12 +80,15 @@ struct Inner {
     strategy: Strategy,
     /// The audience every token's `aud` must hold, when configured.
     audience: Option<Box<str>>,
-    /// The scopes the application exposes, when configured: a token must
-    /// hold one of them.
-    exposed: Option<ExposedScopes>,
+    /// Which tokens this handle takes at all: those holding a scope the
+    /// API exposes (see `exposure`).
+    exposure: Exposure,
     /// What every token must satisfy before any strategy sees it.
     precheck: Precheck,
     cache: Option<IntrospectionCache>,
+    /// Refusals of validly issued tokens, remembered until `exp` (with the
+    /// cache; off when it is).
+    refusals: Option<Refusals>,
     counters: Counters,
     max_token_length: usize,
     rendering: Arc<Rendering>,
@@ -109,11 +113,13 @@ enum Strategy {
 /// How long a place stays taken after its introspection timed out.
 const ABANDONED_CONNECTION_GRACE: Duration = Duration::from_millis(20);
 
-/// An introspector with a bound on the introspections in flight.
+/// An introspector with a bound on the introspections in flight, and the
+/// keys that check a token's signature before it is asked, when known.
 struct Bounded {
     introspector: Introspector,
     in_flight: tokio::sync::Semaphore,
     timeout: Duration,
+    keys: Option<Arc<KeyStore>>,
 }
 
 /// The checks that need neither a key nor the network: a compact JWS signed
@@ -173,7 +179,30 @@ impl Maskinporten {
         let mut builder = Self::builder().endpoint_url(endpoint);
         // NAIS sets the issuer beside the endpoint; with it, tokens from
         // another issuer are refused without a round trip.
-        if let Some(issuer) = optional_env(ISSUER_ENV)? {
+        let issuer = optional_env(ISSUER_ENV)?;
+        // With Maskinporten's keys known (NAIS sets the JWKS URI and the
+        // metadata URL beside the endpoint), a token's signature is checked
+        // here before the sidecar is asked: forged tokens never reach it.
+        builder.signature_check = match (optional_env(JWKS_URI_ENV)?, &issuer) {
+            (Some(jwks_uri), Some(issuer)) => Some(Ok(Source::Fixed {
+                issuer: issuer.clone().into_boxed_str(),
+                jwks_uri: parse_key_url(&jwks_uri)
+                    .map_err(|message| ConfigError::new(Some(JWKS_URI_ENV), message))?,
+            })),
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    Some(ISSUER_ENV),
+                    format!("is not set, while {JWKS_URI_ENV} is; NAIS sets both"),
+                ))
+            }
+            (None, _) => match optional_env(WELL_KNOWN_URL_ENV)? {
+                Some(url) => Some(Ok(Source::Discovery(parse_key_url(&url).map_err(
+                    |message| ConfigError::new(Some(WELL_KNOWN_URL_ENV), message),
+                )?))),
+                None => None,
+            },
+        };
+        if let Some(issuer) = issuer {
             builder = builder.issuer(issuer);
         }
         Ok(builder)
@@ -203,7 +232,7 @@ impl Maskinporten {
         let jwks_uri = optional_env(JWKS_URI_ENV)?;
         match (issuer, jwks_uri) {
             (Some(issuer), Some(jwks_uri)) => {
-                let jwks_uri = parse_endpoint(&jwks_uri)
+                let jwks_uri = parse_key_url(&jwks_uri)
                     .map_err(|message| ConfigError::new(Some(JWKS_URI_ENV), message))?;
                 let mut builder = Self::builder();
                 builder.local = Some(Ok(Source::Fixed {
@@ -230,7 +259,7 @@ impl Maskinporten {
                         ),
                     ));
                 };
-                let url = parse_endpoint(&url)
+                let url = parse_key_url(&url)
                     .map_err(|message| ConfigError::new(Some(WELL_KNOWN_URL_ENV), message))?;
                 let mut builder = Self::builder();
                 builder.local = Some(Ok(Source::Discovery(url)));
@@ -261,6 +290,17 @@ impl Maskinporten {
     /// ```
     pub async fn validate(&self, token: &str) -> Result<MaskinportenClaims, MaskinportenError> {
         let start = observe::Start::now();
+        // The bound the extractor applies to the header applies here too:
+        // an oversized token is refused before it is hashed or parsed.
+        if token.len() > self.inner.max_token_length {
+            let outcome = Err(MaskinportenError::new(
+                ErrorKind::InvalidToken,
+                "the access token is too large",
+            )
+            .rendered_with(&self.inner.rendering));
+            start.finish(self, &outcome);
+            return outcome;
+        }
         let outcome = start
             .instrument(self.validate_with(token, Lookup::Cache))
             .await;
@@ -295,22 +335,39 @@ impl Maskinporten {
     /// waiting: the common path of a guarded request, with no future to box.
     /// Otherwise the token's key, for [`validate_missed`](Self::validate_missed)
     /// (`None` with the cache off).
-    pub(crate) fn cached(&self, token: &[u8]) -> Result<MaskinportenClaims, Option<TokenKey>> {
+    pub(crate) fn cached(&self, token: &[u8]) -> Cached {
         let Some(cache) = self.inner.cache.as_ref() else {
-            return Err(None);
+            return Cached::Missed(None);
         };
         let key = token_key(token);
         // Not found also when the cache's housekeeping is contended; then
         // the full asynchronous path takes over.
         let Some(claims) = cache.get_now(&key) else {
-            return Err(Some(key));
+            return match self.remembered_refusal(&key) {
+                Some(error) => Cached::Refused(error.rendered_with(&self.inner.rendering)),
+                None => Cached::Missed(Some(key)),
+            };
         };
         Counters::count(&self.inner.counters.hits);
         observe::cache_hit();
-        Ok(MaskinportenClaims::new(
+        Cached::Claims(MaskinportenClaims::new(
             claims,
             Arc::clone(&self.inner.rendering),
         ))
+    }
+
+    /// The remembered refusal of a validly issued token, counted as the
+    /// cache hit it is.
+    fn remembered_refusal(&self, key: &TokenKey) -> Option<MaskinportenError> {
+        let error = self.inner.refusals.as_ref()?.get(
+            key,
+            exposure::current_generation(),
+            exposure::still_refused,
+        )?;
+        Counters::count(&self.inner.counters.hits);
+        observe::cache_hit();
+        tracing::trace!("token refusal answered from the cache");
+        Some(error)
     }
 
     async fn validate_claims(
@@ -321,7 +378,7 @@ impl Maskinporten {
         let inner = &*self.inner;
         let Some(cache) = &inner.cache else {
             observe::cache(CacheUse::Off);
-            return self.check(token).await;
+            return self.check(token, None).await;
         };
         let (key, hit) = match lookup {
             Lookup::Cache => {
@@ -340,37 +397,58 @@ impl Maskinporten {
             tracing::trace!("token validation answered from the cache");
             return Ok(claims);
         }
+        if let Some(error) = self.remembered_refusal(&key) {
+            observe::cache(CacheUse::Hit);
+            return Err(error);
+        }
         Counters::count(&inner.counters.misses);
         observe::cache(CacheUse::Miss);
         let validated = cache
-            .get_or_introspect(key, || self.check(token))
+            .get_or_introspect(key, || self.check(token, Some(key)))
             .await
             .map_err(|error| MaskinportenError::clone(&error));
         observe::cache_entries(cache.entry_count());
         validated
     }
 
-    /// Asks the validator, bypassing the cache.
-    async fn check(&self, token: &str) -> Result<Arc<ClaimSet>, MaskinportenError> {
+    /// Asks the validator, bypassing the cache, then whether the validly
+    /// issued token is meant for this API; such a refusal is remembered
+    /// under `key` until the token's `exp`.
+    async fn check(
+        &self,
+        token: &str,
+        key: Option<TokenKey>,
+    ) -> Result<Arc<ClaimSet>, MaskinportenError> {
         let claims = self.ask_strategy(token).await?;
+        let (error, generation) = match self.meant_for_us(&claims) {
+            Ok(()) => return Ok(claims),
+            Err(Refused::NotExposed(error, generation)) => (error, generation),
+            Err(Refused::NothingNamed(error)) => return Err(error),
+        };
+        if let (Some(refusals), Some(key)) = (&self.inner.refusals, key) {
+            let named = generation.map(|generation| (generation, Arc::from(claims.scope())));
+            refusals.remember(key, &claims, &error, named);
+        }
+        Err(error)
+    }
+
+    /// Whether a validly issued token is meant for this API: its audience
+    /// (when one is configured), and a scope the API exposes.
+    fn meant_for_us(&self, claims: &Arc<ClaimSet>) -> Result<(), Refused> {
+        let claims = MaskinportenClaims::new(Arc::clone(claims), Arc::clone(&self.inner.rendering));
         if let Some(audience) = &self.inner.audience {
-            let claims =
-                MaskinportenClaims::new(Arc::clone(&claims), Arc::clone(&self.inner.rendering));
             if !audience_holds(claims.claim("aud").as_ref(), audience) {
                 tracing::debug!("token refused: its aud does not hold the configured audience");
-                return Err(MaskinportenError::new(
-                    ErrorKind::InvalidToken,
-                    "the access token is not meant for this audience",
+                return Err(Refused::NotExposed(
+                    MaskinportenError::new(
+                        ErrorKind::InvalidToken,
+                        "the access token is not meant for this audience",
+                    ),
+                    None,
                 ));
             }
         }
-        if let Some(exposed) = &self.inner.exposed {
-            exposed.check(&MaskinportenClaims::new(
-                Arc::clone(&claims),
-                Arc::clone(&self.inner.rendering),
-            ))?;
-        }
-        Ok(claims)
+        self.inner.exposure.check(&claims)
     }
 
     async fn ask_strategy(&self, token: &str) -> Result<Arc<ClaimSet>, MaskinportenError> {
@@ -412,6 +490,24 @@ impl Maskinporten {
                 }
             },
             Strategy::Introspection(bounded) => {
+                if let Some(keys) = &bounded.keys {
+                    match local::check_signature(keys, &jws).await {
+                        Ok(()) => {}
+                        Err(local::Failure::Refused(reason)) => {
+                            Counters::count(&counters.refused_unasked);
+                            tracing::debug!(reason, "token refused before asking the sidecar");
+                            return Err(MaskinportenError::new(
+                                ErrorKind::InvalidToken,
+                                "the access token is not active",
+                            ));
+                        }
+                        // The sidecar can still judge: a key set that cannot
+                        // be had here does not stop the tokens it would pass.
+                        Err(local::Failure::Unavailable(reason)) => {
+                            tracing::debug!(reason, "signature not checked before the sidecar");
+                        }
+                    }
+                }
                 let started = Instant::now();
                 // Waiting for a place counts against the same timeout as the
                 // introspection itself: a caller never waits longer than it.
@@ -452,7 +548,7 @@ impl Maskinporten {
                         tracing::debug!(elapsed_ms, active = true, "token introspected");
                         Ok(Arc::new(claims))
                     }
-                    Ok(Verdict::Inactive) => {
+                    Ok(Verdict::Inactive | Verdict::Unusable) => {
                         observe::introspected(observe::Verdict::Inactive, Some(elapsed));
                         tracing::debug!(elapsed_ms, active = false, "token introspected");
                         Err(MaskinportenError::new(
@@ -491,19 +587,33 @@ impl Maskinporten {
         let cache = self.inner.cache.as_ref();
         let entries = cache.map_or(0, IntrospectionCache::entry_count);
         observe::cache_entries(entries);
-        self.inner
-            .counters
-            .snapshot(entries, cache.map_or(0, IntrospectionCache::weighted_size))
+        self.inner.counters.snapshot(
+            entries,
+            cache.map_or(0, IntrospectionCache::weighted_size),
+            self.inner
+                .refusals
+                .as_ref()
+                .map_or(0, Refusals::entry_count),
+        )
     }
 
     /// Applies the cache's pending evictions and expiries now, so that
     /// [`stats`](Self::stats) counts entries exactly. Not needed in normal
     /// operation: the cache settles by itself.
     pub async fn settle_cache(&self) {
+        if let Some(refusals) = &self.inner.refusals {
+            refusals.run_pending_tasks();
+        }
         if let Some(cache) = &self.inner.cache {
             cache.run_pending_tasks().await;
             observe::cache_entries(cache.entry_count());
         }
+    }
+
+    /// Which handle this is: clones share it, separately built handles
+    /// differ. Never 0.
+    pub(crate) fn id(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
     }
 
     /// The strategy's name, for the validation span.
@@ -564,6 +674,13 @@ fn audience_holds(aud: Option<&serde_json::Value>, audience: &str) -> bool {
     }
 }
 
+/// A URL keys are fetched from: see [`jwks::fetchable`](crate::jwks::fetchable).
+fn parse_key_url(url: &str) -> Result<Url, String> {
+    let parsed = parse_endpoint(url)?;
+    crate::jwks::fetchable(&parsed).map_err(|problem| format!("`{}` {problem}", url.trim()))?;
+    Ok(parsed)
+}
+
 fn parse_endpoint(endpoint: &str) -> Result<Url, String> {
     let url =
         Url::parse(endpoint.trim()).map_err(|e| format!("`{endpoint}` is not a valid URL: {e}"))?;
@@ -573,26 +690,15 @@ fn parse_endpoint(endpoint: &str) -> Result<Url, String> {
     Ok(url)
 }
 
-/// The scopes the application exposes, and the `scope` of the challenge
-/// that names them.
-struct ExposedScopes {
-    scopes: Box<[Box<str>]>,
-    challenge: Arc<str>,
-}
-
-impl ExposedScopes {
-    /// Refuses a token that holds none of the exposed scopes: Maskinporten
-    /// issued it for another API.
-    fn check(&self, claims: &MaskinportenClaims) -> Result<(), MaskinportenError> {
-        if self.scopes.iter().any(|scope| claims.has_scope(scope)) {
-            return Ok(());
-        }
-        tracing::debug!("token refused: it holds none of the scopes the application exposes");
-        Err(MaskinportenError::insufficient_scope(
-            Arc::clone(&self.challenge),
-            "the access token holds none of the scopes this API exposes",
-        ))
-    }
+/// What [`Maskinporten::cached`] found for a token.
+pub(crate) enum Cached {
+    /// The claims of a token validated before.
+    Claims(MaskinportenClaims),
+    /// The remembered refusal of a validly issued token.
+    Refused(MaskinportenError),
+    /// Nothing: the token's key, for [`Maskinporten::validate_missed`]
+    /// (`None` with the cache off).
+    Missed(Option<TokenKey>),
 }
 
 /// Configures a [`Maskinporten`] handle.
@@ -626,6 +732,8 @@ pub struct MaskinportenBuilder {
     jwks_refresh_interval: Option<Duration>,
     jwks_min_refetch_interval: Option<Duration>,
     exposed_scopes: Option<Vec<String>>,
+    accept_any_scope: bool,
+    signature_check: Option<Result<Source, String>>,
 }
 
 impl MaskinportenBuilder {
@@ -635,6 +743,12 @@ impl MaskinportenBuilder {
     /// handler, also one that only takes [`MaskinportenClaims`]. The
     /// recommended set-up, with the list read from the manifest when the code
     /// compiles by [`exposed_scopes!`](crate::exposed_scopes).
+    ///
+    /// Without it, a handle takes only tokens that hold a scope this
+    /// program's guards name: every `#[require_scope]`, `scopes![..]` and
+    /// `exposed_scopes!()` literal, and every [`Scopes`](crate::Scopes) list
+    /// built at run time. This list replaces that default;
+    /// [`accept_any_scope`](Self::accept_any_scope) turns the check off.
     ///
     /// A scope that is not a valid NAIS scope, or an empty list, is a
     /// [`ConfigError`] from [`build`](Self::build).
@@ -658,6 +772,46 @@ impl MaskinportenBuilder {
                 .map(|scope| scope.as_ref().to_owned())
                 .collect(),
         );
+        self
+    }
+
+    /// Takes tokens whatever scopes they hold: the opt-out of the exposed
+    /// scope check (see [`exposed_scopes`](Self::exposed_scopes)).
+    ///
+    /// A token an organisation got from Maskinporten for another API is then
+    /// valid here too, and so whoever received it (that other API) can call
+    /// this one with it, as far as the guards let it. Use this only where
+    /// every handler checks scopes itself, or for an API that means to take
+    /// any Maskinporten token. It cannot be combined with `exposed_scopes`.
+    pub fn accept_any_scope(mut self) -> Self {
+        self.accept_any_scope = true;
+        self
+    }
+
+    /// With introspection: checks each new token's signature against
+    /// Maskinporten's keys here before the sidecar is asked, so that forged
+    /// tokens are refused (401) without taking one of the places in flight
+    /// and without making the sidecar fetch the JWKS for an unknown `kid`.
+    /// The sidecar stays the judge of every token that passes. Keys are
+    /// fetched as for [`local_validation`](Self::local_validation) (on first
+    /// need, refreshed in the background, an unknown `kid` refetched at most
+    /// every [`jwks_min_refetch_interval`](Self::jwks_min_refetch_interval));
+    /// while no key set can be had, tokens go to the sidecar unchecked.
+    ///
+    /// [`Maskinporten::from_env`] sets it from `MASKINPORTEN_JWKS_URI` (or
+    /// `MASKINPORTEN_WELL_KNOWN_URL`), which NAIS sets beside the endpoint.
+    pub fn signature_check(mut self, issuer: impl Into<String>, jwks_uri: impl AsRef<str>) -> Self {
+        let issuer = issuer.into().trim().to_owned();
+        self.signature_check = Some(if issuer.is_empty() {
+            Err("signature_check: the issuer must not be empty".to_owned())
+        } else {
+            parse_key_url(jwks_uri.as_ref())
+                .map(|jwks_uri| Source::Fixed {
+                    issuer: issuer.into_boxed_str(),
+                    jwks_uri,
+                })
+                .map_err(|message| format!("signature_check: jwks_uri: {message}"))
+        });
         self
     }
 
@@ -700,7 +854,7 @@ impl MaskinportenBuilder {
         self.local = Some(if issuer.is_empty() {
             Err("local_validation: the issuer must not be empty".to_owned())
         } else {
-            parse_endpoint(jwks_uri.as_ref())
+            parse_key_url(jwks_uri.as_ref())
                 .map(|jwks_uri| Source::Fixed {
                     issuer: issuer.into_boxed_str(),
                     jwks_uri,
@@ -909,12 +1063,40 @@ impl MaskinportenBuilder {
             }
             audience => audience.map(String::into_boxed_str),
         };
+        let refresh_interval = self
+            .jwks_refresh_interval
+            .unwrap_or(DEFAULT_JWKS_REFRESH_INTERVAL);
+        if refresh_interval.is_zero() {
+            return Err(ConfigError::new(
+                None,
+                "jwks_refresh_interval: must be more than zero",
+            ));
+        }
+        let settings = Settings {
+            fetch_timeout: timeout,
+            refresh_interval,
+            min_refetch_interval: self
+                .jwks_min_refetch_interval
+                .unwrap_or(DEFAULT_JWKS_MIN_REFETCH_INTERVAL),
+        };
         let strategy = match chosen {
             Ok(endpoint) => Strategy::Introspection(Bounded {
                 introspector: Introspector::new(endpoint, timeout)?,
                 in_flight: tokio::sync::Semaphore::new(in_flight),
                 timeout,
+                keys: match self.signature_check {
+                    None => None,
+                    Some(Err(message)) => return Err(ConfigError::new(None, message)),
+                    Some(Ok(source)) => Some(Arc::new(KeyStore::new(source, settings)?)),
+                },
             }),
+            Err(_) if self.signature_check.is_some() => {
+                return Err(ConfigError::new(
+                    None,
+                    "signature_check: applies to introspection; local_validation checks every \
+                     signature itself",
+                ))
+            }
             Err(source) => {
                 if let Source::Fixed { issuer: own, .. } = &source {
                     if issuer.as_ref().is_some_and(|issuer| issuer != own) {
@@ -925,37 +1107,28 @@ impl MaskinportenBuilder {
                     }
                     issuer = Some(own.clone());
                 }
-                let refresh_interval = self
-                    .jwks_refresh_interval
-                    .unwrap_or(DEFAULT_JWKS_REFRESH_INTERVAL);
-                if refresh_interval.is_zero() {
-                    return Err(ConfigError::new(
-                        None,
-                        "jwks_refresh_interval: must be more than zero",
-                    ));
-                }
-                let settings = Settings {
-                    fetch_timeout: timeout,
-                    refresh_interval,
-                    min_refetch_interval: self
-                        .jwks_min_refetch_interval
-                        .unwrap_or(DEFAULT_JWKS_MIN_REFETCH_INTERVAL),
-                };
                 Strategy::Local(LocalVerifier {
                     keys: Arc::new(KeyStore::new(source, settings)?),
                     leeway_secs,
                 })
             }
         };
-        let exposed = match self.exposed_scopes {
-            None => None,
-            Some(scopes) if scopes.is_empty() => {
+        let exposure = match (self.exposed_scopes, self.accept_any_scope) {
+            (Some(_), true) => {
+                return Err(ConfigError::new(
+                    None,
+                    "accept_any_scope: cannot be combined with exposed_scopes; choose one",
+                ))
+            }
+            (None, true) => Exposure::Any,
+            (None, false) => Exposure::Named,
+            (Some(scopes), false) if scopes.is_empty() => {
                 return Err(ConfigError::new(
                     None,
                     "exposed_scopes: an empty list would refuse every token",
                 ))
             }
-            Some(scopes) => {
+            (Some(scopes), false) => {
                 if let Some((scope, err)) = scopes.iter().find_map(|scope| {
                     maskinporten_scope::validate(scope)
                         .err()
@@ -966,11 +1139,19 @@ impl MaskinportenBuilder {
                         format!("exposed_scopes: `{scope}` is not a Maskinporten scope: {err}"),
                     ));
                 }
-                Some(ExposedScopes {
+                Exposure::Listed {
                     challenge: scopes.join(" ").into(),
                     scopes: scopes.into_iter().map(String::into_boxed_str).collect(),
-                })
+                }
             }
+        };
+        let cache_entries = match (
+            self.cache_disabled,
+            self.cache_capacity,
+            self.cache_max_bytes,
+        ) {
+            (true, _, _) | (false, Some(0), _) | (false, _, Some(0)) => None,
+            (false, entries, _) => Some(entries.unwrap_or(DEFAULT_CACHE_CAPACITY)),
         };
         let realm = match self.realm {
             Some(realm) if realm.chars().any(|c| c.is_control() || !c.is_ascii()) => {
@@ -982,25 +1163,21 @@ impl MaskinportenBuilder {
             inner: Arc::new(Inner {
                 strategy,
                 audience,
-                exposed,
+                exposure,
                 precheck: Precheck {
                     issuer,
                     leeway_secs,
                 },
-                cache: match (
-                    self.cache_disabled,
-                    self.cache_capacity,
-                    self.cache_max_bytes,
-                ) {
-                    (true, _, _) | (false, Some(0), _) | (false, _, Some(0)) => None,
-                    (false, entries, bytes) => Some(IntrospectionCache::new(
+                cache: cache_entries.map(|entries| {
+                    IntrospectionCache::new(
                         CacheBounds {
-                            entries: entries.unwrap_or(DEFAULT_CACHE_CAPACITY),
-                            bytes: bytes.unwrap_or(DEFAULT_CACHE_MAX_BYTES),
+                            entries,
+                            bytes: self.cache_max_bytes.unwrap_or(DEFAULT_CACHE_MAX_BYTES),
                         },
                         self.cache_max_ttl,
-                    )),
-                },
+                    )
+                }),
+                refusals: cache_entries.map(Refusals::new),
                 counters: Counters::default(),
                 max_token_length: self.max_token_length.unwrap_or(DEFAULT_MAX_TOKEN_LENGTH),
                 rendering: Arc::new(Rendering {

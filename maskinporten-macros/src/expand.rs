@@ -73,7 +73,11 @@ pub(crate) fn list(input: TokenStream, list: List) -> TokenStream {
     });
     match checked {
         Ok((literals, tracking)) => {
-            quote!({ #tracking ::maskinporten_actix::#ty::__checked(&[#(#literals),*]) })
+            let named = match list {
+                List::Scopes => named_scopes(&literals),
+                List::Orgnos => TokenStream::new(),
+            };
+            quote!({ #tracking #named ::maskinporten_actix::#ty::__checked(&[#(#literals),*]) })
         }
         // Several `compile_error!`s are not one expression: a block holds
         // them, and ends in a value of the right type so that the errors are
@@ -112,11 +116,26 @@ pub(crate) fn exposed_scopes(input: TokenStream) -> TokenStream {
         Ok((scopes, tracking)) => (tracking, scopes),
         Err(errors) => (errors.to_compile_error(), Vec::new()),
     };
+    let named = named_scopes(&scopes);
     quote!({
         #tracking
+        #named
         const #exposed: &[&str] = &[#(#scopes),*];
         #exposed
     })
+}
+
+/// Submits the scopes a guard or list names to the program-wide set that
+/// is every handle's default of exposed scopes (`maskinporten_actix`'s
+/// `exposure` module), collected when the program is linked.
+fn named_scopes<T: ToTokens>(scopes: &[T]) -> TokenStream {
+    if scopes.is_empty() {
+        return TokenStream::new();
+    }
+    let private = quote!(::maskinporten_actix::__private);
+    quote! {
+        #private::inventory::submit! { #private::NamedScopes(&[#(#scopes),*]) }
+    }
 }
 
 /// The most elements actix-web implements `FromRequest` for in one tuple;
@@ -366,9 +385,11 @@ fn expand(guard: Guard, rule: &Rule, mut handler: ItemFn) -> TokenStream {
     let vis = &handler.vis;
     let name = &handler.sig.ident;
     let requirement_ty = format_ident!("{}{}", guard.prefix(), name.unraw(), span = name.span());
+    let mut named = TokenStream::new();
     let rule = match rule {
         Rule::Scopes(requirement) => {
             let scopes = &requirement.scopes;
+            named = named_scopes(scopes);
             let match_ = match requirement.match_ {
                 Match::All => quote!(All),
                 Match::Any => quote!(Any),
@@ -423,6 +444,8 @@ fn expand(guard: Guard, rule: &Rule, mut handler: ItemFn) -> TokenStream {
         impl #private::Requirement for #requirement_ty {
             const RULE: #private::Rule = #rule;
         }
+
+        #named
 
         #handler
     }
@@ -480,6 +503,10 @@ mod tests {
                     &["nav:a/bb", "nav:c/dd"],
                     ::maskinporten_actix::__private::Match::All
                 );
+            }
+            // The scopes, for every handle's default of exposed scopes.
+            ::maskinporten_actix::__private::inventory::submit! {
+                ::maskinporten_actix::__private::NamedScopes(&["nav:a/bb", "nav:c/dd"])
             }
             #[doc = r" Docs."]
             #[get("/afp")]
@@ -638,7 +665,12 @@ mod tests {
         assert_eq!(
             text(list(quote!("nav:a/bb", "nav:c/dd"), List::Scopes)),
             format!(
-                "{{{tracking}{}}}",
+                "{{{tracking}{}{}}}",
+                text(quote!(
+                    ::maskinporten_actix::__private::inventory::submit! {
+                        ::maskinporten_actix::__private::NamedScopes(&["nav:a/bb", "nav:c/dd"])
+                    }
+                )),
                 text(quote!(::maskinporten_actix::Scopes::__checked(&[
                     "nav:a/bb", "nav:c/dd"
                 ])))

@@ -186,7 +186,11 @@ impl LocalTexas {
     /// # use maskinporten_actix::testing::LocalTexas;
     /// # actix_web::rt::System::new().block_on(async {
     /// let texas = LocalTexas::start();
-    /// let maskinporten = texas.maskinporten_local_builder().build().unwrap();
+    /// let maskinporten = texas
+    ///     .maskinporten_local_builder()
+    ///     .exposed_scopes(["nav:helse/sykepenger/afp.read"])
+    ///     .build()
+    ///     .unwrap();
     /// let token = texas.token().scope("nav:helse/sykepenger/afp.read").sign();
     /// let claims = maskinporten.validate(&token).await.unwrap();
     /// assert!(claims.has_scope("nav:helse/sykepenger/afp.read"));

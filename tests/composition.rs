@@ -1,0 +1,258 @@
+//! Trust under composition, tried as an attacker would: two handles in one
+//! app, in every nesting and registration form, with every guard form
+//! between them. The handle registered nearest the handler decides; a
+//! validation made by one handle never decides for another; and where
+//! actix-web cannot tell which of two handles is nearer, the request is
+//! refused rather than judged by the weaker one.
+
+use actix_web::{get, web, HttpResponse, Responder};
+use maskinporten_actix::{
+    orgnos, require_consumer, require_scope, scopes, testing::LocalTexas, Maskinporten,
+    MaskinportenClaims, RequireConsumer, RequireScope,
+};
+use maskinporten_tests::{client, TestApi};
+use serde_json::{json, Value};
+
+const READ: &str = "nav:helse/sykepenger/afp.read";
+const AUDIENCE: &str = "https://afp.nav.no";
+const LISTED: &str = "991825827";
+
+#[get("/scoped")]
+#[require_scope("nav:helse/sykepenger/afp.read")]
+async fn scoped(claims: MaskinportenClaims) -> impl Responder {
+    HttpResponse::Ok().body(
+        claims
+            .consumer()
+            .and_then(|c| c.orgno())
+            .unwrap_or("none")
+            .to_owned(),
+    )
+}
+
+#[get("/consumer")]
+#[require_consumer("991825827")]
+async fn consumer_only() -> impl Responder {
+    HttpResponse::Ok().finish()
+}
+
+#[get("/bare")]
+async fn bare(_claims: MaskinportenClaims) -> impl Responder {
+    HttpResponse::Ok().finish()
+}
+
+/// The lenient handle: any token for this API.
+fn lenient(texas: &LocalTexas) -> Maskinporten {
+    texas.maskinporten_builder().build().unwrap()
+}
+
+/// The strict handle: only tokens restricted to [`AUDIENCE`].
+fn strict(texas: &LocalTexas) -> Maskinporten {
+    texas
+        .maskinporten_builder()
+        .audience(AUDIENCE)
+        .build()
+        .unwrap()
+}
+
+/// How a handle is registered.
+#[derive(Clone, Copy, Debug)]
+enum Form {
+    Plain,
+    Data,
+}
+
+fn scope_with(path: &str, form: Form, handle: Maskinporten) -> actix_web::Scope {
+    let scope = web::scope(path);
+    match form {
+        Form::Plain => scope.app_data(handle),
+        Form::Data => scope.app_data(web::Data::new(handle)),
+    }
+}
+
+fn app_data(cfg: &mut web::ServiceConfig, form: Form, handle: Maskinporten) {
+    match form {
+        Form::Plain => {
+            cfg.app_data(handle);
+        }
+        Form::Data => {
+            cfg.app_data(web::Data::new(handle));
+        }
+    }
+}
+
+async fn status(url: &str, token: &str) -> (u16, Value) {
+    let response = client().get(url).bearer_auth(token).send().await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+/// An outer guard validated with the lenient App handle must not let a
+/// request into an inner scope whose own handle refuses the token: every
+/// guard form inside, every registration form of either handle.
+#[actix_web::test]
+async fn an_outer_guard_never_decides_for_an_inner_handle() {
+    let texas = LocalTexas::start();
+    let for_others = texas.token().scope(READ).consumer(LISTED).sign();
+    let for_us = texas
+        .token()
+        .scope(READ)
+        .consumer(LISTED)
+        .claim("aud", json!(AUDIENCE))
+        .sign();
+    for outer in [Form::Plain, Form::Data] {
+        for inner in [Form::Plain, Form::Data] {
+            let (a, b) = (lenient(&texas), strict(&texas));
+            let api = TestApi::start(None, move |cfg| {
+                app_data(cfg, outer, a.clone());
+                cfg.service(
+                    web::scope("/outer")
+                        .wrap(RequireConsumer::one_of(orgnos!["991825827"]))
+                        .service(
+                            scope_with("/inner", inner, b.clone())
+                                .service(scoped)
+                                .service(consumer_only)
+                                .service(bare)
+                                .service(
+                                    web::scope("/tree")
+                                        .wrap(RequireScope::all(scopes![
+                                            "nav:helse/sykepenger/afp.read"
+                                        ]))
+                                        .route("/leaf", web::get().to(HttpResponse::Ok)),
+                                ),
+                        ),
+                );
+            });
+            let same_form = matches!(
+                (outer, inner),
+                (Form::Plain, Form::Plain) | (Form::Data, Form::Data)
+            );
+            for path in ["scoped", "consumer", "bare", "tree/leaf"] {
+                let url = api.url(&format!("/outer/inner/{path}"));
+                let (refused, body) = status(&url, &for_others).await;
+                let (allowed, _) = status(&url, &for_us).await;
+                if same_form {
+                    // The inner, strict handle decides.
+                    assert_eq!(refused, 401, "{outer:?}/{inner:?} {path}: {body}");
+                    assert_eq!(body["error"], "invalid_token", "{path}");
+                    assert_eq!(allowed, 200, "{outer:?}/{inner:?} {path}");
+                } else {
+                    // Two different handles in two forms: actix-web cannot
+                    // tell which is nearer, so neither decides.
+                    assert_eq!(refused, 500, "{outer:?}/{inner:?} {path}: {body}");
+                    assert_eq!(allowed, 500, "{outer:?}/{inner:?} {path}");
+                }
+            }
+        }
+    }
+}
+
+/// A scope's stricter handle registered as `web::Data` under an App with a
+/// plain one (and the other way round) is never passed over for the App's:
+/// the nearer handle's verdict, or a refusal.
+#[actix_web::test]
+async fn a_nearer_handle_is_never_passed_over_for_its_form() {
+    let texas = LocalTexas::start();
+    let for_others = texas.token().scope(READ).consumer(LISTED).sign();
+    for (outer, inner) in [(Form::Plain, Form::Data), (Form::Data, Form::Plain)] {
+        let (a, b) = (lenient(&texas), strict(&texas));
+        let api = TestApi::start(None, move |cfg| {
+            app_data(cfg, outer, a.clone());
+            cfg.service(scope_with("/inner", inner, b.clone()).service(scoped));
+            cfg.service(web::scope("/outer").service(scoped));
+        });
+        let (inner_status, _) = status(&api.url("/inner/scoped"), &for_others).await;
+        assert_ne!(inner_status, 200, "{outer:?}/{inner:?}");
+        assert_eq!(inner_status, 500, "{outer:?}/{inner:?}");
+        // Outside the scope only the App's handle is in sight.
+        let (outer_status, _) = status(&api.url("/outer/scoped"), &for_others).await;
+        assert_eq!(outer_status, 200, "{outer:?}/{inner:?}");
+    }
+}
+
+/// One handle registered in both forms is one handle: it decides.
+#[actix_web::test]
+async fn one_handle_in_both_forms_decides() {
+    let texas = LocalTexas::start();
+    let handle = strict(&texas);
+    let api = TestApi::start(None, move |cfg| {
+        cfg.app_data(handle.clone());
+        cfg.service(scope_with("/inner", Form::Data, handle.clone()).service(scoped));
+    });
+    let for_others = texas.token().scope(READ).consumer(LISTED).sign();
+    let for_us = texas
+        .token()
+        .scope(READ)
+        .claim("aud", json!(AUDIENCE))
+        .sign();
+    assert_eq!(status(&api.url("/inner/scoped"), &for_others).await.0, 401);
+    assert_eq!(status(&api.url("/inner/scoped"), &for_us).await.0, 200);
+}
+
+/// A handle on a resource is nearer than the App's.
+#[actix_web::test]
+async fn a_resource_handle_decides_for_its_routes() {
+    let texas = LocalTexas::start();
+    for form in [Form::Plain, Form::Data] {
+        let (a, b) = (lenient(&texas), strict(&texas));
+        let api = TestApi::start(None, move |cfg| {
+            app_data(cfg, form, a.clone());
+            let resource = web::resource("/resource");
+            let resource = match form {
+                Form::Plain => resource.app_data(b.clone()),
+                Form::Data => resource.app_data(web::Data::new(b.clone())),
+            };
+            cfg.service(resource.route(
+                web::get().to(|_claims: MaskinportenClaims| async { HttpResponse::Ok().finish() }),
+            ));
+            cfg.service(bare);
+        });
+        let for_others = texas.token().scope(READ).sign();
+        assert_eq!(
+            status(&api.url("/resource"), &for_others).await.0,
+            401,
+            "{form:?}"
+        );
+        assert_eq!(
+            status(&api.url("/bare"), &for_others).await.0,
+            200,
+            "{form:?}"
+        );
+    }
+}
+
+/// However the guards nest, a request is validated once per handle: the
+/// App's middleware with handle A, and three guards of the inner scope with
+/// handle B, cost one introspection each for a new token.
+#[actix_web::test]
+async fn a_request_is_validated_once_per_handle() {
+    let texas = LocalTexas::start();
+    let (a, b) = (texas.maskinporten_local(), strict(&texas));
+    let api = TestApi::start(None, move |cfg| {
+        cfg.app_data(a.clone());
+        cfg.service(
+            web::scope("/outer")
+                .wrap(RequireConsumer::one_of(orgnos!["991825827"]))
+                .service(
+                    web::scope("/inner")
+                        .app_data(b.clone())
+                        .wrap(RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]))
+                        .service(scoped),
+                ),
+        );
+    });
+    let token = texas
+        .token()
+        .scope(READ)
+        .consumer(LISTED)
+        .claim("aud", json!(AUDIENCE))
+        .sign();
+    texas.reset_introspections();
+    let fetches = texas.jwks_fetches();
+    let (code, _) = status(&api.url("/outer/inner/scoped"), &token).await;
+    assert_eq!(code, 200);
+    // B (introspection) once, for the inner middleware, the attribute and
+    // the extractor together; A (local) validated without the sidecar.
+    assert_eq!(texas.introspections(), 1);
+    assert!(texas.jwks_fetches() <= fetches + 1);
+}
