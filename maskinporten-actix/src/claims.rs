@@ -495,9 +495,16 @@ impl MaskinportenClaims {
     /// # }
     /// ```
     pub fn acting_for(&self) -> Option<Organization<'_>> {
+        self.acting_for_system_user().0
+    }
+
+    /// [`acting_for`](Self::acting_for) and
+    /// [`is_system_user`](Self::is_system_user) from one look at the
+    /// claims, for the consumer guards.
+    pub(crate) fn acting_for_system_user(&self) -> (Option<Organization<'_>>, bool) {
         match self.claims.system_user_entry() {
-            Some(entry) => entry_organization(entry),
-            None => self.consumer(),
+            Some(entry) => (entry_organization(entry), true),
+            None => (self.consumer(), false),
         }
     }
 
@@ -543,6 +550,11 @@ impl MaskinportenClaims {
     /// Whether a supplier called on the consumer's behalf: the token carries
     /// a `supplier` or a `delegation_source` claim (of any shape, so that a
     /// malformed one still counts as delegated).
+    ///
+    /// An Altinn system-user token is not delegated in this sense (see
+    /// [`is_system_user`](Self::is_system_user)); the delegation options of
+    /// the consumer allow-lists treat it as delegated all the same, its
+    /// vendor in the place of a supplier.
     pub fn is_delegated(&self) -> bool {
         self.supplier().is_some()
             || self.claims.other.as_ref().is_some_and(|other| {

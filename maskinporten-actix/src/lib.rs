@@ -131,9 +131,12 @@ pub use maskinporten_macros::require_scope;
 ///
 /// Each literal must be a Norwegian organisation number, nine digits with a
 /// valid mod-11 check digit; a wrong one is a compile error that says which
-/// check digit its first eight digits need. The consumer of the token (the
-/// organisation whose data it is, also when a supplier calls on its behalf)
-/// must be on the list; any other gets 403 `access_denied` without a
+/// check digit its first eight digits need. The organisation the token acts
+/// for ([`MaskinportenClaims::acting_for`], whose data it is) must be on the
+/// list: the consumer, also when a supplier calls on its behalf, or for an
+/// Altinn system-user token the system user's organisation, never the
+/// vendor in its `consumer` (a system-user token whose organisation cannot
+/// be read is refused). Any other gets 403 `access_denied` without a
 /// challenge, and the answer never names the organisations that may pass.
 /// It stacks with `#[require_scope]` and actix-web's route attributes in any
 /// order, and the token is still validated once. For delegation options

@@ -375,7 +375,10 @@ fn expand(guard: Guard, rule: &Rule, mut handler: ItemFn) -> TokenStream {
             };
             quote!(#private::Rule::Scopes(&[#(#scopes),*], #private::Match::#match_))
         }
-        Rule::Consumers(orgnos) => quote!(#private::Rule::Consumers(&[#(#orgnos),*])),
+        Rule::Consumers(orgnos) => quote!(#private::Rule::Consumers(
+            &[#(#orgnos),*],
+            #private::Delegation::Allowed
+        )),
     };
 
     let (patterns, types): (Vec<TokenStream>, Vec<TokenStream>) = handler
@@ -609,7 +612,10 @@ mod tests {
         let expected = text(quote! {
             impl ::maskinporten_actix::__private::Requirement for __maskinporten_consumers_afp {
                 const RULE: ::maskinporten_actix::__private::Rule =
-                    ::maskinporten_actix::__private::Rule::Consumers(&["991825827", "974760673"]);
+                    ::maskinporten_actix::__private::Rule::Consumers(
+                        &["991825827", "974760673"],
+                        ::maskinporten_actix::__private::Delegation::Allowed
+                    );
             }
         });
         assert!(actual.contains(&expected), "{actual}");
