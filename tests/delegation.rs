@@ -11,7 +11,9 @@ use std::{
 };
 
 use actix_web::{get, web, HttpResponse};
-use maskinporten_actix::{orgnos, testing::LocalTexas, MaskinportenClaims, RequireConsumer};
+use maskinporten_actix::{
+    orgnos, require_consumer, testing::LocalTexas, MaskinportenClaims, RequireConsumer,
+};
 use maskinporten_tests::{client, TestApi};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -45,8 +47,30 @@ async fn whoami(claims: MaskinportenClaims) -> HttpResponse {
     }))
 }
 
+/// The attribute's forms of the middleware guards below.
+#[get("/attribute/by-consumer")]
+#[require_consumer("991825827")]
+async fn attribute_by_consumer() -> HttpResponse {
+    HttpResponse::Ok().finish()
+}
+
+#[get("/attribute/no-delegation")]
+#[require_consumer("991825827", refuse_delegated)]
+async fn attribute_no_delegation() -> HttpResponse {
+    HttpResponse::Ok().finish()
+}
+
+#[require_consumer("991825827", suppliers("974760673"))]
+#[get("/attribute/listed-suppliers")]
+async fn attribute_listed_suppliers() -> HttpResponse {
+    HttpResponse::Ok().finish()
+}
+
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(whoami)
+        .service(attribute_by_consumer)
+        .service(attribute_no_delegation)
+        .service(attribute_listed_suppliers)
         .service(
             web::resource("/by-consumer")
                 .wrap(RequireConsumer::one_of(orgnos!["991825827"]))
@@ -380,6 +404,12 @@ const MIDDLEWARE: Guards = Guards {
     suppliers: "/listed-suppliers",
 };
 
+const ATTRIBUTE: Guards = Guards {
+    plain: "/attribute/by-consumer",
+    refuse_delegated: "/attribute/no-delegation",
+    suppliers: "/attribute/listed-suppliers",
+};
+
 /// Every kind of token against every option of `guards`: a system user is
 /// judged by the organisation it acts for, its vendor in the place of a
 /// supplier; own and delegated tokens as before.
@@ -500,6 +530,13 @@ async fn the_middleware_judges_a_system_user_by_the_organisation_it_acts_for() {
     let texas = LocalTexas::start();
     let api = TestApi::start(Some(texas.maskinporten()), routes);
     judge_every_kind_of_token(&api, &texas, &MIDDLEWARE).await;
+}
+
+#[actix_web::test]
+async fn the_attribute_judges_a_system_user_by_the_organisation_it_acts_for() {
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    judge_every_kind_of_token(&api, &texas, &ATTRIBUTE).await;
 }
 
 /// Every log line of this test binary, at TRACE.
