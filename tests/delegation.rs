@@ -1,11 +1,19 @@
 //! Delegated tokens and Altinn system users, from the claim shapes Digdir and
 //! Altinn document: typed on `MaskinportenClaims`, judged by the consumer
-//! allow-list (by the consumer, optionally refusing delegation or
-//! allow-listing suppliers), and never a failed request because of an
-//! `authorization_details` entry nobody expected.
+//! allow-list (by the organisation they act for: the consumer, or a system
+//! user's `systemuser_org`, never its vendor; optionally refusing delegation
+//! or allow-listing suppliers and vendors), and never a failed request
+//! because of an `authorization_details` entry nobody expected.
+
+use std::{
+    io,
+    sync::{Arc, Mutex, OnceLock},
+};
 
 use actix_web::{get, web, HttpResponse};
-use maskinporten_actix::{orgnos, testing::LocalTexas, MaskinportenClaims, RequireConsumer};
+use maskinporten_actix::{
+    orgnos, require_consumer, testing::LocalTexas, MaskinportenClaims, RequireConsumer,
+};
 use maskinporten_tests::{client, TestApi};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -30,6 +38,8 @@ async fn whoami(claims: MaskinportenClaims) -> HttpResponse {
     });
     HttpResponse::Ok().json(json!({
         "consumer": claims.consumer().and_then(|c| c.orgno()),
+        "acting_for": claims.acting_for().and_then(|o| o.orgno()),
+        "is_system_user": claims.is_system_user(),
         "supplier": claims.supplier().and_then(|s| s.orgno()),
         "delegation_source": claims.delegation_source(),
         "delegated": claims.is_delegated(),
@@ -37,8 +47,41 @@ async fn whoami(claims: MaskinportenClaims) -> HttpResponse {
     }))
 }
 
+/// The attribute's forms of the middleware guards below.
+#[get("/attribute/by-consumer")]
+#[require_consumer("991825827")]
+async fn attribute_by_consumer() -> HttpResponse {
+    HttpResponse::Ok().finish()
+}
+
+#[get("/attribute/no-delegation")]
+#[require_consumer("991825827", refuse_delegated)]
+async fn attribute_no_delegation() -> HttpResponse {
+    HttpResponse::Ok().finish()
+}
+
+#[require_consumer("991825827", suppliers("974760673"))]
+#[get("/attribute/listed-suppliers")]
+async fn attribute_listed_suppliers() -> HttpResponse {
+    HttpResponse::Ok().finish()
+}
+
+/// These tests are about whom the allow-lists let in, whatever API a token
+/// was issued for: the handles take any scope (tests/exposure.rs covers the
+/// default).
+fn any_scope(texas: &LocalTexas) -> maskinporten_actix::Maskinporten {
+    texas
+        .maskinporten_builder()
+        .accept_any_scope()
+        .build()
+        .unwrap()
+}
+
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(whoami)
+        .service(attribute_by_consumer)
+        .service(attribute_no_delegation)
+        .service(attribute_listed_suppliers)
         .service(
             web::resource("/by-consumer")
                 .wrap(RequireConsumer::one_of(orgnos!["991825827"]))
@@ -74,7 +117,7 @@ async fn whoami_of(api: &TestApi, token: &str) -> Value {
 #[actix_web::test]
 async fn a_delegated_token_is_typed() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let api = TestApi::start(Some(any_scope(&texas)), routes);
     let delegated = texas
         .token()
         .consumer(CONSUMER)
@@ -87,6 +130,8 @@ async fn a_delegated_token_is_typed() {
     assert_eq!(body["delegation_source"], DELEGATION_SOURCE);
     assert_eq!(body["delegated"], true);
     assert_eq!(body["system_user"], Value::Null);
+    assert_eq!(body["is_system_user"], false);
+    assert_eq!(body["acting_for"], CONSUMER);
 
     let own = texas.token().consumer(CONSUMER).sign();
     let body = whoami_of(&api, &own).await;
@@ -119,7 +164,7 @@ async fn a_delegated_token_is_typed() {
 #[actix_web::test]
 async fn the_allow_list_judges_the_consumer_whose_data_it_is() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let api = TestApi::start(Some(any_scope(&texas)), routes);
     // A listed consumer, whoever supplies the call.
     let for_listed = texas
         .token()
@@ -145,7 +190,7 @@ async fn the_allow_list_judges_the_consumer_whose_data_it_is() {
 #[actix_web::test]
 async fn delegation_can_be_refused() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let api = TestApi::start(Some(any_scope(&texas)), routes);
     let own = texas.token().consumer(CONSUMER).sign();
     let delegated = texas.token().consumer(CONSUMER).supplier(SUPPLIER).sign();
     assert_eq!(
@@ -162,7 +207,7 @@ async fn delegation_can_be_refused() {
 #[actix_web::test]
 async fn suppliers_can_be_allow_listed_too() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let api = TestApi::start(Some(any_scope(&texas)), routes);
     let cases = [
         // The consumer calling for itself: no supplier to judge.
         (texas.token().consumer(CONSUMER).sign(), 200),
@@ -215,7 +260,7 @@ fn system_user_token(texas: &LocalTexas, details: Value) -> String {
 #[actix_web::test]
 async fn system_users_are_read_in_every_documented_spelling() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let api = TestApi::start(Some(any_scope(&texas)), routes);
     let org = |id_field: &str| {
         let mut org = serde_json::Map::new();
         org.insert("authority".into(), json!("iso6523-actorid-upis"));
@@ -270,13 +315,15 @@ async fn system_users_are_read_in_every_documented_spelling() {
             "{details}"
         );
         assert_eq!(body["consumer"], CONSUMER);
+        assert_eq!(body["is_system_user"], true);
+        assert_eq!(body["acting_for"], "974760673", "{details}");
     }
 }
 
 #[actix_web::test]
 async fn unknown_or_malformed_details_never_fail_a_request() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let api = TestApi::start(Some(any_scope(&texas)), routes);
     let cases = [
         (
             json!([{ "type": "urn:example:unknown", "x": 1 }]),
@@ -308,8 +355,278 @@ async fn unknown_or_malformed_details_never_fail_a_request() {
         let token = system_user_token(&texas, details.clone());
         let body = whoami_of(&api, &token).await;
         assert_eq!(body["system_user"], expected, "{details}");
-        // The allow-list is not troubled by them either.
+        // The allow-list is not troubled by details it does not know. A
+        // system user whose organisation cannot be read acts for nobody
+        // known: the allow-list refuses it rather than judge the vendor.
         let response = get(&api.url("/by-consumer"), &token).await;
-        assert_eq!(response.status(), StatusCode::OK, "{details}");
+        let status = match expected.is_null() {
+            true => StatusCode::OK,
+            false => StatusCode::FORBIDDEN,
+        };
+        assert_eq!(response.status(), status, "{details}");
+    }
+}
+
+/// An organisation as Maskinporten and Altinn write it.
+fn organization(orgno: &str) -> Value {
+    json!({ "authority": "iso6523-actorid-upis", "ID": format!("0192:{orgno}") })
+}
+
+/// A token the vendor's client got for a system user of `customer`'s
+/// (`None`: an entry that names no organisation).
+fn for_system_user(texas: &LocalTexas, vendor: &str, customer: Option<Value>) -> String {
+    let mut entry = json!({
+        "type": "urn:altinn:systemuser",
+        "systemuser_id": [SYSTEM_USER_ID],
+        "system_id": format!("{vendor}_payroll"),
+    });
+    if let Some(customer) = customer {
+        entry["systemuser_org"] = customer;
+    }
+    texas
+        .token()
+        .consumer(vendor)
+        .claim("authorization_details", json!([entry]))
+        .sign()
+}
+
+/// A 403 `access_denied`: no challenge, since a new token would not help.
+async fn assert_access_denied(response: reqwest::Response, what: &str) {
+    assert_eq!(response.status(), StatusCode::FORBIDDEN, "{what}");
+    assert!(
+        response.headers().get("www-authenticate").is_none(),
+        "{what}"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "access_denied", "{what}");
+}
+
+/// The guards of one allow-list (`991825827`) in each delegation option,
+/// with the supplier list `974760673`.
+struct Guards {
+    plain: &'static str,
+    refuse_delegated: &'static str,
+    suppliers: &'static str,
+}
+
+const MIDDLEWARE: Guards = Guards {
+    plain: "/by-consumer",
+    refuse_delegated: "/no-delegation",
+    suppliers: "/listed-suppliers",
+};
+
+const ATTRIBUTE: Guards = Guards {
+    plain: "/attribute/by-consumer",
+    refuse_delegated: "/attribute/no-delegation",
+    suppliers: "/attribute/listed-suppliers",
+};
+
+/// Every kind of token against every option of `guards`: a system user is
+/// judged by the organisation it acts for, its vendor in the place of a
+/// supplier; own and delegated tokens as before.
+async fn judge_every_kind_of_token(api: &TestApi, texas: &LocalTexas, guards: &Guards) {
+    let customer = CONSUMER;
+    let (listed_vendor, other_vendor) = (SUPPLIER, OTHER_SUPPLIER);
+    let pilot_spelling = texas
+        .token()
+        .consumer(other_vendor)
+        .claim(
+            "authorization_details",
+            json!([{
+                "type": "urn:altinn:systemuser",
+                "systemuserorg": { "id": format!("0192:{customer}") },
+                "systemuserid": SYSTEM_USER_ID,
+            }]),
+        )
+        .sign();
+    // (what, token, allowed by: the plain list, refuse_delegated, suppliers)
+    let cases = [
+        (
+            "system user of a listed customer, through a listed vendor",
+            for_system_user(texas, listed_vendor, Some(organization(customer))),
+            [true, false, true],
+        ),
+        (
+            "system user of a listed customer, through another vendor",
+            for_system_user(texas, other_vendor, Some(organization(customer))),
+            [true, false, false],
+        ),
+        (
+            "system user of a listed customer in the pilot's spelling",
+            pilot_spelling,
+            [true, false, false],
+        ),
+        // The finding: a listed organisation as vendor does not let its
+        // other customers in.
+        (
+            "system user of an unlisted customer, through a listed consumer",
+            for_system_user(texas, customer, Some(organization(OTHER_SUPPLIER))),
+            [false, false, false],
+        ),
+        (
+            "system user of an unlisted customer, through a listed vendor",
+            for_system_user(texas, listed_vendor, Some(organization(OTHER_SUPPLIER))),
+            [false, false, false],
+        ),
+        // A vendor is judged as a supplier, even one on the consumer list.
+        (
+            "system user of a listed customer, through itself",
+            for_system_user(texas, customer, Some(organization(customer))),
+            [true, false, false],
+        ),
+        (
+            "system user without systemuser_org, through a listed consumer",
+            for_system_user(texas, customer, None),
+            [false, false, false],
+        ),
+        (
+            "system user without systemuser_org, through a listed vendor",
+            for_system_user(texas, listed_vendor, None),
+            [false, false, false],
+        ),
+        (
+            "system user with an unreadable systemuser_org",
+            for_system_user(texas, customer, Some(json!(format!("0192:{customer}")))),
+            [false, false, false],
+        ),
+        (
+            "a listed consumer's own token",
+            texas.token().consumer(customer).sign(),
+            [true, true, true],
+        ),
+        (
+            "an unlisted consumer's own token",
+            texas.token().consumer(OTHER_SUPPLIER).sign(),
+            [false, false, false],
+        ),
+        (
+            "delegated by a listed consumer to a listed supplier",
+            texas.token().consumer(customer).supplier(SUPPLIER).sign(),
+            [true, false, true],
+        ),
+        (
+            "delegated by a listed consumer to another supplier",
+            texas
+                .token()
+                .consumer(customer)
+                .supplier(OTHER_SUPPLIER)
+                .sign(),
+            [true, false, false],
+        ),
+        (
+            "delegated by an unlisted consumer to a listed supplier",
+            texas
+                .token()
+                .consumer(OTHER_SUPPLIER)
+                .supplier(SUPPLIER)
+                .sign(),
+            [false, false, false],
+        ),
+    ];
+    for (what, token, allowed) in cases {
+        let paths = [guards.plain, guards.refuse_delegated, guards.suppliers];
+        for (path, allowed) in paths.into_iter().zip(allowed) {
+            let what = format!("{what}, at {path}");
+            let response = get(&api.url(path), &token).await;
+            match allowed {
+                true => assert_eq!(response.status(), StatusCode::OK, "{what}"),
+                false => assert_access_denied(response, &what).await,
+            }
+        }
+    }
+}
+
+#[actix_web::test]
+async fn the_middleware_judges_a_system_user_by_the_organisation_it_acts_for() {
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(any_scope(&texas)), routes);
+    judge_every_kind_of_token(&api, &texas, &MIDDLEWARE).await;
+}
+
+#[actix_web::test]
+async fn the_attribute_judges_a_system_user_by_the_organisation_it_acts_for() {
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(any_scope(&texas)), routes);
+    judge_every_kind_of_token(&api, &texas, &ATTRIBUTE).await;
+}
+
+/// Every log line of this test binary, at TRACE.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn logs() -> &'static Capture {
+    static CAPTURE: OnceLock<Capture> = OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        use tracing_subscriber::util::SubscriberInitExt;
+        let capture = Capture::default();
+        let writer = capture.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish()
+            .try_init()
+            .expect("the only subscriber of this binary");
+        capture
+    })
+}
+
+#[actix_web::test]
+async fn a_system_user_refusal_logs_the_customer_and_the_vendor_never_the_token() {
+    let logs = logs();
+    let texas = LocalTexas::start();
+    let api = TestApi::start(Some(any_scope(&texas)), routes);
+    // An unlisted customer through a listed vendor; a listed customer
+    // through an unlisted vendor.
+    let unlisted_customer = for_system_user(&texas, SUPPLIER, Some(organization(OTHER_SUPPLIER)));
+    let unlisted_vendor = for_system_user(&texas, OTHER_SUPPLIER, Some(organization(CONSUMER)));
+    let response = get(&api.url("/by-consumer"), &unlisted_customer).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = get(&api.url("/listed-suppliers"), &unlisted_vendor).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    // Other tests of this binary log refusals too: the line of each case is
+    // the one with its pair of organisations.
+    let line = |customer: &str, vendor: &str| {
+        text.lines()
+            .find(|line| {
+                line.contains("Maskinporten access denied")
+                    && line.contains(&format!("consumer=\"{customer}\""))
+                    && line.contains(&format!("supplier=\"{vendor}\""))
+            })
+            .unwrap_or_else(|| panic!("no refusal of {customer} through {vendor} in:\n{text}"))
+    };
+    let customer_refused = line(OTHER_SUPPLIER, SUPPLIER);
+    assert!(customer_refused.contains("WARN"), "{customer_refused}");
+    assert!(
+        customer_refused.contains("system_user=true")
+            && customer_refused.contains("delegated=true"),
+        "{customer_refused}"
+    );
+    assert!(
+        customer_refused
+            .contains("the organisation the system user acts for is not on the allow-list"),
+        "{customer_refused}"
+    );
+    let vendor_refused = line(CONSUMER, OTHER_SUPPLIER);
+    assert!(
+        vendor_refused.contains("the vendor of the system user is not on the supplier allow-list"),
+        "{vendor_refused}"
+    );
+    for token in [&unlisted_customer, &unlisted_vendor] {
+        let payload = token.split('.').nth(1).unwrap();
+        assert!(!text.contains(token.as_str()) && !text.contains(payload));
     }
 }

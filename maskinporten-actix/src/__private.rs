@@ -8,7 +8,7 @@ use actix_web::{dev::Payload, FromRequest, HttpRequest};
 use futures_util::future::{self, Either, FutureExt, LocalBoxFuture, Map, Ready};
 
 use crate::{
-    guard::{self, Delegation},
+    guard::{self, DelegationRule},
     observe, MaskinportenClaims, MaskinportenError,
 };
 
@@ -41,13 +41,33 @@ pub trait Requirement: 'static {
 pub enum Rule {
     /// `#[require_scope]`: all or any of the scopes.
     Scopes(&'static [&'static str], Match),
-    /// `#[require_consumer]`: the consumer is one of these organisation numbers.
-    Consumers(&'static [&'static str]),
+    /// `#[require_consumer]`: the organisation the token acts for is one of
+    /// these organisation numbers, and a delegated or system-user token
+    /// satisfies the delegation option.
+    Consumers(&'static [&'static str], Delegation),
 }
 
-/// A delegated token is judged by its consumer under `#[require_consumer]`,
-/// as under `RequireConsumer` without options.
-static DELEGATION: Delegation = Delegation::Allowed;
+/// The delegation option of `#[require_consumer]`, as the options of
+/// `RequireConsumer` set it.
+#[derive(Debug, Clone, Copy)]
+pub enum Delegation {
+    /// No option: judged by the organisation the token acts for.
+    Allowed,
+    /// `refuse_delegated`.
+    Refused,
+    /// `suppliers(...)`: the supplier, or the vendor, is one of these.
+    Suppliers(&'static [&'static str]),
+}
+
+impl Delegation {
+    fn rule(self) -> DelegationRule<'static, &'static str> {
+        match self {
+            Delegation::Allowed => DelegationRule::Allowed,
+            Delegation::Refused => DelegationRule::Refused,
+            Delegation::Suppliers(suppliers) => DelegationRule::Suppliers(suppliers),
+        }
+    }
+}
 
 impl Rule {
     /// A rejection of the request's validation as this guard gives it.
@@ -68,9 +88,9 @@ impl Rule {
                 scopes,
                 any: match_ == Match::Any,
             },
-            Rule::Consumers(consumers) => guard::Requirement::Consumers {
+            Rule::Consumers(consumers, delegation) => guard::Requirement::Consumers {
                 consumers,
-                delegation: &DELEGATION,
+                delegation: delegation.rule(),
             },
         };
         guard::decide(record, claims, requirement)

@@ -15,8 +15,9 @@ use crate::error::{ErrorKind, MaskinportenError, Rendering};
 /// The ISO 6523 code of Norwegian organisation numbers (`0192:<orgno>`).
 const NORWEGIAN_ORGNO: &str = "0192";
 
-/// An organisation named in a token: the `consumer` that called, or the
-/// `supplier` that called on its behalf.
+/// An organisation named in a token: the `consumer` that called, the
+/// `supplier` that called on its behalf, or the organisation an Altinn
+/// system user acts for.
 ///
 /// ```text
 /// {"authority": "iso6523-actorid-upis", "ID": "0192:991825827"}
@@ -210,6 +211,23 @@ impl ClaimSet {
 
     pub(crate) fn scope(&self) -> &str {
         self.string(SCOPE).unwrap_or_default()
+    }
+
+    /// The first `authorization_details` entry of type
+    /// `urn:altinn:systemuser`, read in place: the consumer guards ask this
+    /// on every request, and a token without other claims answers at once.
+    fn system_user_entry(&self) -> Option<&Map<String, Value>> {
+        let details = self.other.as_ref()?.get("authorization_details")?;
+        let entries: &[Value] = match details {
+            Value::Array(entries) => entries,
+            // One object instead of an array of one: read it all the same.
+            object @ Value::Object(_) => std::slice::from_ref(object),
+            _ => return None,
+        };
+        entries
+            .iter()
+            .filter_map(Value::as_object)
+            .find(|entry| entry.get("type").and_then(Value::as_str) == Some(SYSTEM_USER_TYPE))
     }
 
     fn get(&self, name: &str) -> Option<Value> {
@@ -441,9 +459,75 @@ impl MaskinportenClaims {
         error.rendered_with(&self.rendering)
     }
 
-    /// The organisation that called (`consumer`).
+    /// The `consumer` claim, as issued: the organisation whose Maskinporten
+    /// client got the token (for a delegated token, the one whose data it
+    /// is).
+    ///
+    /// For an Altinn system-user token this is the *vendor* of the system,
+    /// not the organisation the system user acts for: to decide who may see
+    /// what, use [`acting_for`](Self::acting_for), which is what
+    /// `#[require_consumer]` and [`RequireConsumer`](crate::RequireConsumer)
+    /// judge.
     pub fn consumer(&self) -> Option<Organization<'_>> {
         self.claims.organization(CONSUMER)
+    }
+
+    /// The organisation the token acts for, whose data it is: for an Altinn
+    /// system-user token (see [`is_system_user`](Self::is_system_user)) the
+    /// system user's organisation (`systemuser_org`), otherwise the
+    /// [`consumer`](Self::consumer).
+    ///
+    /// A system-user token whose entry names no readable organisation acts
+    /// for nobody known: `None`, never the vendor in `consumer`. This is the
+    /// organisation the consumer allow-lists judge; compare it with your own
+    /// allow-lists too.
+    ///
+    /// ```
+    /// # fn f(claims: maskinporten_actix::MaskinportenClaims) {
+    /// let orgno = claims.acting_for().and_then(|o| o.orgno()).unwrap_or("unknown");
+    /// if claims.is_system_user() {
+    ///     // `consumer()` is the vendor of the system the customer uses.
+    ///     let vendor = claims.consumer().and_then(|o| o.orgno()).unwrap_or("unknown");
+    ///     println!("system user of {orgno}, through a system of {vendor}");
+    /// } else {
+    ///     println!("called for {orgno}");
+    /// }
+    /// # }
+    /// ```
+    pub fn acting_for(&self) -> Option<Organization<'_>> {
+        self.acting_for_system_user().0
+    }
+
+    /// [`acting_for`](Self::acting_for) and
+    /// [`is_system_user`](Self::is_system_user) from one look at the
+    /// claims, for the consumer guards.
+    pub(crate) fn acting_for_system_user(&self) -> (Option<Organization<'_>>, bool) {
+        match self.claims.system_user_entry() {
+            Some(entry) => (entry_organization(entry), true),
+            None => (self.consumer(), false),
+        }
+    }
+
+    /// Whether the token was issued for an Altinn system user: it carries an
+    /// `authorization_details` entry of type `urn:altinn:systemuser` (see
+    /// [`system_user`](Self::system_user)), whatever its fields hold. Its
+    /// `consumer` is then the vendor of the system, and
+    /// [`acting_for`](Self::acting_for) the customer it acts for.
+    ///
+    /// ```
+    /// # fn f(claims: maskinporten_actix::MaskinportenClaims) {
+    /// let kind = if claims.is_system_user() {
+    ///     "system user"
+    /// } else if claims.is_delegated() {
+    ///     "delegated"
+    /// } else {
+    ///     "own"
+    /// };
+    /// println!("a token of kind {kind}");
+    /// # }
+    /// ```
+    pub fn is_system_user(&self) -> bool {
+        self.claims.system_user_entry().is_some()
     }
 
     /// The organisation that called on the consumer's behalf, when the token
@@ -466,6 +550,11 @@ impl MaskinportenClaims {
     /// Whether a supplier called on the consumer's behalf: the token carries
     /// a `supplier` or a `delegation_source` claim (of any shape, so that a
     /// malformed one still counts as delegated).
+    ///
+    /// An Altinn system-user token is not delegated in this sense (see
+    /// [`is_system_user`](Self::is_system_user)); the delegation options of
+    /// the consumer allow-lists treat it as delegated all the same, its
+    /// vendor in the place of a supplier.
     pub fn is_delegated(&self) -> bool {
         self.supplier().is_some()
             || self.claims.other.as_ref().is_some_and(|other| {
@@ -491,19 +580,9 @@ impl MaskinportenClaims {
     /// # }
     /// ```
     pub fn system_user(&self) -> Option<SystemUser> {
-        let details = self.claims.other.as_ref()?.get("authorization_details")?;
-        let entries: &[Value] = match details {
-            Value::Array(entries) => entries,
-            // One object instead of an array of one: read it all the same.
-            object @ Value::Object(_) => std::slice::from_ref(object),
-            _ => return None,
-        };
-        entries
-            .iter()
-            .filter_map(Value::as_object)
-            .find(|entry| entry.get("type").and_then(Value::as_str) == Some(SYSTEM_USER_TYPE))
-            .map(SystemUser::from_entry)
+        self.claims.system_user_entry().map(SystemUser::from_entry)
     }
+
     /// The Maskinporten client that got the token (`client_id`).
     pub fn client_id(&self) -> Option<&str> {
         self.claims.string(CLIENT_ID)
@@ -570,16 +649,29 @@ pub struct SystemUser {
     system_id: Option<String>,
 }
 
+/// The first of `names` that `entry` has, in the order given.
+fn entry_field<'a>(entry: &'a Map<String, Value>, names: &[&str]) -> Option<&'a Value> {
+    names.iter().find_map(|name| entry.get(*name))
+}
+
+/// The system user's organisation in a system-user entry (`systemuser_org`
+/// or `systemuserorg`, with `ID` or `id`; `authority` empty when missing),
+/// borrowed from the entry.
+fn entry_organization(entry: &Map<String, Value>) -> Option<Organization<'_>> {
+    let org = entry_field(entry, &["systemuser_org", "systemuserorg"])?.as_object()?;
+    let id = org.get("ID").or_else(|| org.get("id"))?.as_str()?;
+    let authority = org.get("authority").and_then(Value::as_str);
+    Some(Organization {
+        authority: authority.unwrap_or_default(),
+        id,
+    })
+}
+
 impl SystemUser {
     fn from_entry(entry: &Map<String, Value>) -> SystemUser {
-        let field = |names: &[&str]| names.iter().find_map(|name| entry.get(*name));
-        let organization = field(&["systemuser_org", "systemuserorg"])
-            .and_then(Value::as_object)
-            .and_then(|org| {
-                let id = org.get("ID").or_else(|| org.get("id"))?.as_str()?;
-                let authority = org.get("authority").and_then(Value::as_str);
-                Some((authority.unwrap_or_default().to_owned(), id.to_owned()))
-            });
+        let field = |names: &[&str]| entry_field(entry, names);
+        let organization =
+            entry_organization(entry).map(|org| (org.authority.to_owned(), org.id.to_owned()));
         let ids = match field(&["systemuser_id", "systemuserid"]) {
             Some(Value::String(id)) => vec![id.clone()],
             Some(Value::Array(ids)) => ids
@@ -717,6 +809,89 @@ mod tests {
         let mut m = map(base);
         m.insert("exp".into(), Value::from("soon"));
         assert!(ClaimSet::from_claims(m).is_err());
+    }
+
+    fn claims_of(set: Value) -> MaskinportenClaims {
+        let set = ClaimSet::from_claims(set.as_object().unwrap().clone()).unwrap();
+        MaskinportenClaims::new(Arc::new(set), Arc::default())
+    }
+
+    #[test]
+    fn a_system_user_acts_for_its_organisation_never_for_the_vendor() {
+        let vendor =
+            serde_json::json!({"authority": "iso6523-actorid-upis", "ID": "0192:991825827"});
+        let token = |details: Option<Value>| {
+            let mut set = serde_json::json!({"iss": "i", "exp": 2, "iat": 1, "consumer": vendor});
+            if let Some(details) = details {
+                set["authorization_details"] = details;
+            }
+            claims_of(set)
+        };
+        fn orgno(claims: &MaskinportenClaims) -> Option<&str> {
+            claims.acting_for().and_then(|o| o.orgno())
+        }
+
+        let own = token(None);
+        assert!(!own.is_system_user());
+        assert_eq!(own.acting_for(), own.consumer());
+        assert_eq!(orgno(&own), Some("991825827"));
+
+        let customer =
+            serde_json::json!({"authority": "iso6523-actorid-upis", "ID": "0192:974760673"});
+        let cases = [
+            // Every spelling `system_user()` reads, and one object for an array.
+            (
+                serde_json::json!([{"type": SYSTEM_USER_TYPE, "systemuser_org": customer}]),
+                Some("974760673"),
+            ),
+            (
+                serde_json::json!([{"type": SYSTEM_USER_TYPE, "systemuserorg": {"id": "0192:974760673"}}]),
+                Some("974760673"),
+            ),
+            (
+                serde_json::json!({"type": SYSTEM_USER_TYPE, "systemuser_org": customer}),
+                Some("974760673"),
+            ),
+            (
+                serde_json::json!([
+                    {"type": "urn:altinn:resource", "systemuser_org": vendor},
+                    {"type": SYSTEM_USER_TYPE, "systemuser_org": customer},
+                ]),
+                Some("974760673"),
+            ),
+            // Entries without a readable organisation act for nobody.
+            (serde_json::json!([{"type": SYSTEM_USER_TYPE}]), None),
+            (
+                serde_json::json!([{"type": SYSTEM_USER_TYPE, "systemuser_org": "0192:974760673"}]),
+                None,
+            ),
+            (
+                serde_json::json!([{"type": SYSTEM_USER_TYPE, "systemuser_org": {"ID": 974760673}}]),
+                None,
+            ),
+        ];
+        for (details, expected) in cases {
+            let claims = token(Some(details.clone()));
+            assert!(claims.is_system_user(), "{details}");
+            assert_eq!(orgno(&claims), expected, "{details}");
+            assert_eq!(
+                claims.acting_for(),
+                claims.system_user().unwrap().organization(),
+                "{details}"
+            );
+            assert_eq!(claims.consumer().and_then(|o| o.orgno()), Some("991825827"));
+        }
+
+        // Other detail types, or details of no known shape: not a system user.
+        for details in [
+            serde_json::json!([{"type": "urn:altinn:resource", "systemuser_org": customer}]),
+            serde_json::json!("urn:altinn:systemuser"),
+            serde_json::json!([]),
+        ] {
+            let claims = token(Some(details.clone()));
+            assert!(!claims.is_system_user(), "{details}");
+            assert_eq!(orgno(&claims), Some("991825827"), "{details}");
+        }
     }
 
     #[test]

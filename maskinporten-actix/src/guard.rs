@@ -15,25 +15,54 @@ use crate::{observe, ErrorKind, MaskinportenClaims, MaskinportenError};
 pub(crate) enum Requirement<'a, S> {
     /// Every scope (or, with `any`, one of them).
     Scopes { scopes: &'a [S], any: bool },
-    /// A consumer on the list, and what a delegated token must satisfy.
+    /// The organisation the token acts for on the list, and what a
+    /// delegated or system-user token must satisfy.
     Consumers {
         consumers: &'a [S],
-        delegation: &'a Delegation,
+        delegation: DelegationRule<'a, S>,
     },
 }
 
 /// What a consumer allow-list does with a delegated token (one a supplier
-/// fetched on the consumer's behalf).
+/// fetched on the consumer's behalf) or an Altinn system-user token (one a
+/// system's vendor fetched for its customer): the middleware's own copy.
 #[derive(Clone, Debug, Default)]
 pub(crate) enum Delegation {
-    /// Judged by the consumer alone, whose data it is.
+    /// Judged by the organisation it acts for alone, whose data it is.
     #[default]
     Allowed,
-    /// Refused, whoever the consumer is.
+    /// Refused, whoever it acts for.
     Refused,
-    /// Allowed when the supplier is on this list too.
+    /// Allowed when the supplier, or the vendor, is on this list too.
     Suppliers(Orgnos),
 }
+
+impl Delegation {
+    pub(crate) fn rule(&self) -> DelegationRule<'_, Box<str>> {
+        match self {
+            Delegation::Allowed => DelegationRule::Allowed,
+            Delegation::Refused => DelegationRule::Refused,
+            Delegation::Suppliers(suppliers) => DelegationRule::Suppliers(&suppliers.list),
+        }
+    }
+}
+
+/// [`Delegation`] borrowed, as a [`Requirement`] holds it: the middleware
+/// lends its list, the attribute's constant rule a static one.
+pub(crate) enum DelegationRule<'a, S> {
+    Allowed,
+    Refused,
+    Suppliers(&'a [S]),
+}
+
+// Not derived: a borrowed list is `Copy` whatever its items are.
+impl<S> Clone for DelegationRule<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for DelegationRule<'_, S> {}
 
 /// The decision for a request: `Ok` lets it through, `Err` is its
 /// rejection, rendered by the handle that validated the token. A rejection
@@ -62,10 +91,15 @@ fn judge<S: AsRef<str>>(
     }
 }
 
+/// The consumer allow-list. It judges the organisation the token acts for
+/// (`MaskinportenClaims::acting_for`): for a system-user token the system
+/// user's organisation, never its vendor, and nobody when that cannot be
+/// read. The vendor of a system-user token stands where the supplier of a
+/// delegated token does: both count as delegation.
 fn check_consumer<S: AsRef<str>>(
     claims: &MaskinportenClaims,
     consumers: &[S],
-    delegation: &Delegation,
+    delegation: DelegationRule<'_, S>,
 ) -> Result<(), MaskinportenError> {
     // An empty list is a programming or configuration error: refuse, never
     // let everyone in.
@@ -76,18 +110,33 @@ fn check_consumer<S: AsRef<str>>(
             "the service allowed an empty list of organisations",
         ));
     }
-    let consumer = claims.consumer().and_then(|c| c.orgno());
+    let (acting_for, system_user) = claims.acting_for_system_user();
+    let consumer = acting_for.and_then(|o| o.orgno());
     let supplier = claims.supplier().and_then(|s| s.orgno());
+    // The vendor of a system user's system: the token's `consumer`.
+    let vendor = match system_user {
+        true => claims.consumer().and_then(|c| c.orgno()),
+        false => None,
+    };
+    let delegated = claims.is_delegated();
     let refusal = if !listed(consumers, consumer) {
-        Some("the consumer is not on the allow-list")
-    } else if claims.is_delegated() {
+        Some(match system_user {
+            true => "the organisation the system user acts for is not on the allow-list",
+            false => "the consumer is not on the allow-list",
+        })
+    } else if delegated || system_user {
         match delegation {
-            Delegation::Allowed => None,
-            Delegation::Refused => Some("delegated tokens are refused"),
-            Delegation::Suppliers(suppliers) if !listed(&suppliers.list[..], supplier) => {
+            DelegationRule::Allowed => None,
+            DelegationRule::Refused if system_user => Some("system-user tokens are refused"),
+            DelegationRule::Refused => Some("delegated tokens are refused"),
+            // A token that is both answers for both.
+            DelegationRule::Suppliers(suppliers) if system_user && !listed(suppliers, vendor) => {
+                Some("the vendor of the system user is not on the supplier allow-list")
+            }
+            DelegationRule::Suppliers(suppliers) if delegated && !listed(suppliers, supplier) => {
                 Some("the supplier is not on the allow-list")
             }
-            Delegation::Suppliers(_) => None,
+            DelegationRule::Suppliers(_) => None,
         }
     } else {
         None
@@ -99,8 +148,13 @@ fn check_consumer<S: AsRef<str>>(
             // token is never logged.
             tracing::warn!(
                 consumer = consumer.unwrap_or("none"),
-                supplier = supplier.unwrap_or("none"),
-                delegated = claims.is_delegated(),
+                supplier = match system_user {
+                    true => vendor,
+                    false => supplier,
+                }
+                .unwrap_or("none"),
+                delegated = delegated || system_user,
+                system_user,
                 reason,
                 "Maskinporten access denied"
             );

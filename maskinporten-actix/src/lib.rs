@@ -132,14 +132,44 @@ pub use maskinporten_macros::require_scope;
 ///
 /// Each literal must be a Norwegian organisation number, nine digits with a
 /// valid mod-11 check digit; a wrong one is a compile error that says which
-/// check digit its first eight digits need. The consumer of the token (the
-/// organisation whose data it is, also when a supplier calls on its behalf)
-/// must be on the list; any other gets 403 `access_denied` without a
+/// check digit its first eight digits need. The organisation the token acts
+/// for ([`MaskinportenClaims::acting_for`], whose data it is) must be on the
+/// list: the consumer, also when a supplier calls on its behalf, or for an
+/// Altinn system-user token the system user's organisation, never the
+/// vendor in its `consumer` (a system-user token whose organisation cannot
+/// be read is refused). Any other gets 403 `access_denied` without a
 /// challenge, and the answer never names the organisations that may pass.
 /// It stacks with `#[require_scope]` and actix-web's route attributes in any
-/// order, and the token is still validated once. For delegation options
-/// (refusing delegated tokens, allow-listing suppliers) use
-/// [`RequireConsumer`].
+/// order, and the token is still validated once.
+///
+/// After the organisation numbers, one option says what becomes of a
+/// delegated token (a supplier calls for the consumer) or a system-user
+/// token (the vendor of a system calls for its customer), as the options of
+/// [`RequireConsumer`] do:
+///
+/// ```
+/// use actix_web::{get, HttpResponse, Responder};
+/// use maskinporten_actix::require_consumer;
+///
+/// // Only tokens the listed organisations fetched for themselves.
+/// #[get("/own")]
+/// #[require_consumer("991825827", "974760673", refuse_delegated)]
+/// async fn own() -> impl Responder {
+///     HttpResponse::Ok().finish()
+/// }
+///
+/// // Delegated and system-user tokens only from these suppliers and vendors.
+/// #[get("/supplied")]
+/// #[require_consumer("991825827", suppliers("974760673", "889640782"))]
+/// async fn supplied() -> impl Responder {
+///     HttpResponse::Ok().finish()
+/// }
+/// ```
+///
+/// Without an option, such tokens are judged by the organisation they act
+/// for alone. The suppliers are checked like the consumers when the code
+/// compiles; an unknown option, an option given twice, both options, or an
+/// empty `suppliers()` is a compile error.
 pub use maskinporten_macros::require_consumer;
 
 /// A [`Scopes`] list whose literals are checked against the NAIS scope

@@ -96,18 +96,23 @@ impl RequireScope {
 /// );
 /// ```
 ///
-/// The consumer (`consumer`, the organisation whose data it is) must be on
-/// the list. A consumer that is not gets 403 with `{"error":
-/// "access_denied", ...}` and no `WWW-Authenticate` challenge (a new token
-/// would not help); the answer never names the organisations that may pass,
-/// and the refusal is logged (`tracing`, level WARN) with the organisation
-/// numbers, never the token. A token that is not valid gets the same
-/// rejections as `#[require_scope]`.
+/// The organisation the token acts for, whose data it is
+/// ([`MaskinportenClaims::acting_for`]), must be on the list: the `consumer`,
+/// or for an Altinn system-user token the system user's organisation
+/// (`systemuser_org`), never the vendor in its `consumer`. A system-user
+/// token whose organisation cannot be read is refused. An organisation that
+/// is not on the list gets 403 with `{"error": "access_denied", ...}` and no
+/// `WWW-Authenticate` challenge (a new token would not help); the answer
+/// never names the organisations that may pass, and the refusal is logged
+/// (`tracing`, level WARN) with the organisation numbers, never the token.
+/// A token that is not valid gets the same rejections as `#[require_scope]`.
 ///
-/// A delegated token (a `supplier` calls for the consumer) is judged by its
-/// consumer; [`refuse_delegated`](Self::refuse_delegated) turns such tokens
-/// away, [`suppliers`](Self::suppliers) lets them in only from listed
-/// suppliers.
+/// A delegated token (a `supplier` calls for the consumer) and a
+/// system-user token (the vendor of a system calls for its customer) are
+/// judged by the organisation they act for;
+/// [`refuse_delegated`](Self::refuse_delegated) turns both away,
+/// [`suppliers`](Self::suppliers) lets them in only from listed suppliers
+/// and vendors.
 #[derive(Clone)]
 pub struct RequireConsumer {
     consumers: Orgnos,
@@ -135,15 +140,17 @@ impl RequireConsumer {
     }
 
     /// Refuses delegated tokens (those with a `supplier` or
-    /// `delegation_source`), whoever the consumer is: 403 `access_denied`.
+    /// `delegation_source`) and Altinn system-user tokens, whoever they act
+    /// for: 403 `access_denied`.
     pub fn refuse_delegated(mut self) -> RequireConsumer {
         self.delegation = Delegation::Refused;
         self
     }
 
     /// Lets a delegated token in only when its supplier is on `suppliers`
-    /// too (and its consumer on the consumer list). Tokens a consumer
-    /// fetched for itself are not affected.
+    /// too, and a system-user token only when its vendor (its `consumer`)
+    /// is; the organisation either acts for must still be on the consumer
+    /// list. Tokens a consumer fetched for itself are not affected.
     pub fn suppliers(mut self, suppliers: Orgnos) -> RequireConsumer {
         self.delegation = Delegation::Suppliers(suppliers);
         self
@@ -179,7 +186,7 @@ impl Rule {
             },
             Rule::Consumers(consumers, delegation) => Requirement::Consumers {
                 consumers: &consumers.list,
-                delegation,
+                delegation: delegation.rule(),
             },
         };
         guard::decide(record, claims, requirement)

@@ -260,88 +260,65 @@ impl List {
     }
 }
 
-/// Parses and checks a comma-separated list of string literals: every
-/// problem found is in the error. `usage` is the form the messages show,
-/// such as `scopes![...]`, with `...` standing for the list.
+/// The error for an empty list: `usage` is the form the message shows, such
+/// as `scopes![...]`, with `...` standing for the list.
+fn empty_list(list: List, usage: &str) -> syn::Error {
+    let example = format!("\"{}\"", list.example());
+    syn::Error::new(
+        Span::call_site(),
+        format!(
+            "`{}` needs at least one {}, as in `{}`",
+            usage.replace("...", ""),
+            list.item(),
+            usage.replace("...", &example)
+        ),
+    )
+}
+
+/// What the messages say is expected in place of something else.
+fn expected_literal(list: List) -> String {
+    format!(
+        "expected a string literal {}, as in `\"{}\"`",
+        list.item(),
+        list.example()
+    )
+}
+
+/// Parses and checks the comma-separated string literals of `scopes![...]`
+/// or `orgnos![...]`: every problem found is in the error. `usage` is the
+/// form the messages show, such as `scopes![...]`, with `...` standing for
+/// the list.
 pub(crate) fn parse_literals(
     args: TokenStream,
     list: List,
     usage: &str,
 ) -> syn::Result<Vec<LitStr>> {
-    let example = format!("\"{}\"", list.example());
     if args.is_empty() {
-        return Err(syn::Error::new(
-            Span::call_site(),
-            format!(
-                "`{}` needs at least one {}, as in `{}`",
-                usage.replace("...", ""),
-                list.item(),
-                usage.replace("...", &example)
-            ),
-        ));
+        return Err(empty_list(list, usage));
     }
     let mut errors = Errors::default();
-    let expected = format!(
-        "expected a string literal {}, as in `{example}`",
-        list.item()
-    );
+    let expected = expected_literal(list);
     let literals = Parser::parse2(
         |input: ParseStream| {
             let mut literals = Vec::new();
             while !input.is_empty() {
-                if input.peek(LitStr) {
-                    let literal: LitStr = input.parse()?;
-                    if literal.suffix().is_empty() {
-                        literals.push(literal);
-                    } else {
-                        errors.push(syn::Error::new(
-                            literal.span(),
-                            format!(
-                                "unexpected suffix `{}` on the {}",
-                                literal.suffix(),
-                                list.item()
-                            ),
-                        ));
-                    }
-                } else if input.peek(Lit) {
-                    let lit: Lit = input.parse()?;
-                    let message = match (&lit, list) {
-                        (Lit::Int(int), List::Orgnos) => format!(
-                            "expected a string literal organisation number, found the integer \
-                             `{int}`; write it in quotes, as in `\"{}\"`, so that it is kept \
-                             digit for digit (leading zeros included)",
-                            int.base10_digits()
-                        ),
-                        (Lit::ByteStr(_), _) => {
-                            format!("{expected}, found a byte string; remove the `b` prefix")
-                        }
-                        (Lit::CStr(_), _) => {
-                            format!("{expected}, found a C string; remove the `c` prefix")
-                        }
-                        _ => format!("{expected}, found `{}`", lit.to_token_stream()),
-                    };
-                    errors.push(syn::Error::new(lit.span(), message));
-                } else if list == List::Scopes
-                    && input.peek(Ident)
-                    && input.peek2(syn::token::Paren)
-                {
+                if list == List::Scopes && input.peek(Ident) && input.peek2(syn::token::Paren) {
                     let tokens = skip_to_comma(input)?;
                     errors.push(syn::Error::new_spanned(
                         tokens,
                         "`scopes![]` is a plain list; say how the scopes combine with \
                          `RequireScope::all(scopes![...])` or `RequireScope::any(scopes![...])`",
                     ));
-                } else {
+                } else if list == List::Orgnos && peek_option(input).is_some_and(is_known_option) {
                     let tokens = skip_to_comma(input)?;
-                    let message = match syn::parse2::<syn::Path>(tokens.clone()) {
-                        Ok(_) => format!(
-                            "{expected}, found `{}`; write the {} out, so that it is checked when the code compiles",
-                            tokens.to_string().replace(' ', ""),
-                            list.item()
-                        ),
-                        Err(_) => expected.clone(),
-                    };
-                    errors.push(syn::Error::new_spanned(tokens, message));
+                    errors.push(syn::Error::new_spanned(
+                        tokens,
+                        "`orgnos![]` is a plain list; the delegation options go on the guard, as \
+                         in `RequireConsumer::one_of(orgnos![...]).refuse_delegated()` or \
+                         `RequireConsumer::one_of(orgnos![...]).suppliers(orgnos![...])`",
+                    ));
+                } else if let Some(literal) = parse_literal(input, list, &expected, &mut errors)? {
+                    literals.push(literal);
                 }
                 if input.is_empty() {
                     break;
@@ -358,6 +335,254 @@ pub(crate) fn parse_literals(
     }
     errors.finish()?;
     Ok(literals)
+}
+
+/// Reads one argument that should be a string literal of `list`: the
+/// literal, or `None` with the mistake recorded in `errors` and skipped.
+fn parse_literal(
+    input: ParseStream,
+    list: List,
+    expected: &str,
+    errors: &mut Errors,
+) -> syn::Result<Option<LitStr>> {
+    if input.peek(LitStr) {
+        let literal: LitStr = input.parse()?;
+        if literal.suffix().is_empty() {
+            return Ok(Some(literal));
+        }
+        errors.push(syn::Error::new(
+            literal.span(),
+            format!(
+                "unexpected suffix `{}` on the {}",
+                literal.suffix(),
+                list.item()
+            ),
+        ));
+    } else if input.peek(Lit) {
+        let lit: Lit = input.parse()?;
+        let message = match (&lit, list) {
+            (Lit::Int(int), List::Orgnos) => format!(
+                "expected a string literal organisation number, found the integer \
+                 `{int}`; write it in quotes, as in `\"{}\"`, so that it is kept \
+                 digit for digit (leading zeros included)",
+                int.base10_digits()
+            ),
+            (Lit::ByteStr(_), _) => {
+                format!("{expected}, found a byte string; remove the `b` prefix")
+            }
+            (Lit::CStr(_), _) => {
+                format!("{expected}, found a C string; remove the `c` prefix")
+            }
+            _ => format!("{expected}, found `{}`", lit.to_token_stream()),
+        };
+        errors.push(syn::Error::new(lit.span(), message));
+    } else {
+        let tokens = skip_to_comma(input)?;
+        let message = match syn::parse2::<syn::Path>(tokens.clone()) {
+            Ok(_) => format!(
+                "{expected}, found `{}`; write the {} out, so that it is checked when the code compiles",
+                tokens.to_string().replace(' ', ""),
+                list.item()
+            ),
+            Err(_) => expected.to_owned(),
+        };
+        errors.push(syn::Error::new_spanned(tokens, message));
+    }
+    Ok(None)
+}
+
+/// What `#[require_consumer]` does with a delegated or system-user token;
+/// mirrors `__private::Delegation`.
+pub(crate) enum Delegation {
+    /// No option: judged by the organisation the token acts for.
+    Allowed,
+    /// `refuse_delegated`.
+    Refused,
+    /// `suppliers(...)`: organisation numbers, checked.
+    Suppliers(Vec<LitStr>),
+}
+
+/// The checked arguments of `#[require_consumer]`.
+pub(crate) struct Consumers {
+    pub(crate) consumers: Vec<LitStr>,
+    pub(crate) delegation: Delegation,
+}
+
+impl Consumers {
+    /// Every organisation number written: the consumers, then the
+    /// suppliers.
+    pub(crate) fn orgnos(&self) -> Vec<LitStr> {
+        let suppliers = match &self.delegation {
+            Delegation::Suppliers(suppliers) => &suppliers[..],
+            Delegation::Allowed | Delegation::Refused => &[],
+        };
+        self.consumers.iter().chain(suppliers).cloned().collect()
+    }
+}
+
+const REFUSE_DELEGATED: &str = "refuse_delegated";
+const SUPPLIERS: &str = "suppliers";
+/// A supplier in the messages: a valid organisation number other than
+/// the consumer of the examples.
+const SUPPLIER_EXAMPLE: &str = "974760673";
+
+/// The next argument, when it is a lower-case identifier not followed by
+/// `::`: an option, known or not. A constant (`ALLOWED`) or a path is an
+/// attempt at an organisation number, and gets that message.
+fn peek_option(input: ParseStream) -> Option<Ident> {
+    let fork = input.fork();
+    let ident: Ident = fork.parse().ok()?;
+    let lower_case = !ident.to_string().bytes().any(|b| b.is_ascii_uppercase());
+    (lower_case && !fork.peek(Token![::])).then_some(ident)
+}
+
+fn is_known_option(ident: Ident) -> bool {
+    ident == REFUSE_DELEGATED || ident == SUPPLIERS
+}
+
+/// Parses and checks the arguments of `#[require_consumer(...)]`: the
+/// consumers' organisation numbers, then at most one option,
+/// `refuse_delegated` or `suppliers("...", ...)`. Every problem found is in
+/// the error.
+pub(crate) fn parse_consumers(args: TokenStream) -> syn::Result<Consumers> {
+    let list = List::Orgnos;
+    if args.is_empty() {
+        return Err(empty_list(list, "#[require_consumer(...)]"));
+    }
+    let mut errors = Errors::default();
+    let expected = expected_literal(list);
+    let (consumers, option) = Parser::parse2(
+        |input: ParseStream| {
+            let mut consumers = Vec::new();
+            // The first option given, with its tokens.
+            let mut option: Option<(TokenStream, Delegation)> = None;
+            while !input.is_empty() {
+                if peek_option(input).is_some() {
+                    parse_option(input, &mut option, &mut errors)?;
+                } else if let (Some((first, _)), true) = (&option, input.peek(LitStr)) {
+                    let literal: LitStr = input.parse()?;
+                    errors.push(syn::Error::new(
+                        literal.span(),
+                        format!(
+                            "the consumers' organisation numbers come first, the options after \
+                             them; move this one before `{}`",
+                            first.to_string().replace(' ', "")
+                        ),
+                    ));
+                } else if let Some(literal) = parse_literal(input, list, &expected, &mut errors)? {
+                    consumers.push(literal);
+                }
+                if input.is_empty() {
+                    break;
+                }
+                input.parse::<Token![,]>()?;
+            }
+            Ok((consumers, option))
+        },
+        args,
+    )?;
+    let delegation = option.map_or(Delegation::Allowed, |(_, delegation)| delegation);
+    check_orgnos(&consumers, &mut errors);
+    if let Delegation::Suppliers(suppliers) = &delegation {
+        check_orgnos(suppliers, &mut errors);
+    }
+    errors.finish()?;
+    if consumers.is_empty() {
+        // Without errors, the arguments were options only.
+        return Err(syn::Error::new(
+            Span::call_site(),
+            format!(
+                "`#[require_consumer]` needs at least one organisation number before its \
+                 options, as in `#[require_consumer(\"{}\", {REFUSE_DELEGATED})]`",
+                list.example()
+            ),
+        ));
+    }
+    Ok(Consumers {
+        consumers,
+        delegation,
+    })
+}
+
+/// Reads one option of `#[require_consumer]`, which [`peek_option`] found
+/// next. The first option is kept in `first`; a mistake, a repeat or a
+/// second option is recorded in `errors`.
+fn parse_option(
+    input: ParseStream,
+    first: &mut Option<(TokenStream, Delegation)>,
+    errors: &mut Errors,
+) -> syn::Result<()> {
+    let name: Ident = input.parse()?;
+    let group: Option<Group> = match input.peek(syn::token::Paren) {
+        true => Some(input.parse()?),
+        false => None,
+    };
+    let tokens = quote!(#name #group);
+    let error = |message: String| syn::Error::new_spanned(&tokens, message);
+    let delegation = if name == REFUSE_DELEGATED {
+        if group.is_some() {
+            errors.push(error(format!(
+                "`{REFUSE_DELEGATED}` takes no arguments: it refuses every delegated and \
+                 system-user token; write it alone, as in \
+                 `#[require_consumer(\"991825827\", {REFUSE_DELEGATED})]`"
+            )));
+            return Ok(());
+        }
+        Delegation::Refused
+    } else if name == SUPPLIERS {
+        let Some(group) = group.filter(|group| !group.stream().is_empty()) else {
+            errors.push(error(format!(
+                "`{SUPPLIERS}(...)` needs at least one organisation number of a supplier or \
+                 vendor that may call for a listed consumer, as in \
+                 `{SUPPLIERS}(\"{SUPPLIER_EXAMPLE}\")`; to let none call, write \
+                 `{REFUSE_DELEGATED}`"
+            )));
+            return Ok(());
+        };
+        let expected = expected_literal(List::Orgnos);
+        let suppliers = Parser::parse2(
+            |input: ParseStream| {
+                let mut suppliers = Vec::new();
+                while !input.is_empty() {
+                    if let Some(literal) = parse_literal(input, List::Orgnos, &expected, errors)? {
+                        suppliers.push(literal);
+                    }
+                    if input.is_empty() {
+                        break;
+                    }
+                    input.parse::<Token![,]>()?;
+                }
+                Ok(suppliers)
+            },
+            group.stream(),
+        )?;
+        Delegation::Suppliers(suppliers)
+    } else {
+        errors.push(error(format!(
+            "unknown option `{name}` of `#[require_consumer]`; after the organisation numbers \
+             it takes `{REFUSE_DELEGATED}` or `{SUPPLIERS}(\"{SUPPLIER_EXAMPLE}\", ...)`, and an \
+             organisation number is written as a string literal, as in `\"{}\"`",
+            List::Orgnos.example()
+        )));
+        return Ok(());
+    };
+    match first {
+        None => *first = Some((tokens, delegation)),
+        Some((_, Delegation::Refused)) if matches!(delegation, Delegation::Refused) => {
+            errors.push(error(format!("`{REFUSE_DELEGATED}` is given twice")));
+        }
+        Some((_, Delegation::Suppliers(_))) if matches!(delegation, Delegation::Suppliers(_)) => {
+            errors.push(error(format!(
+                "`{SUPPLIERS}(...)` is given twice; list every supplier in one `{SUPPLIERS}(...)`"
+            )));
+        }
+        Some(_) => errors.push(error(format!(
+            "`{REFUSE_DELEGATED}` and `{SUPPLIERS}(...)` cannot both be given: \
+             `{REFUSE_DELEGATED}` refuses every delegated and system-user token, \
+             `{SUPPLIERS}(...)` lets them in from the suppliers and vendors listed; keep one"
+        ))),
+    }
+    Ok(())
 }
 
 /// Checks each organisation number (nine digits, mod-11 check digit) and

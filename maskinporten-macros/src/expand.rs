@@ -9,7 +9,7 @@ use syn::parse::Parser;
 use syn::spanned::Spanned;
 use syn::{FnArg, Item, ItemFn, Type};
 
-use crate::args::{self, Errors, List, Match, Requirement};
+use crate::args::{self, Consumers, Delegation, Errors, List, Match, Requirement};
 use crate::manifest::{self, Manifests};
 
 /// Which guard attribute is expanding.
@@ -48,7 +48,7 @@ impl Guard {
 /// What the attribute requires, checked.
 enum Rule {
     Scopes(Requirement),
-    Consumers(Vec<syn::LitStr>),
+    Consumers(Consumers),
 }
 
 /// `scopes![...]` or `orgnos![...]`: the checked list, or the errors.
@@ -148,8 +148,7 @@ pub(crate) fn guard(guard: Guard, args: TokenStream, item: TokenStream) -> Token
     let mut errors = Errors::default();
     let rule = match guard {
         Guard::Scope => args::parse(args).map(Rule::Scopes),
-        Guard::Consumer => args::parse_literals(args, List::Orgnos, "#[require_consumer(...)]")
-            .map(Rule::Consumers),
+        Guard::Consumer => args::parse_consumers(args).map(Rule::Consumers),
     };
     let requirement = rule.map_err(|e| errors.push(e)).ok();
     let mut handler = match syn::parse2::<Item>(item.clone()) {
@@ -200,7 +199,8 @@ pub(crate) fn guard(guard: Guard, args: TokenStream, item: TokenStream) -> Token
 }
 
 /// Checks the rule against the manifests: the scopes must be exposed, and
-/// the consumers must be ones Maskinporten gives a token for them. When
+/// the consumers (and the suppliers of `suppliers(...)`) must be ones
+/// Maskinporten gives a token for them. When
 /// `#[require_scope]` and `#[require_consumer]` are stacked, whichever
 /// expands first sees the other still written on the handler, and checks
 /// the pair; the second then sees the first's expansion and checks no
@@ -215,16 +215,16 @@ fn check_against(
     match rule {
         Rule::Scopes(requirement) => {
             manifests.check_scopes(&requirement.scopes, errors);
-            let stacked = stacked(handler, Guard::Consumer).and_then(|tokens| {
-                args::parse_literals(tokens, List::Orgnos, "#[require_consumer(...)]").ok()
-            });
-            if let Some(orgnos) = &stacked {
+            let stacked = stacked(handler, Guard::Consumer)
+                .and_then(|tokens| args::parse_consumers(tokens).ok());
+            if let Some(consumers) = &stacked {
                 let scopes = (&requirement.scopes[..], requirement.match_);
-                manifests.check_consumers(Some(scopes), orgnos, errors);
+                manifests.check_consumers(Some(scopes), &consumers.orgnos(), errors);
             }
             stacked.is_some()
         }
-        Rule::Consumers(orgnos) => {
+        Rule::Consumers(consumers) => {
+            let orgnos = &consumers.orgnos();
             match stacked(handler, Guard::Scope) {
                 // A malformed `#[require_scope]` reports itself.
                 Some(tokens) => {
@@ -396,7 +396,19 @@ fn expand(guard: Guard, rule: &Rule, mut handler: ItemFn) -> TokenStream {
             };
             quote!(#private::Rule::Scopes(&[#(#scopes),*], #private::Match::#match_))
         }
-        Rule::Consumers(orgnos) => quote!(#private::Rule::Consumers(&[#(#orgnos),*])),
+        Rule::Consumers(Consumers {
+            consumers,
+            delegation,
+        }) => {
+            let delegation = match delegation {
+                Delegation::Allowed => quote!(#private::Delegation::Allowed),
+                Delegation::Refused => quote!(#private::Delegation::Refused),
+                Delegation::Suppliers(suppliers) => {
+                    quote!(#private::Delegation::Suppliers(&[#(#suppliers),*]))
+                }
+            };
+            quote!(#private::Rule::Consumers(&[#(#consumers),*], #delegation))
+        }
     };
 
     let (patterns, types): (Vec<TokenStream>, Vec<TokenStream>) = handler
@@ -636,9 +648,41 @@ mod tests {
         let expected = text(quote! {
             impl ::maskinporten_actix::__private::Requirement for __maskinporten_consumers_afp {
                 const RULE: ::maskinporten_actix::__private::Rule =
-                    ::maskinporten_actix::__private::Rule::Consumers(&["991825827", "974760673"]);
+                    ::maskinporten_actix::__private::Rule::Consumers(
+                        &["991825827", "974760673"],
+                        ::maskinporten_actix::__private::Delegation::Allowed
+                    );
             }
         });
+        assert!(actual.contains(&expected), "{actual}");
+    }
+
+    #[test]
+    fn require_consumer_options_expand_to_the_delegation_of_the_rule() {
+        let rule = |args: TokenStream| {
+            text(guard(
+                Guard::Consumer,
+                args,
+                quote!(
+                    async fn afp() {}
+                ),
+            ))
+        };
+        let actual = rule(quote!("991825827", refuse_delegated));
+        let expected = text(quote!(::maskinporten_actix::__private::Rule::Consumers(
+            &["991825827"],
+            ::maskinporten_actix::__private::Delegation::Refused
+        )));
+        assert!(actual.contains(&expected), "{actual}");
+        let actual = rule(quote!(
+            "991825827",
+            "974761076",
+            suppliers("974760673", "889640782")
+        ));
+        let expected = text(quote!(::maskinporten_actix::__private::Rule::Consumers(
+            &["991825827", "974761076"],
+            ::maskinporten_actix::__private::Delegation::Suppliers(&["974760673", "889640782"])
+        )));
         assert!(actual.contains(&expected), "{actual}");
     }
 
