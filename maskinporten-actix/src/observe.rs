@@ -242,7 +242,7 @@ impl Start {
         match outcome {
             Ok(claims) => {
                 if !self.span.is_disabled() {
-                    if let Some(orgno) = claims.consumer().and_then(|c| c.orgno()) {
+                    if let Some(orgno) = claims.acting_for().and_then(|c| c.orgno()) {
                         self.span.record("consumer", orgno);
                     }
                 }
@@ -358,7 +358,7 @@ impl Drop for Record {
         }
         if let Some(RequestValidation::InFlight(flight)) = &self.pending {
             if let Some(Ok(claims)) = flight.peek() {
-                if let Some(orgno) = claims.consumer().and_then(|c| c.orgno()) {
+                if let Some(orgno) = claims.acting_for().and_then(|c| c.orgno()) {
                     self.span.record("consumer", orgno);
                 }
             }
