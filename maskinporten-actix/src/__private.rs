@@ -37,7 +37,7 @@ pub trait Requirement: 'static {
 }
 
 /// The requirement of one attribute.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
     /// `#[require_scope]`: all or any of the scopes.
     Scopes(&'static [&'static str], Match),
@@ -47,9 +47,24 @@ pub enum Rule {
     Consumers(&'static [&'static str], Delegation),
 }
 
+/// A guarded handler and one of its rules, submitted where the attribute
+/// expanded and collected when the program is linked: what the OpenAPI
+/// document (feature `openapi`) says of the handler's operation.
+#[derive(Debug, Clone, Copy)]
+pub struct GuardedHandler {
+    /// The handler's name: utoipa's default `operationId`.
+    pub name: &'static str,
+    /// The module it is in (`module_path!()`).
+    pub module: &'static str,
+    /// The rule of one attribute on it.
+    pub rule: Rule,
+}
+
+inventory::collect!(GuardedHandler);
+
 /// The delegation option of `#[require_consumer]`, as the options of
 /// `RequireConsumer` set it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delegation {
     /// No option: judged by the organisation the token acts for.
     Allowed,

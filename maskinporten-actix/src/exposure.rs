@@ -105,6 +105,16 @@ pub(crate) fn named() -> Arc<Named> {
     named
 }
 
+/// The scopes the program names now, for the OpenAPI document.
+#[cfg(feature = "openapi")]
+pub(crate) fn named_scopes() -> BTreeSet<String> {
+    named()
+        .scopes
+        .iter()
+        .map(|scope| scope.to_string())
+        .collect()
+}
+
 /// The generation of the named set now: it changes only when the set grows.
 pub(crate) fn current_generation() -> u64 {
     GENERATION.load(Ordering::Acquire)

@@ -66,9 +66,13 @@ pub mod testing;
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub use observe::metrics;
 
+#[cfg(feature = "openapi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
+pub mod openapi;
+
 /// Every Rust block of the README, compiled (and run, unless marked
 /// `no_run`) as a doctest, so that what a new user copies builds.
-#[cfg(all(doctest, feature = "testing"))]
+#[cfg(all(doctest, feature = "testing", feature = "openapi"))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 

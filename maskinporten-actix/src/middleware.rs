@@ -45,8 +45,8 @@ use crate::{
 /// again with that one: no handle decides for another.
 #[derive(Clone)]
 pub struct RequireScope {
-    scopes: Scopes,
-    any: bool,
+    pub(crate) scopes: Scopes,
+    pub(crate) any: bool,
 }
 
 impl RequireScope {

@@ -145,6 +145,9 @@ const MAX_TUPLE: usize = 16;
 /// Entry point: the expansion, or the untouched item plus the errors, so a
 /// mistake gives its own message and not a cascade about a missing handler.
 pub(crate) fn guard(guard: Guard, args: TokenStream, item: TokenStream) -> TokenStream {
+    if let Some(deferred) = below_openapi_path(guard, &args, &item) {
+        return deferred;
+    }
     let mut errors = Errors::default();
     let rule = match guard {
         Guard::Scope => args::parse(args).map(Rule::Scopes),
@@ -196,6 +199,26 @@ pub(crate) fn guard(guard: Guard, args: TokenStream, item: TokenStream) -> Token
         (Err(errors), ..) => error_output(item, errors),
         (Ok(()), ..) => unreachable!("a missing requirement or handler records an error"),
     }
+}
+
+/// When `#[utoipa::path]` is written below the guard, the guard moves
+/// itself below it, so that utoipa reads the handler's own arguments (its
+/// path, query and body), not the guard's wrapper: the item comes back
+/// unchanged but for the attribute's place.
+fn below_openapi_path(guard: Guard, args: &TokenStream, item: &TokenStream) -> Option<TokenStream> {
+    let mut handler = syn::parse2::<ItemFn>(item.clone()).ok()?;
+    let position = handler.attrs.iter().position(|attr| {
+        let segments = &attr.path().segments;
+        segments.last().is_some_and(|last| last.ident == "path")
+            && (segments.len() == 1
+                || segments
+                    .first()
+                    .is_some_and(|first| first.ident == "utoipa"))
+    })?;
+    let name = syn::Ident::new(guard.name(), Span::call_site());
+    let ours: syn::Attribute = syn::parse_quote!(#[::maskinporten_actix::#name(#args)]);
+    handler.attrs.insert(position + 1, ours);
+    Some(handler.into_token_stream())
 }
 
 /// Checks the rule against the manifests: the scopes must be exposed, and
@@ -385,6 +408,7 @@ fn expand(guard: Guard, rule: &Rule, mut handler: ItemFn) -> TokenStream {
     let vis = &handler.vis;
     let name = &handler.sig.ident;
     let requirement_ty = format_ident!("{}{}", guard.prefix(), name.unraw(), span = name.span());
+    let handler_name = name.unraw().to_string();
     let mut named = TokenStream::new();
     let rule = match rule {
         Rule::Scopes(requirement) => {
@@ -459,6 +483,15 @@ fn expand(guard: Guard, rule: &Rule, mut handler: ItemFn) -> TokenStream {
 
         #named
 
+        // The handler and its rule, for the OpenAPI document.
+        #private::inventory::submit! {
+            #private::GuardedHandler {
+                name: #handler_name,
+                module: ::core::module_path!(),
+                rule: <#requirement_ty as #private::Requirement>::RULE,
+            }
+        }
+
         #handler
     }
 }
@@ -519,6 +552,14 @@ mod tests {
             // The scopes, for every handle's default of exposed scopes.
             ::maskinporten_actix::__private::inventory::submit! {
                 ::maskinporten_actix::__private::NamedScopes(&["nav:a/bb", "nav:c/dd"])
+            }
+            // The handler and its rule, for the OpenAPI document.
+            ::maskinporten_actix::__private::inventory::submit! {
+                ::maskinporten_actix::__private::GuardedHandler {
+                    name: "afp",
+                    module: ::core::module_path!(),
+                    rule: <__maskinporten_scopes_afp as ::maskinporten_actix::__private::Requirement>::RULE,
+                }
             }
             #[doc = r" Docs."]
             #[get("/afp")]
