@@ -29,24 +29,42 @@
 //! The guard's metrics (feature `metrics`) are served in the Prometheus
 //! text format at `/internal/metrics`, next to `/internal/health`, for the
 //! NAIS Prometheus to scrape (`spec.prometheus.path: /internal/metrics`).
+//!
+//! The API's OpenAPI document is served at `/openapi.json`; its security
+//! (the Maskinporten scheme, each operation's scopes) comes from the guards
+//! (feature `openapi`).
 
 use std::time::Duration;
 
 use actix_web::{get, post, web, App, HttpResponse, HttpServer, Responder};
-use maskinporten_actix::{require_scope, testing::LocalTexas, Maskinporten, MaskinportenClaims};
+use maskinporten_actix::{
+    openapi::MaskinportenSecurity, require_scope, testing::LocalTexas, Maskinporten,
+    MaskinportenClaims,
+};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
 
 const READ: &str = "nav:helse/sykepenger/afp.read";
 const WRITE: &str = "nav:helse/sykepenger/afp.write";
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Afp {
     orgno: String,
     periods: Vec<&'static str>,
 }
 
 /// Needs `afp.read`; answers for the calling organisation.
+#[utoipa::path(
+    get,
+    path = "/afp",
+    tag = "afp",
+    responses(
+        (status = 200, description = "The calling organisation's AFP periods", body = Afp),
+        (status = 401, description = "No token, or a token that is not valid"),
+        (status = 403, description = "The token lacks `afp.read`"),
+    )
+)]
 #[get("/afp")]
 #[require_scope("nav:helse/sykepenger/afp.read")]
 async fn read_afp(claims: MaskinportenClaims) -> impl Responder {
@@ -60,12 +78,23 @@ async fn read_afp(claims: MaskinportenClaims) -> impl Responder {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct NewPeriod {
     period: String,
 }
 
 /// Needs `afp.write`; the body is read only after the token passed.
+#[utoipa::path(
+    post,
+    path = "/afp",
+    tag = "afp",
+    request_body = NewPeriod,
+    responses(
+        (status = 201, description = "Stored"),
+        (status = 401, description = "No token, or a token that is not valid"),
+        (status = 403, description = "The token lacks `afp.write`"),
+    )
+)]
 #[post("/afp")]
 #[require_scope("nav:helse/sykepenger/afp.write")]
 async fn write_afp(period: web::Json<NewPeriod>) -> impl Responder {
@@ -81,6 +110,21 @@ async fn whoami(claims: MaskinportenClaims) -> impl Responder {
         "client_id": claims.client_id(),
         "scopes": claims.scopes(),
     }))
+}
+
+/// The API's OpenAPI document, its security derived from the guards.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "AFP API", description = "Sykepenger AFP data for external organisations"),
+    paths(read_afp, write_afp),
+    modifiers(&MaskinportenSecurity)
+)]
+struct ApiDoc;
+
+/// Unguarded: the OpenAPI document.
+#[get("/openapi.json")]
+async fn openapi_json() -> impl Responder {
+    HttpResponse::Ok().json(ApiDoc::openapi())
 }
 
 /// Unguarded, for liveness probes.
@@ -184,6 +228,7 @@ async fn main() -> std::io::Result<()> {
                 .service(whoami)
                 .service(health)
                 .service(metrics)
+                .service(openapi_json)
         }
     })
     .bind(("127.0.0.1", port))?;
