@@ -102,7 +102,11 @@ fn pass_unguarded(requests: &[HttpRequest]) {
 fn main() {
     // `cargo bench` passes `--bench`; nothing to filter.
     let texas = LocalTexas::start();
-    let maskinporten = texas.maskinporten();
+    let maskinporten = texas
+        .maskinporten_builder()
+        .exposed_scopes([READ])
+        .build()
+        .expect("a handle for the local endpoint");
     let token = token_of_length(&texas, TOKEN_BYTES);
     actix_web::rt::System::new()
         .block_on(maskinporten.validate(&token))

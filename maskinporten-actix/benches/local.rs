@@ -67,6 +67,7 @@ fn verify(c: &mut Criterion) {
     let runtime = actix_web::rt::Runtime::new().unwrap();
     let maskinporten = texas
         .maskinporten_local_builder()
+        .exposed_scopes(["nav:helse/sykepenger/afp.read"])
         .disable_cache()
         .build()
         .unwrap();
