@@ -161,16 +161,14 @@ fn checked_json() -> Value {
     Value::Object(out)
 }
 
-/// `api --introspection URL [--no-cache] [--capacity N] [--max-ttl-ms N] [--check]`,
-/// or `api --jwks URL ...` for local validation against that JWKS.
+/// `api --introspection URL [--no-cache] [--capacity N] [--max-ttl-ms N] [--check]`;
+/// `api --jwks URL ...` for local validation against that JWKS; both,
+/// `api --introspection URL --jwks URL ...`, for introspection with each new
+/// token's signature checked against that JWKS first (as `from_env()` does
+/// on NAIS with `MASKINPORTEN_JWKS_URI` set).
 pub fn run_api(mut args: Args) -> io::Result<()> {
     let jwks = args.value("--jwks")?;
-    let endpoint = match &jwks {
-        Some(_) => String::new(),
-        None => args
-            .value("--introspection")?
-            .ok_or_else(|| io::Error::other("api: --introspection URL is required"))?,
-    };
+    let introspection = args.value("--introspection")?;
     let no_cache = args.flag("--no-cache");
     let capacity: Option<u64> = args.parsed("--capacity")?;
     let max_ttl_ms: Option<u64> = args.parsed("--max-ttl-ms")?;
@@ -179,12 +177,23 @@ pub fn run_api(mut args: Args) -> io::Result<()> {
 
     // The issuer is known, as on NAIS (MASKINPORTEN_ISSUER): tokens from
     // another are refused without asking the validator.
-    let mut builder = match jwks {
-        Some(jwks) => Maskinporten::builder()
-            .local_validation(maskinporten_actix::testing::DEFAULT_ISSUER, jwks),
-        None => Maskinporten::builder()
-            .introspection_endpoint(endpoint)
-            .issuer(maskinporten_actix::testing::DEFAULT_ISSUER),
+    let issuer = maskinporten_actix::testing::DEFAULT_ISSUER;
+    let mut builder = match (introspection, jwks) {
+        (None, Some(jwks)) => Maskinporten::builder().local_validation(issuer, jwks),
+        (Some(endpoint), jwks) => {
+            let builder = Maskinporten::builder()
+                .introspection_endpoint(endpoint)
+                .issuer(issuer);
+            match jwks {
+                Some(jwks) => builder.signature_check(issuer, jwks),
+                None => builder,
+            }
+        }
+        (None, None) => {
+            return Err(io::Error::other(
+                "api: --introspection URL, --jwks URL or both are required",
+            ))
+        }
     };
     if no_cache {
         builder = builder.disable_cache();
