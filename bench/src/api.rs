@@ -243,7 +243,9 @@ pub fn run_api(mut args: Args) -> io::Result<()> {
 }
 
 /// `texas [--port P] [--latency-ms N]`: a [`LocalTexas`] with one worker
-/// until the driver lets go.
+/// until the driver lets go, and beside it a second port that answers any
+/// request with what the endpoint saw: introspections and JWKS fetches
+/// (what the sidecar was asked, counted where it is asked, for `flood`).
 pub fn run_texas(mut args: Args) -> io::Result<()> {
     let port: u16 = args.parsed("--port")?.unwrap_or(0);
     let latency_ms: u64 = args.parsed("--latency-ms")?.unwrap_or(0);
@@ -253,13 +255,50 @@ pub fn run_texas(mut args: Args) -> io::Result<()> {
         .workers(1)
         .latency(Duration::from_millis(latency_ms))
         .start()?;
-    announce(texas.addr().port())?;
+    let counters = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    let mut stdout = io::stdout().lock();
+    writeln!(
+        stdout,
+        "listening {} stats {}",
+        texas.addr().port(),
+        counters.local_addr()?.port()
+    )?;
+    stdout.flush()?;
+    drop(stdout);
     exit_when_stdin_closes();
-    // The server runs on LocalTexas' own thread; this one only waits for the
-    // stdin watcher to end the process.
-    loop {
-        std::thread::park();
+    // The endpoint runs on LocalTexas' own thread; this one answers the
+    // counters, one connection at a time, until the stdin watcher ends the
+    // process.
+    for stream in counters.incoming() {
+        let Ok(stream) = stream else { continue };
+        let body = json!({
+            "introspections": texas.introspections(),
+            "jwks_fetches": texas.jwks_fetches(),
+        })
+        .to_string();
+        let _ = answer_counters(stream, &body);
     }
+    Ok(())
+}
+
+/// Reads a request's head and answers `body` as JSON, closing the connection.
+fn answer_counters(stream: std::net::TcpStream, body: &str) -> io::Result<()> {
+    use std::io::BufRead;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut reader = io::BufReader::new(&stream);
+    let mut line = String::new();
+    // The head ends with an empty line; no request here has a body.
+    while reader.read_line(&mut line)? > 0 && !line.trim_end().is_empty() {
+        line.clear();
+    }
+    let mut stream = &stream;
+    write!(
+        stream,
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+         connection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    stream.flush()
 }
 
 /// Tells the driver the port: the one line a server writes to standard

@@ -151,6 +151,26 @@ pub fn valid_tokens(count: usize) -> Vec<String> {
     tokens
 }
 
+/// A forged token for `i`: from the benchmark's issuer, unexpired, with the
+/// scope `/afp` requires, a distinct `jti`, the given `kid` and 256 bytes of
+/// signature nobody made. With the endpoint's own `kid` it passes every
+/// check but the signature.
+pub fn forged_token(i: usize, kid: &str) -> String {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+    let now = maskinporten_actix::testing::unix_now();
+    let header = serde_json::json!({"alg": "RS256", "kid": kid, "typ": "JWT"});
+    let claims = serde_json::json!({
+        "iss": DEFAULT_ISSUER, "scope": READ_SCOPE, "exp": now + 3600, "iat": now, "jti": i,
+    });
+    let signature: Vec<u8> = (0..256).map(|k| (i + k * 31) as u8).collect();
+    format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        URL_SAFE_NO_PAD.encode(signature)
+    )
+}
+
 /// A duration as wrk prints them: `812us`, `1.23ms`, `2.00s`.
 pub fn fmt_duration(d: Duration) -> String {
     let us = d.as_secs_f64() * 1e6;

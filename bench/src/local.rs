@@ -16,14 +16,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use maskinporten_actix::testing::{DEFAULT_ISSUER, DEFAULT_KID};
+use maskinporten_actix::testing::DEFAULT_KID;
 
 use crate::{
-    api::READ_SCOPE,
     args::Args,
     driver::{
-        fmt_count, fmt_duration, print_header, runtime, valid_token, valid_tokens, LoadArgs,
-        Scratch,
+        fmt_count, fmt_duration, forged_token, print_header, runtime, valid_token, valid_tokens,
+        LoadArgs, Scratch,
     },
     http::Conn,
     procs::{load_line, CpuMeter, Pinning, Server},
@@ -76,7 +75,9 @@ async fn scenarios(
     // Distinct forged tokens: one token sent again and again would share
     // one validation between the concurrent requests (single-flight) and
     // measure that instead of a flood.
-    let forged: Vec<String> = (0..FORGED_TOKENS).map(forged_token).collect();
+    let forged: Vec<String> = (0..FORGED_TOKENS)
+        .map(|i| forged_token(i, DEFAULT_KID))
+        .collect();
     let forged_script = wrk::write_script(
         scratch.path(),
         "local-forged.lua",
@@ -211,30 +212,11 @@ fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// A wrk script sending one token; the token stays in the scratch file.
 /// Forged tokens in the rotation: more than a run sends at the introspection
 /// rate, so that each is new when it is sent.
 const FORGED_TOKENS: usize = 20_000;
 
-/// A forged token for `i`: the endpoint's own `kid`, unexpired, from its
-/// issuer, with a distinct `jti` and a signature nobody made. It passes every
-/// check but the signature.
-fn forged_token(i: usize) -> String {
-    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
-    let now = maskinporten_actix::testing::unix_now();
-    let header = serde_json::json!({"alg": "RS256", "kid": DEFAULT_KID, "typ": "JWT"});
-    let claims = serde_json::json!({
-        "iss": DEFAULT_ISSUER, "scope": READ_SCOPE, "exp": now + 3600, "iat": now, "jti": i,
-    });
-    let signature: Vec<u8> = (0..256).map(|k| (i + k * 31) as u8).collect();
-    format!(
-        "{}.{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string()),
-        URL_SAFE_NO_PAD.encode(signature)
-    )
-}
-
+/// A wrk script sending one token; the token stays in the scratch file.
 fn script(scratch: &Scratch, name: &str, token: &str) -> io::Result<std::path::PathBuf> {
     let bearer = format!("Bearer {token}");
     wrk::write_script(

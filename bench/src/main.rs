@@ -6,15 +6,19 @@
 //! cargo run --release -p maskinporten-bench -- load [--duration S] [--quick] [--connections N]
 //! cargo run --release -p maskinporten-bench -- soak [--duration S] [--quick]
 //! cargo run --release -p maskinporten-bench -- warm [--rounds N] [--duration S] [--quick] [--token-bytes N]
+//! cargo run --release -p maskinporten-bench -- local [--duration S] [--quick] [--connections N]
+//! cargo run --release -p maskinporten-bench -- flood [--duration S] [--reject-duration S] [--quick]
 //! ```
 //!
 //! The driver starts its servers from its own executable: `api` (the API
-//! under test) and `texas` (the local Texas-compatible endpoint).
+//! under test) and `texas` (the local Texas-compatible endpoint, which also
+//! reports on a second port what it was asked).
 
 mod api;
 mod args;
 mod driver;
 mod fake;
+mod flood;
 mod http;
 mod load;
 mod local;
@@ -35,8 +39,15 @@ const USAGE: &str = "usage:
       rounds, with the API's CPU time per request (default 6 rounds of 5 s; --quick: 2 of 2 s)
   maskinporten-bench soak [--duration SECONDS] [--quick]
       mixed valid/invalid/expired tokens with an endpoint outage (default 60 s; --quick: 10)
+  maskinporten-bench flood [--duration SECONDS] [--reject-duration SECONDS] [--quick]
+                           [--forged-per-second N] [--genuine-per-second N] [--sidecar-ms MS] [--connections N]
+      forged tokens (500/s) while new genuine ones arrive (10/s), against a sidecar taking 20 ms
+      per introspection: introspection without and with the signature check, and local
+      validation (default 30 s each; --quick: 4); then forged tokens rejected per second and per
+      CPU-second, the API on one core (default 10 s per row; --quick: 2)
 internal, started by the driver:
-  maskinporten-bench api (--introspection URL | --jwks URL) [--no-cache] [--capacity N] [--max-ttl-ms MS] [--check]
+  maskinporten-bench api (--introspection URL [--jwks URL] | --jwks URL) [--no-cache] [--capacity N] [--max-ttl-ms MS] [--check]
+      --introspection with --jwks: introspection, each new token's signature checked first
   maskinporten-bench texas [--port PORT] [--latency-ms MS]";
 
 fn main() -> ExitCode {
@@ -48,6 +59,7 @@ fn main() -> ExitCode {
         Some("soak") => soak::run(args),
         Some("local") => local::run(args),
         Some("warm") => warm::run(args),
+        Some("flood") => flood::run(args),
         Some("api") => api::run_api(args),
         Some("texas") => api::run_texas(args),
         Some("-h" | "--help" | "help") => {

@@ -83,6 +83,9 @@ pub fn pinned_command(cpu: Option<usize>, program: impl Into<PathBuf>) -> Comman
 /// A server started from this executable; killed when dropped.
 pub struct Server {
     pub addr: SocketAddr,
+    /// Where a server that counts what it was asked answers the counters
+    /// (`texas` does: `listening <port> stats <port>`).
+    pub stats_addr: Option<SocketAddr>,
     child: Child,
     // Held so that the child sees its standard input close only when the
     // server is dropped (or the driver dies).
@@ -115,18 +118,29 @@ impl Server {
         });
         let mut server = Server {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            stats_addr: None,
             child,
             _stdin: stdin,
         };
         let line = rx
             .recv_timeout(START_TIMEOUT)
             .map_err(|_| io::Error::other(format!("{name}: did not start within 30 s")))??;
-        let port = line
+        let did_not_start = || io::Error::other(format!("{name}: did not start (said {line:?})"));
+        let mut words = line
             .trim()
             .strip_prefix("listening ")
-            .and_then(|p| p.parse::<u16>().ok())
-            .ok_or_else(|| io::Error::other(format!("{name}: did not start (said {line:?})")))?;
-        server.addr.set_port(port);
+            .ok_or_else(did_not_start)?
+            .split(' ');
+        let port = words.next().and_then(|p| p.parse::<u16>().ok());
+        server.addr.set_port(port.ok_or_else(did_not_start)?);
+        match (words.next(), words.next()) {
+            (None, _) => {}
+            (Some("stats"), Some(port)) => {
+                let port = port.parse::<u16>().map_err(|_| did_not_start())?;
+                server.stats_addr = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+            }
+            _ => return Err(did_not_start()),
+        }
         Ok(server)
     }
 
