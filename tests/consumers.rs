@@ -5,17 +5,12 @@
 //! no word about who is allowed; the refusal is logged with its organisation
 //! number, never with the token.
 
-use std::{
-    io,
-    sync::{Arc, Mutex, OnceLock},
-};
-
 use actix_web::{get, web, HttpResponse};
 use maskinporten_actix::{
     orgnos, require_consumer, require_scope, testing::LocalTexas, MaskinportenClaims,
     RequireConsumer, RequireScope,
 };
-use maskinporten_tests::{client, TestApi};
+use maskinporten_tests::{client, logs, TestApi};
 use reqwest::{header::WWW_AUTHENTICATE, StatusCode};
 use serde_json::{json, Value};
 
@@ -230,38 +225,6 @@ async fn run_time_lists_are_checked_and_never_empty() {
     assert_access_denied(get(&api.url("/afp"), Some(&stranger)).await, "run-time").await;
 }
 
-/// Every log line of this test binary, at TRACE.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-fn logs() -> &'static Capture {
-    static CAPTURE: OnceLock<Capture> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        use tracing_subscriber::util::SubscriberInitExt;
-        let capture = Capture::default();
-        let writer = capture.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish()
-            .try_init()
-            .expect("the only subscriber of this binary");
-        capture
-    })
-}
-
 #[actix_web::test]
 async fn a_refusal_is_logged_with_the_organisation_number_never_the_token() {
     let logs = logs();
@@ -271,7 +234,7 @@ async fn a_refusal_is_logged_with_the_organisation_number_never_the_token() {
     let response = get(&api.url("/middleware/afp"), Some(&stranger)).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 
-    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    let text = logs.text();
     let line = text
         .lines()
         .find(|line| line.contains("Maskinporten access denied"))

@@ -5,16 +5,11 @@
 //! or allow-listing suppliers and vendors), and never a failed request
 //! because of an `authorization_details` entry nobody expected.
 
-use std::{
-    io,
-    sync::{Arc, Mutex, OnceLock},
-};
-
 use actix_web::{get, web, HttpResponse};
 use maskinporten_actix::{
     orgnos, require_consumer, testing::LocalTexas, MaskinportenClaims, RequireConsumer,
 };
-use maskinporten_tests::{client, TestApi};
+use maskinporten_tests::{client, logs, TestApi};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -550,38 +545,6 @@ async fn the_attribute_judges_a_system_user_by_the_organisation_it_acts_for() {
     judge_every_kind_of_token(&api, &texas, &ATTRIBUTE).await;
 }
 
-/// Every log line of this test binary, at TRACE.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-fn logs() -> &'static Capture {
-    static CAPTURE: OnceLock<Capture> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        use tracing_subscriber::util::SubscriberInitExt;
-        let capture = Capture::default();
-        let writer = capture.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish()
-            .try_init()
-            .expect("the only subscriber of this binary");
-        capture
-    })
-}
-
 #[actix_web::test]
 async fn a_system_user_refusal_logs_the_customer_and_the_vendor_never_the_token() {
     let logs = logs();
@@ -596,7 +559,7 @@ async fn a_system_user_refusal_logs_the_customer_and_the_vendor_never_the_token(
     let response = get(&api.url("/listed-suppliers"), &unlisted_vendor).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 
-    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    let text = logs.text();
     // Other tests of this binary log refusals too: the line of each case is
     // the one with its pair of organisations.
     let line = |customer: &str, vendor: &str| {

@@ -538,3 +538,45 @@ pub fn assert_no_stray_panics() {
     let panics = STRAY_PANICS.lock().unwrap_or_else(|e| e.into_inner());
     assert!(panics.is_empty(), "panics outside the tests: {panics:#?}");
 }
+
+/// Every log line of a test binary, at TRACE: the one `tracing` subscriber
+/// of the binary, set on first use. For tests that assert what is logged,
+/// and that a token never is.
+#[derive(Clone, Default)]
+pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogCapture {
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// The binary's log capture; see [`LogCapture`].
+pub fn logs() -> &'static LogCapture {
+    static CAPTURE: std::sync::OnceLock<LogCapture> = std::sync::OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        use tracing_subscriber::util::SubscriberInitExt;
+        let capture = LogCapture::default();
+        let writer = capture.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish()
+            .try_init()
+            .expect("the only subscriber of this binary");
+        capture
+    })
+}
