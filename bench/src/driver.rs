@@ -154,15 +154,29 @@ pub fn valid_tokens(count: usize) -> Vec<String> {
 /// A forged token for `i`: from the benchmark's issuer, unexpired, with the
 /// scope `/afp` requires, a distinct `jti`, the given `kid` and 256 bytes of
 /// signature nobody made. With the endpoint's own `kid` it passes every
-/// check but the signature.
+/// check but the signature. The signature's bytes are spread evenly, so
+/// about a quarter of them read as a number above the key's modulus, which
+/// a verifier refuses before any arithmetic.
 pub fn forged_token(i: usize, kid: &str) -> String {
+    forged_token_with(i, kid, 0xff)
+}
+
+/// As [`forged_token`], with a signature below every RSA-2048 modulus (its
+/// first byte under 0x80): each one costs a whole RS256 verification, as
+/// forged tokens meant to cost the API most would.
+pub fn forged_token_below_modulus(i: usize, kid: &str) -> String {
+    forged_token_with(i, kid, 0x7f)
+}
+
+fn forged_token_with(i: usize, kid: &str, first_byte_mask: u8) -> String {
     use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
     let now = maskinporten_actix::testing::unix_now();
     let header = serde_json::json!({"alg": "RS256", "kid": kid, "typ": "JWT"});
     let claims = serde_json::json!({
         "iss": DEFAULT_ISSUER, "scope": READ_SCOPE, "exp": now + 3600, "iat": now, "jti": i,
     });
-    let signature: Vec<u8> = (0..256).map(|k| (i + k * 31) as u8).collect();
+    let mut signature: Vec<u8> = (0..256).map(|k| (i + k * 31) as u8).collect();
+    signature[0] &= first_byte_mask;
     format!(
         "{}.{}.{}",
         URL_SAFE_NO_PAD.encode(header.to_string()),

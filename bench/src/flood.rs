@@ -3,6 +3,10 @@
 //! trusted `kid` and a signature nobody made, half with random `kid`s),
 //! over real HTTP on 127.0.0.1, against the API's three ways to validate:
 //!
+//! Every forged signature is below the key's modulus, so that a forged token
+//! with the trusted `kid` costs a whole RS256 verification: the most an
+//! attacker can make the API spend on one.
+//!
 //! - F1 introspection without the signature check (`from_env()` without the
 //!   JWKS variables), F2 introspection with it (`--jwks` beside
 //!   `--introspection`), F3 local validation.
@@ -39,8 +43,8 @@ use tokio::task::JoinHandle;
 use crate::{
     args::Args,
     driver::{
-        fmt_count, fmt_duration, forged_token, print_header, runtime, valid_token, valid_tokens,
-        Scratch, Stats,
+        fmt_count, fmt_duration, forged_token_below_modulus, print_header, runtime, valid_token,
+        valid_tokens, Scratch, Stats,
     },
     http::{self, Conn},
     procs::{load_line, CpuMeter, Pinning, Server},
@@ -185,7 +189,7 @@ fn mix(mut x: u64) -> u64 {
 /// one for odd.
 fn forged(i: usize, seed: u64) -> String {
     if i.is_multiple_of(2) {
-        forged_token(i, DEFAULT_KID)
+        forged_token_below_modulus(i, DEFAULT_KID)
     } else {
         forged_random_kid(i, seed)
     }
@@ -193,7 +197,7 @@ fn forged(i: usize, seed: u64) -> String {
 
 fn forged_random_kid(i: usize, seed: u64) -> String {
     let kid = format!("{:016x}", mix(seed ^ i as u64));
-    forged_token(i, &kid)
+    forged_token_below_modulus(i, &kid)
 }
 
 /// What the sidecar stand-in was asked, counted where it is asked.
@@ -380,7 +384,12 @@ async fn flood(
     // The connection, the key set where there is one, and one refusal of
     // each kind of forged token, before anything is counted.
     expect(api.addr, &valid_token(), 200).await?;
-    expect(api.addr, &forged_token(PROBE, DEFAULT_KID), 401).await?;
+    expect(
+        api.addr,
+        &forged_token_below_modulus(PROBE, DEFAULT_KID),
+        401,
+    )
+    .await?;
     expect(api.addr, &forged_random_kid(PROBE, seed), 401).await?;
     let sidecar_before = Sidecar::read(&texas).await?;
     let stats_before = Stats::fetch(api.addr).await?;
@@ -553,7 +562,9 @@ async fn rejections(
             &wrk::rotating_script("/afp", &requests),
         )
     };
-    let trusted = script("forged-trusted-kid.lua", &|i| forged_token(i, DEFAULT_KID))?;
+    let trusted = script("forged-trusted-kid.lua", &|i| {
+        forged_token_below_modulus(i, DEFAULT_KID)
+    })?;
     let random = script("forged-random-kid.lua", &|i| forged_random_kid(i, seed))?;
     let texas = Server::start(
         "texas",
@@ -570,7 +581,7 @@ async fn rejections(
             Config::Checked,
             "trusted kid, junk signature",
             &trusted,
-            forged_token(PROBE, DEFAULT_KID),
+            forged_token_below_modulus(PROBE, DEFAULT_KID),
         ),
         (
             "R2 signature check",
@@ -584,7 +595,7 @@ async fn rejections(
             Config::Local,
             "trusted kid, junk signature",
             &trusted,
-            forged_token(PROBE, DEFAULT_KID),
+            forged_token_below_modulus(PROBE, DEFAULT_KID),
         ),
         (
             "R4 local validation",
@@ -760,5 +771,13 @@ mod tests {
             .count();
         assert_eq!(trusted, 50);
         assert!(tokens.iter().all(|t| header(t)["alg"] == "RS256"));
+        // Below every RSA-2048 modulus: a whole verification each.
+        assert!(tokens.iter().all(|t| {
+            use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+            let signature = URL_SAFE_NO_PAD
+                .decode(t.rsplit('.').next().unwrap())
+                .unwrap();
+            signature.len() == 256 && signature[0] < 0x80
+        }));
     }
 }
