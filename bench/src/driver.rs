@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::{
     api::READ_SCOPE,
-    http,
+    http::{self, Conn},
     procs::{quiet_check, Machine, Pinning},
 };
 
@@ -215,6 +215,19 @@ pub fn runtime() -> io::Result<tokio::runtime::Runtime> {
         .worker_threads(2)
         .enable_all()
         .build()
+}
+
+/// Fails unless `GET /afp` with `token` is answered `status`: a probe
+/// before anything is measured.
+pub async fn expect(api: SocketAddr, token: &str, status: u16) -> io::Result<()> {
+    let answer = Conn::connect(api).await?.get("/afp", Some(token)).await?;
+    if answer.status != status {
+        return Err(io::Error::other(format!(
+            "expected {status} before measuring, got {}",
+            answer.status
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

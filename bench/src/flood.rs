@@ -43,8 +43,8 @@ use tokio::task::JoinHandle;
 use crate::{
     args::Args,
     driver::{
-        fmt_count, fmt_duration, forged_token_below_modulus, print_header, runtime, valid_token,
-        valid_tokens, Scratch, Stats,
+        expect, fmt_count, fmt_duration, forged_token_below_modulus, print_header, runtime,
+        valid_token, valid_tokens, Scratch, Stats,
     },
     http::{self, Conn},
     procs::{load_line, CpuMeter, Pinning, Server},
@@ -371,15 +371,7 @@ async fn flood(
     seed: u64,
 ) -> io::Result<Flood> {
     println!("-- {}; {}", config.label(), load_line());
-    let texas = Server::start(
-        "texas",
-        pinning.load,
-        &[
-            "texas".to_owned(),
-            "--latency-ms".to_owned(),
-            options.sidecar.as_millis().to_string(),
-        ],
-    )?;
+    let texas = sidecar(options, pinning)?;
     let api = Server::start("api", pinning.api, &config.api_args(&texas))?;
     // The connection, the key set where there is one, and one refusal of
     // each kind of forged token, before anything is counted.
@@ -515,17 +507,6 @@ async fn send_genuine(
     tasks
 }
 
-async fn expect(api: SocketAddr, token: &str, status: u16) -> io::Result<()> {
-    let answer = Conn::connect(api).await?.get("/afp", Some(token)).await?;
-    if answer.status != status {
-        return Err(io::Error::other(format!(
-            "expected {status} before measuring, got {}",
-            answer.status
-        )));
-    }
-    Ok(())
-}
-
 /// One rejection row.
 struct Rejection {
     label: &'static str,
@@ -566,15 +547,7 @@ async fn rejections(
         forged_token_below_modulus(i, DEFAULT_KID)
     })?;
     let random = script("forged-random-kid.lua", &|i| forged_random_kid(i, seed))?;
-    let texas = Server::start(
-        "texas",
-        pinning.load,
-        &[
-            "texas".to_owned(),
-            "--latency-ms".to_owned(),
-            options.sidecar.as_millis().to_string(),
-        ],
-    )?;
+    let texas = sidecar(options, pinning)?;
     let rows: [(&str, Config, &str, &PathBuf, String); 4] = [
         (
             "R1 signature check",
@@ -629,18 +602,12 @@ async fn rejections(
         };
         run.run()?;
         let before = Sidecar::read(&texas).await?;
-        let meter = CpuMeter::start(&[server.pid()]);
-        let report = wrk::Run {
-            duration: options.reject_duration,
-            ..run
-        }
-        .run()?;
-        let cpu = meter.cpu_used()[0];
-        let api_percent = meter.percent()[0];
-        let core_percent = pinning
-            .api
-            .and_then(|cpu| meter.cores_busy().get(cpu).copied())
-            .unwrap_or(f64::NAN);
+        let wrk::Measured {
+            report,
+            cpu,
+            percent: api_percent,
+            core_percent,
+        } = run.measured(options.reject_duration, server.pid(), pinning.api)?;
         let sidecar = Sidecar::read(&texas).await?.since(before);
         if report.non_2xx != report.requests || report.socket_errors > 0 {
             problems.push(format!(
@@ -747,6 +714,20 @@ fn print_summary(options: &Options, floods: &[Flood], rejections: &[Rejection]) 
              shared it, and the rejections/s are suspect (the per CPU-second figures less so)"
         );
     }
+}
+
+/// The sidecar stand-in, serialising its work at `options.sidecar` an
+/// introspection, pinned beside the load generator.
+fn sidecar(options: &Options, pinning: &Pinning) -> io::Result<Server> {
+    Server::start(
+        "texas",
+        pinning.load,
+        &[
+            "texas".to_owned(),
+            "--latency-ms".to_owned(),
+            options.sidecar.as_millis().to_string(),
+        ],
+    )
 }
 
 #[cfg(test)]

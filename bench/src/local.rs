@@ -21,8 +21,8 @@ use maskinporten_actix::testing::DEFAULT_KID;
 use crate::{
     args::Args,
     driver::{
-        fmt_count, fmt_duration, forged_token, print_header, runtime, valid_token, valid_tokens,
-        LoadArgs, Scratch,
+        expect, fmt_count, fmt_duration, forged_token, print_header, runtime, valid_token,
+        valid_tokens, LoadArgs, Scratch,
     },
     http::Conn,
     procs::{load_line, CpuMeter, Pinning, Server},
@@ -224,17 +224,6 @@ fn script(scratch: &Scratch, name: &str, token: &str) -> io::Result<std::path::P
         name,
         &wrk::static_script("GET", &[("Authorization", &bearer)], None),
     )
-}
-
-async fn expect(api: SocketAddr, token: &str, status: u16) -> io::Result<()> {
-    let answer = Conn::connect(api).await?.get("/afp", Some(token)).await?;
-    if answer.status != status {
-        return Err(io::Error::other(format!(
-            "expected {status} before measuring, got {}",
-            answer.status
-        )));
-    }
-    Ok(())
 }
 
 /// Runs wrk once unmeasured, then measured; prints the figures.

@@ -18,7 +18,7 @@ use crate::{
         fmt_count, fmt_duration, print_header, runtime, valid_token, valid_token_of_length, Scratch,
     },
     http,
-    procs::{load_line, CpuMeter, Pinning, Server},
+    procs::{load_line, Pinning, Server},
     wrk,
 };
 
@@ -196,18 +196,12 @@ fn measure(
         cpu: pinning.load,
     };
     run.run()?;
-    let meter = CpuMeter::start(&[api.pid()]);
-    let report = wrk::Run {
-        duration: options.duration,
-        ..run
-    }
-    .run()?;
-    let used = meter.cpu_used()[0];
-    let api_percent = meter.percent()[0];
-    let core_percent = pinning
-        .api
-        .and_then(|cpu| meter.cores_busy().get(cpu).copied())
-        .unwrap_or(f64::NAN);
+    let wrk::Measured {
+        report,
+        cpu: used,
+        percent: api_percent,
+        core_percent,
+    } = run.measured(options.duration, api.pid(), pinning.api)?;
     if report.non_2xx > 0 || report.socket_errors > 0 || report.requests == 0 {
         return Err(io::Error::other(format!(
             "{url}: {} non-2xx answers and {} socket errors in {} requests",

@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use crate::procs::pinned_command;
+use crate::procs::{pinned_command, CpuMeter};
 
 /// Fails with the install command when `wrk` is not on the PATH.
 pub fn ensure_installed() -> io::Result<()> {
@@ -49,7 +49,46 @@ pub struct Report {
     pub socket_errors: u64,
 }
 
+/// A run measured with the CPU of the process under load.
+pub struct Measured {
+    pub report: Report,
+    /// The CPU time the process used over the run.
+    pub cpu: Duration,
+    /// Its share of one CPU over the run.
+    pub percent: f64,
+    /// How busy the core it is pinned to was (NaN when it is not pinned):
+    /// above `percent`, someone else's work ran there too.
+    pub core_percent: f64,
+}
+
 impl Run<'_> {
+    /// This run again for `duration`, with the CPU of `pid`, pinned to
+    /// `core`, measured over it.
+    pub fn measured(
+        &self,
+        duration: Duration,
+        pid: u32,
+        core: Option<usize>,
+    ) -> io::Result<Measured> {
+        let meter = CpuMeter::start(&[pid]);
+        let report = Run {
+            duration,
+            ..self.clone()
+        }
+        .run()?;
+        let cpu = meter.cpu_used()[0];
+        let percent = meter.percent()[0];
+        let core_percent = core
+            .and_then(|cpu| meter.cores_busy().get(cpu).copied())
+            .unwrap_or(f64::NAN);
+        Ok(Measured {
+            report,
+            cpu,
+            percent,
+            core_percent,
+        })
+    }
+
     pub fn run(&self) -> io::Result<Report> {
         let mut command = pinned_command(self.cpu, "wrk");
         command
