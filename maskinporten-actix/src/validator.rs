@@ -184,21 +184,10 @@ impl Maskinporten {
         // metadata URL beside the endpoint), a token's signature is checked
         // here before the sidecar is asked: forged tokens never reach it.
         builder.signature_check = match (optional_env(JWKS_URI_ENV)?, &issuer) {
-            (Some(jwks_uri), Some(issuer)) => Some(Ok(Source::Fixed {
-                issuer: issuer.clone().into_boxed_str(),
-                jwks_uri: parse_key_url(&jwks_uri)
-                    .map_err(|message| ConfigError::new(Some(JWKS_URI_ENV), message))?,
-            })),
-            (Some(_), None) => {
-                return Err(ConfigError::new(
-                    Some(ISSUER_ENV),
-                    format!("is not set, while {JWKS_URI_ENV} is; NAIS sets both"),
-                ))
-            }
+            (Some(jwks_uri), Some(issuer)) => Some(Ok(fixed_keys_from_env(issuer, &jwks_uri)?)),
+            (Some(_), None) => return Err(issuer_missing_from_env()),
             (None, _) => match optional_env(WELL_KNOWN_URL_ENV)? {
-                Some(url) => Some(Ok(Source::Discovery(parse_key_url(&url).map_err(
-                    |message| ConfigError::new(Some(WELL_KNOWN_URL_ENV), message),
-                )?))),
+                Some(url) => Some(Ok(discovered_keys_from_env(&url)?)),
                 None => None,
             },
         };
@@ -232,23 +221,15 @@ impl Maskinporten {
         let jwks_uri = optional_env(JWKS_URI_ENV)?;
         match (issuer, jwks_uri) {
             (Some(issuer), Some(jwks_uri)) => {
-                let jwks_uri = parse_key_url(&jwks_uri)
-                    .map_err(|message| ConfigError::new(Some(JWKS_URI_ENV), message))?;
                 let mut builder = Self::builder();
-                builder.local = Some(Ok(Source::Fixed {
-                    issuer: issuer.into_boxed_str(),
-                    jwks_uri,
-                }));
+                builder.local = Some(Ok(fixed_keys_from_env(&issuer, &jwks_uri)?));
                 Ok(builder)
             }
             (Some(_), None) => Err(ConfigError::new(
                 Some(JWKS_URI_ENV),
                 format!("is not set, while {ISSUER_ENV} is; NAIS sets both"),
             )),
-            (None, Some(_)) => Err(ConfigError::new(
-                Some(ISSUER_ENV),
-                format!("is not set, while {JWKS_URI_ENV} is; NAIS sets both"),
-            )),
+            (None, Some(_)) => Err(issuer_missing_from_env()),
             (None, None) => {
                 let Some(url) = optional_env(WELL_KNOWN_URL_ENV)? else {
                     return Err(ConfigError::new(
@@ -259,10 +240,8 @@ impl Maskinporten {
                         ),
                     ));
                 };
-                let url = parse_key_url(&url)
-                    .map_err(|message| ConfigError::new(Some(WELL_KNOWN_URL_ENV), message))?;
                 let mut builder = Self::builder();
-                builder.local = Some(Ok(Source::Discovery(url)));
+                builder.local = Some(Ok(discovered_keys_from_env(&url)?));
                 Ok(builder)
             }
         }
@@ -672,6 +651,32 @@ fn audience_holds(aud: Option<&serde_json::Value>, audience: &str) -> bool {
         }
         _ => false,
     }
+}
+
+/// The key set `MASKINPORTEN_JWKS_URI` names, for tokens from `issuer`
+/// (`MASKINPORTEN_ISSUER`).
+fn fixed_keys_from_env(issuer: &str, jwks_uri: &str) -> Result<Source, ConfigError> {
+    Ok(Source::Fixed {
+        issuer: issuer.into(),
+        jwks_uri: parse_key_url(jwks_uri)
+            .map_err(|message| ConfigError::new(Some(JWKS_URI_ENV), message))?,
+    })
+}
+
+/// The issuer and key set read from the metadata `MASKINPORTEN_WELL_KNOWN_URL`
+/// names.
+fn discovered_keys_from_env(url: &str) -> Result<Source, ConfigError> {
+    parse_key_url(url)
+        .map(Source::Discovery)
+        .map_err(|message| ConfigError::new(Some(WELL_KNOWN_URL_ENV), message))
+}
+
+/// `MASKINPORTEN_JWKS_URI` without the issuer its keys are for.
+fn issuer_missing_from_env() -> ConfigError {
+    ConfigError::new(
+        Some(ISSUER_ENV),
+        format!("is not set, while {JWKS_URI_ENV} is; NAIS sets both"),
+    )
 }
 
 /// A URL keys are fetched from: see [`jwks::fetchable`](crate::jwks::fetchable).
