@@ -64,7 +64,7 @@ fn materialise(texas: &LocalTexas, body: &str) -> (String, Option<TokenBuilder>)
 /// A plain-HTTP client. reqwest is built without a default TLS provider in
 /// this workspace and insists on one all the same.
 fn client_with_timeout(timeout: Duration) -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     reqwest::Client::builder()
         .no_proxy()
         .timeout(timeout)

@@ -52,7 +52,20 @@ fn verify(c: &mut Criterion) {
             &signature
         )
         .is_ok());
-    c.bench_function("ring RS256 verify, 2048-bit key", |b| {
+    let parsed = aws_lc_rs::signature::RsaPublicKeyComponents { n: &n, e: &e }
+        .to_parsed_public_key(&aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256)
+        .unwrap();
+    assert!(parsed
+        .verify_sig(signing_input.as_bytes(), &signature)
+        .is_ok());
+    c.bench_function("aws-lc-rs RS256 verify, parsed 2048-bit key kept", |b| {
+        b.iter(|| {
+            black_box(&parsed)
+                .verify_sig(black_box(signing_input.as_bytes()), black_box(&signature))
+                .is_ok()
+        })
+    });
+    c.bench_function("ring RS256 verify, 2048-bit key parsed each time", |b| {
         b.iter(|| {
             black_box(&public)
                 .verify(
@@ -95,6 +108,47 @@ fn verify(c: &mut Criterion) {
                 .is_err()
         })
     });
+
+    // The whole cold path of a new token as an API meets it: parse, verify,
+    // claims, and the insert into the cache. Each token is new to the
+    // handle: a fresh handle (an empty cache, keys fetched outside the
+    // clock) for every pool's worth of tokens.
+    const POOL: usize = 2048;
+    let pool: Vec<String> = (0..POOL)
+        .map(|_| texas.token().scope("nav:helse/sykepenger/afp.read").sign())
+        .collect();
+    let fresh_handle = || {
+        let handle = texas
+            .maskinporten_local_builder()
+            .exposed_scopes(["nav:helse/sykepenger/afp.read"])
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let warm = texas.token().scope("nav:helse/sykepenger/afp.read").sign();
+            assert!(handle.validate(&warm).await.is_ok());
+        });
+        handle
+    };
+    c.bench_function(
+        "local validation, new token, cache on (insert included)",
+        |b| {
+            b.iter_custom(|iters| {
+                let mut spent = std::time::Duration::ZERO;
+                let mut left = iters as usize;
+                while left > 0 {
+                    let handle = fresh_handle();
+                    let round = left.min(POOL);
+                    let started = std::time::Instant::now();
+                    for token in &pool[..round] {
+                        assert!(runtime.block_on(handle.validate(black_box(token))).is_ok());
+                    }
+                    spent += started.elapsed();
+                    left -= round;
+                }
+                spent
+            })
+        },
+    );
 }
 
 criterion_group!(benches, verify);

@@ -51,9 +51,9 @@ pub(crate) fn http_client(
     peer: &str,
     direct: bool,
 ) -> Result<reqwest::Client, ConfigError> {
-    // ring as the crypto provider, chosen here rather than installed
+    // aws-lc-rs as the crypto provider, chosen here rather than installed
     // process-wide, so the application's own rustls set-up is untouched.
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .and_then(|builder| {

@@ -8,8 +8,6 @@
 
 use std::sync::Arc;
 
-use ring::signature::{RsaPublicKeyComponents, RSA_PKCS1_2048_8192_SHA256};
-
 use crate::{
     claims::ClaimSet,
     jwks::{KeyStore, Missing},
@@ -81,19 +79,8 @@ pub(crate) async fn check_signature(
         Missing::Unavailable => Failure::Unavailable("the JWKS could not be fetched"),
     })?;
     let signature = jws.signature_bytes()?;
-    verify_rs256(&key.n, &key.e, jws.signing_input.as_bytes(), &signature)?;
+    key.parsed
+        .verify_sig(jws.signing_input.as_bytes(), &signature)
+        .map_err(|_| Refusal("the signature does not verify"))?;
     Ok(())
-}
-
-/// RSASSA-PKCS1-v1_5 with SHA-256 and a 2048 to 8192-bit key, whatever the
-/// token says.
-pub(crate) fn verify_rs256(
-    n: &[u8],
-    e: &[u8],
-    signing_input: &[u8],
-    signature: &[u8],
-) -> Result<(), Refusal> {
-    RsaPublicKeyComponents { n, e }
-        .verify(&RSA_PKCS1_2048_8192_SHA256, signing_input, signature)
-        .map_err(|_| Refusal("the signature does not verify"))
 }

@@ -76,7 +76,7 @@ impl Drop for TestApi {
 pub fn client() -> reqwest::Client {
     // The workspace builds reqwest without a default TLS provider; the test
     // client talks plain HTTP but reqwest wants one all the same.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(20))
