@@ -7,10 +7,21 @@
 //! found as an associated function, and nowhere as a free function, is it
 //! reported as misplaced. Whenever the file cannot be read or parsed, the
 //! attribute expands as it always does.
+//!
+//! The file is read and parsed once for all the attributes in it, while it
+//! is unchanged ([`crate::cache`]), and what is kept of it is only where
+//! the guarded functions are.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use syn::{ImplItem, Item};
+
+use crate::cache::Cache;
+
+/// The attributes whose handlers are looked up.
+const ATTRIBUTES: [&str; 2] = ["require_scope", "require_consumer"];
 
 /// Whether the handler `name`, carrying the attribute `attribute`, is an
 /// associated function of an `impl` block in the file being compiled.
@@ -25,18 +36,37 @@ pub(crate) fn in_impl_block(attribute: &str, name: &syn::Ident) -> bool {
 }
 
 fn in_impl_block_of(path: &Path, attribute: &str, name: &syn::Ident) -> bool {
-    let Ok(source) = std::fs::read_to_string(path) else {
+    // Each file is read and parsed once while it is unchanged, not once per
+    // attribute: a file of `n` handlers would otherwise cost `n` parses of
+    // a file that grows with `n`. What is kept is the index, not the tree.
+    static INDEXES: Cache<PathBuf, Option<Arc<Index>>> = Cache::new();
+    let index = INDEXES.get(path.to_owned(), |reader| {
+        let source = reader.read(path).ok()?;
+        let file = syn::parse_file(&source).ok()?;
+        let mut index = Index::default();
+        index.items(&file.items);
+        Some(Arc::new(index))
+    });
+    let Some(index) = index else {
         return false;
     };
-    let Ok(file) = syn::parse_file(&source) else {
+    let Some(slot) = ATTRIBUTES.iter().position(|known| *known == attribute) else {
         return false;
     };
-    let mut found = Found::default();
-    search(&file.items, attribute, name, &mut found);
-    found.in_impl && !found.free
+    index
+        .places
+        .get(&name.to_string())
+        .is_some_and(|places| places[slot].in_impl && !places[slot].free)
 }
 
+/// Where the functions of a file that carry one of [`ATTRIBUTES`] are, by
+/// name, and per attribute in the order of [`ATTRIBUTES`].
 #[derive(Default)]
+struct Index {
+    places: HashMap<String, [Found; 2]>,
+}
+
+#[derive(Default, Clone, Copy)]
 struct Found {
     in_impl: bool,
     free: bool,
@@ -51,44 +81,56 @@ fn carries(attrs: &[syn::Attribute], attribute: &str) -> bool {
     })
 }
 
-fn search(items: &[Item], attribute: &str, name: &syn::Ident, found: &mut Found) {
-    for item in items {
-        match item {
-            Item::Fn(f) if f.sig.ident == *name && carries(&f.attrs, attribute) => {
-                found.free = true;
+impl Index {
+    fn note(&mut self, attrs: &[syn::Attribute], name: &syn::Ident, in_impl: bool) {
+        for (slot, attribute) in ATTRIBUTES.iter().enumerate() {
+            if carries(attrs, attribute) {
+                let found = &mut self.places.entry(name.to_string()).or_default()[slot];
+                match in_impl {
+                    true => found.in_impl = true,
+                    false => found.free = true,
+                }
             }
-            // A handler nested in a function body is a free function too.
-            Item::Fn(f) => search_block(&f.block, attribute, name, found),
+        }
+    }
+
+    fn items(&mut self, items: &[Item]) {
+        for item in items {
+            self.item(item);
+        }
+    }
+
+    fn item(&mut self, item: &Item) {
+        match item {
+            Item::Fn(f) => {
+                self.note(&f.attrs, &f.sig.ident, false);
+                // A handler nested in a function body is a free function too.
+                self.block(&f.block);
+            }
             Item::Mod(m) => {
                 if let Some((_, items)) = &m.content {
-                    search(items, attribute, name, found);
+                    self.items(items);
                 }
             }
             Item::Impl(i) => {
                 for impl_item in &i.items {
                     if let ImplItem::Fn(f) = impl_item {
-                        if f.sig.ident == *name && carries(&f.attrs, attribute) {
-                            found.in_impl = true;
-                        }
-                        search_block(&f.block, attribute, name, found);
+                        self.note(&f.attrs, &f.sig.ident, true);
+                        self.block(&f.block);
                     }
                 }
             }
             _ => {}
         }
     }
-}
 
-fn search_block(block: &syn::Block, attribute: &str, name: &syn::Ident, found: &mut Found) {
-    let items: Vec<Item> = block
-        .stmts
-        .iter()
-        .filter_map(|stmt| match stmt {
-            syn::Stmt::Item(item) => Some(item.clone()),
-            _ => None,
-        })
-        .collect();
-    search(&items, attribute, name, found);
+    fn block(&mut self, block: &syn::Block) {
+        for stmt in &block.stmts {
+            if let syn::Stmt::Item(item) = stmt {
+                self.item(item);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -136,6 +178,33 @@ mod tests {
         assert!(!check(
             "impl Api { #[require_scope(\"nav:a/bb\")] async fn other() {} }"
         ));
+    }
+
+    #[test]
+    fn an_edited_file_is_looked_at_again() {
+        let dir = std::env::temp_dir().join(format!("maskinporten-macros-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("edited.rs");
+        let name = syn::Ident::new("afp", proc_macro2::Span::call_site());
+        let found = |source: &str| {
+            std::fs::write(&path, source).unwrap();
+            in_impl_block_of(&path, "require_scope", &name)
+        };
+        assert!(!found("#[require_scope(\"nav:a/bb\")] async fn afp() {}"));
+        assert!(found(
+            "impl Api { #[require_scope(\"nav:a/bb\")] async fn afp() {} }"
+        ));
+        // The same length, written at once: the timestamp may not tell.
+        assert!(found(
+            "impl Api { #[require_scope(\"nav:a/bb\")] async fn afp() {} }"
+        ));
+        assert!(!found(
+            "impl Api { #[require_scope(\"nav:a/bb\")] async fn afq() {} }"
+        ));
+        assert!(found(
+            "impl Api { #[require_scope(\"nav:a/bb\")] async fn afp() {} }"
+        ));
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

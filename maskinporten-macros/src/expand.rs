@@ -69,7 +69,7 @@ pub(crate) fn list(input: TokenStream, list: List) -> TokenStream {
             }
             errors.finish()?;
         }
-        Ok((literals, manifest::tracking(manifests.as_ref())))
+        Ok((literals, manifest::tracking(manifests.as_deref())))
     });
     match checked {
         Ok((literals, tracking)) => {
@@ -102,7 +102,7 @@ pub(crate) fn exposed_scopes(input: TokenStream) -> TokenStream {
         true => manifest::load().and_then(|manifests| match manifests {
             Some(manifests) => manifests
                 .exposed()
-                .map(|scopes| (scopes, manifest::tracking(Some(&manifests))))
+                .map(|scopes| (scopes, manifest::tracking(Some(&*manifests))))
                 .map_err(|message| syn::Error::new(Span::call_site(), message)),
             None => Err(syn::Error::new(
                 Span::call_site(),
@@ -174,7 +174,7 @@ pub(crate) fn guard(guard: Guard, args: TokenStream, item: TokenStream) -> Token
                 if let Some(manifests) = &manifests {
                     consumers_checked = check_against(rule, handler, manifests, &mut errors);
                 }
-                tracking = manifest::tracking(manifests.as_ref());
+                tracking = manifest::tracking(manifests.as_deref());
             }
             Err(e) => errors.push(e),
         }

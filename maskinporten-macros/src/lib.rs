@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod args;
+mod cache;
 mod context;
 mod expand;
 mod manifest;
