@@ -5,9 +5,8 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt;
-use syn::parse::Parser;
 use syn::spanned::Spanned;
-use syn::{FnArg, Item, ItemFn, Type};
+use syn::{FnArg, Item, ItemFn, Token, Type};
 
 use crate::args::{self, Consumers, Delegation, Errors, List, Match, Requirement};
 use crate::manifest::{self, Manifests};
@@ -426,27 +425,40 @@ fn expand(guard: Guard, rule: &Rule, mut handler: ItemFn) -> TokenStream {
     };
     let guarded = syn::Ident::new("__maskinporten_guarded", Span::mixed_site());
     let arguments_ty = nest(types);
-    let guarded_ty: Type = syn::parse_quote_spanned! {inputs_span=>
+    // Built as tokens and kept verbatim: parsing them into syntax again, to
+    // print them, took more than half of each expansion's time.
+    let guarded_ty = quote_spanned! {inputs_span=>
         #private::Guarded<#requirement_ty, #arguments_ty>
     };
-    let guarded_arg: FnArg = syn::parse_quote!(#guarded: #guarded_ty);
+    let guarded_arg = FnArg::Typed(syn::PatType {
+        attrs: Vec::new(),
+        pat: Box::new(syn::Pat::Ident(syn::PatIdent {
+            attrs: Vec::new(),
+            by_ref: None,
+            mutability: None,
+            ident: guarded.clone(),
+            subpat: None,
+        })),
+        colon_token: Token![:](Span::call_site()),
+        ty: Box::new(Type::Verbatim(guarded_ty)),
+    });
 
-    if !patterns.is_empty() {
-        // Unpacked from a local, not from the temporary `into_inner()`: what a
-        // `_` pattern leaves behind then lives to the end of the body, as it
-        // would as a parameter, instead of being dropped before the body runs.
-        let arguments = syn::Ident::new("__maskinporten_arguments", Span::mixed_site());
-        let pattern = nest(patterns);
-        let unpack = quote_spanned! {inputs_span=>
-            let #arguments = #guarded.into_inner();
-            let #pattern = #arguments;
-        };
-        let unpack = syn::Block::parse_within
-            .parse2(unpack)
-            .expect("let statements of the handler's own patterns");
-        handler.block.stmts.splice(0..0, unpack);
-    }
+    // Unpacked from a local, not from the temporary `into_inner()`: what a
+    // `_` pattern leaves behind then lives to the end of the body, as it
+    // would as a parameter, instead of being dropped before the body runs.
+    let unpack = match patterns.is_empty() {
+        true => TokenStream::new(),
+        false => {
+            let arguments = syn::Ident::new("__maskinporten_arguments", Span::mixed_site());
+            let pattern = nest(patterns);
+            quote_spanned! {inputs_span=>
+                let #arguments = #guarded.into_inner();
+                let #pattern = #arguments;
+            }
+        }
+    };
     handler.sig.inputs = std::iter::once(guarded_arg).collect();
+    let handler = with_prelude(&handler, unpack);
 
     quote! {
         #[doc(hidden)]
@@ -461,6 +473,27 @@ fn expand(guard: Guard, rule: &Rule, mut handler: ItemFn) -> TokenStream {
 
         #handler
     }
+}
+
+/// The handler with `prelude` first in its body, after the body's inner
+/// attributes: as the item prints, with the statements spliced in.
+fn with_prelude(handler: &ItemFn, prelude: TokenStream) -> TokenStream {
+    let (inner, outer): (Vec<&syn::Attribute>, Vec<&syn::Attribute>) = handler
+        .attrs
+        .iter()
+        .partition(|attr| matches!(attr.style, syn::AttrStyle::Inner(_)));
+    let ItemFn {
+        vis, sig, block, ..
+    } = handler;
+    let mut tokens = quote!(#(#outer)* #vis #sig);
+    block.brace_token.surround(&mut tokens, |body| {
+        body.extend(inner.iter().map(|attr| attr.to_token_stream()));
+        body.extend(prelude);
+        for stmt in &block.stmts {
+            stmt.to_tokens(body);
+        }
+    });
+    tokens
 }
 
 /// A tuple of `items` that actix-web can extract: flat up to [`MAX_TUPLE`]
