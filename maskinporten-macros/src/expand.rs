@@ -68,7 +68,7 @@ pub(crate) fn list(input: TokenStream, list: List) -> TokenStream {
             }
             errors.finish()?;
         }
-        Ok((literals, manifest::tracking(manifests.as_deref())))
+        Ok((literals, once(manifest::tracking(manifests.as_deref()))))
     });
     match checked {
         Ok((literals, tracking)) => {
@@ -101,7 +101,7 @@ pub(crate) fn exposed_scopes(input: TokenStream) -> TokenStream {
         true => manifest::load().and_then(|manifests| match manifests {
             Some(manifests) => manifests
                 .exposed()
-                .map(|scopes| (scopes, manifest::tracking(Some(&*manifests))))
+                .map(|scopes| (scopes, once(manifest::tracking(Some(&*manifests)))))
                 .map_err(|message| syn::Error::new(Span::call_site(), message)),
             None => Err(syn::Error::new(
                 Span::call_site(),
@@ -132,8 +132,48 @@ fn named_scopes<T: ToTokens>(scopes: &[T]) -> TokenStream {
         return TokenStream::new();
     }
     let private = quote!(::maskinporten_actix::__private);
-    quote! {
+    once(quote! {
         #private::inventory::submit! { #private::NamedScopes(&[#(#scopes),*]) }
+    })
+}
+
+/// `items`, unless this compilation has emitted the same already; then
+/// nothing.
+///
+/// For items whose effect is the same however often they are compiled into
+/// a crate, and which cost every handler a share of the crate's check: the
+/// submission of a list of scopes (the program's set of named scopes is a
+/// set), and the items that make cargo track the manifests and the
+/// variables that name them (one of each in the crate is what cargo needs).
+/// The compiler process that runs the macro compiles one crate, and keeps
+/// every expansion it asked for; the crate is still told apart, for a
+/// process that serves several (an editor's proc-macro server). Outside a
+/// macro call (this crate's tests), every call emits.
+fn once(items: TokenStream) -> TokenStream {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, PoisonError};
+
+    /// A bound for a process that lives for days; past it, items are
+    /// emitted again, which only costs.
+    const CAPACITY: usize = 4096;
+    static EMITTED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    if items.is_empty() || !proc_macro::is_available() {
+        return items;
+    }
+    let krate = |name| std::env::var(name).unwrap_or_default();
+    let key = format!(
+        "{}\n{}\n{items}",
+        krate("CARGO_MANIFEST_DIR"),
+        krate("CARGO_CRATE_NAME")
+    );
+    let mut emitted = EMITTED.lock().unwrap_or_else(PoisonError::into_inner);
+    let emitted = emitted.get_or_insert_with(HashSet::new);
+    if emitted.len() >= CAPACITY {
+        emitted.clear();
+    }
+    match emitted.insert(key) {
+        true => items,
+        false => TokenStream::new(),
     }
 }
 
@@ -180,7 +220,7 @@ pub(crate) fn guard(guard: Guard, args: TokenStream, item: TokenStream) -> Token
     }
     match (errors.finish(), requirement, handler.take()) {
         (Ok(()), Some(requirement), Some(handler)) => {
-            let mut output = tracking;
+            let mut output = once(tracking);
             output.extend(expand(guard, &requirement, handler));
             output
         }
