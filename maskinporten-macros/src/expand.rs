@@ -10,6 +10,7 @@ use syn::{FnArg, Item, ItemFn, Token, Type};
 
 use crate::args::{self, Consumers, Delegation, Errors, List, Match, Requirement};
 use crate::manifest::{self, Manifests};
+use crate::once;
 
 /// Which guard attribute is expanding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +69,7 @@ pub(crate) fn list(input: TokenStream, list: List) -> TokenStream {
             }
             errors.finish()?;
         }
-        Ok((literals, once(manifest::tracking(manifests.as_deref()))))
+        Ok((literals, manifest::tracking_once(manifests.as_deref())))
     });
     match checked {
         Ok((literals, tracking)) => {
@@ -101,7 +102,7 @@ pub(crate) fn exposed_scopes(input: TokenStream) -> TokenStream {
         true => manifest::load().and_then(|manifests| match manifests {
             Some(manifests) => manifests
                 .exposed()
-                .map(|scopes| (scopes, once(manifest::tracking(Some(&*manifests)))))
+                .map(|scopes| (scopes, manifest::tracking_once(Some(&*manifests))))
                 .map_err(|message| syn::Error::new(Span::call_site(), message)),
             None => Err(syn::Error::new(
                 Span::call_site(),
@@ -131,49 +132,15 @@ fn named_scopes<T: ToTokens>(scopes: &[T]) -> TokenStream {
     if scopes.is_empty() {
         return TokenStream::new();
     }
+    // The program's named scopes are a set: one submission of a list per
+    // crate is as good as one per handler, and costs the compiler less.
+    let list = quote!(#(#scopes),*);
+    if !once::first_in_crate(|| format!("scopes {list}")) {
+        return TokenStream::new();
+    }
     let private = quote!(::maskinporten_actix::__private);
-    once(quote! {
-        #private::inventory::submit! { #private::NamedScopes(&[#(#scopes),*]) }
-    })
-}
-
-/// `items`, unless this compilation has emitted the same already; then
-/// nothing.
-///
-/// For items whose effect is the same however often they are compiled into
-/// a crate, and which cost every handler a share of the crate's check: the
-/// submission of a list of scopes (the program's set of named scopes is a
-/// set), and the items that make cargo track the manifests and the
-/// variables that name them (one of each in the crate is what cargo needs).
-/// The compiler process that runs the macro compiles one crate, and keeps
-/// every expansion it asked for; the crate is still told apart, for a
-/// process that serves several (an editor's proc-macro server). Outside a
-/// macro call (this crate's tests), every call emits.
-fn once(items: TokenStream) -> TokenStream {
-    use std::collections::HashSet;
-    use std::sync::{Mutex, PoisonError};
-
-    /// A bound for a process that lives for days; past it, items are
-    /// emitted again, which only costs.
-    const CAPACITY: usize = 4096;
-    static EMITTED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
-    if items.is_empty() || !proc_macro::is_available() {
-        return items;
-    }
-    let krate = |name| std::env::var(name).unwrap_or_default();
-    let key = format!(
-        "{}\n{}\n{items}",
-        krate("CARGO_MANIFEST_DIR"),
-        krate("CARGO_CRATE_NAME")
-    );
-    let mut emitted = EMITTED.lock().unwrap_or_else(PoisonError::into_inner);
-    let emitted = emitted.get_or_insert_with(HashSet::new);
-    if emitted.len() >= CAPACITY {
-        emitted.clear();
-    }
-    match emitted.insert(key) {
-        true => items,
-        false => TokenStream::new(),
+    quote! {
+        #private::inventory::submit! { #private::NamedScopes(&[#list]) }
     }
 }
 
@@ -205,7 +172,7 @@ pub(crate) fn guard(guard: Guard, args: TokenStream, item: TokenStream) -> Token
         }
     };
     // The NAIS manifests, once the attribute itself is right.
-    let mut tracking = TokenStream::new();
+    let mut loaded = None;
     let mut consumers_checked = false;
     if let (true, Some(rule), Some(handler)) = (errors.is_empty(), &requirement, &handler) {
         match manifest::load() {
@@ -213,14 +180,14 @@ pub(crate) fn guard(guard: Guard, args: TokenStream, item: TokenStream) -> Token
                 if let Some(manifests) = &manifests {
                     consumers_checked = check_against(rule, handler, manifests, &mut errors);
                 }
-                tracking = manifest::tracking(manifests.as_deref());
+                loaded = manifests;
             }
             Err(e) => errors.push(e),
         }
     }
     match (errors.finish(), requirement, handler.take()) {
         (Ok(()), Some(requirement), Some(handler)) => {
-            let mut output = once(tracking);
+            let mut output = manifest::tracking_once(loaded.as_deref());
             output.extend(expand(guard, &requirement, handler));
             output
         }

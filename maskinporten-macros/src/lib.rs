@@ -13,6 +13,7 @@ mod cache;
 mod context;
 mod expand;
 mod manifest;
+mod once;
 
 use proc_macro::TokenStream;
 

@@ -669,6 +669,16 @@ impl Manifests {
     }
 }
 
+/// [`tracking`], unless this compilation has emitted the same already: one
+/// mention of a file or a variable in the crate is what cargo needs.
+pub(crate) fn tracking_once(manifests: Option<&Manifests>) -> TokenStream {
+    let files = manifests.map_or(&[][..], |manifests| &manifests.files[..]);
+    match crate::once::first_in_crate(|| format!("tracking {files:?}")) {
+        true => tracking(manifests),
+        false => TokenStream::new(),
+    }
+}
+
 /// Items that make cargo build the code again when the configuration
 /// changes: the environment variables that may name manifests, and every
 /// file read.
