@@ -6,7 +6,9 @@
 //!
 //! When the code compiles (the messages are in `tests/ui/manifest/`): here,
 //! that editing the manifest makes the next build check the code again,
-//! through cargo's own dependency tracking, not a clean build.
+//! through cargo's own dependency tracking, not a clean build; and that the
+//! source file the attribute reads, once per build, to tell an `impl` block
+//! apart is read anew by the next build after an edit.
 
 use std::{
     path::{Path, PathBuf},
@@ -173,6 +175,34 @@ fn build(dir: &Path, target: &Path, env: Option<&Path>) -> Result<(), String> {
     }
 }
 
+/// A stand-in for `maskinporten-actix` holding only what the expansions of
+/// `scopes![]`, `exposed_scopes!()` and a guard on a handler without
+/// arguments name.
+fn write_stand_in(app: &Path) {
+    std::fs::create_dir_all(app.join("stand-in/src")).unwrap();
+    std::fs::write(
+        app.join("stand-in/Cargo.toml"),
+        "[package]\nname = \"maskinporten-actix\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\
+         publish = false\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("stand-in/src/lib.rs"),
+        "pub struct Scopes(pub &'static [&'static str]);\n\
+         impl Scopes {\n    pub const fn __checked(scopes: &'static [&'static str]) -> Self {\n        \
+         Scopes(scopes)\n    }\n}\n\
+         pub mod __private {\n    pub struct NamedScopes(pub &'static [&'static str]);\n    \
+         pub struct Guarded<R, A>(core::marker::PhantomData<(R, A)>);\n    \
+         pub trait Requirement {\n        const RULE: Rule;\n    }\n    \
+         pub enum Rule {\n        Scopes(&'static [&'static str], Match),\n    }\n    \
+         pub enum Match {\n        All,\n        Any,\n    }\n    \
+         pub mod inventory {\n        #[macro_export]\n        \
+         macro_rules! __submit { ($($item:tt)*) => {}; }\n        \
+         pub use __submit as submit;\n    }\n}\n",
+    )
+    .unwrap();
+}
+
 const MANIFEST: &str = "\
 apiVersion: nais.io/v1alpha1
 kind: Application
@@ -215,23 +245,7 @@ fn editing_the_manifest_makes_the_next_build_check_again() {
         ),
     )
     .unwrap();
-    std::fs::write(
-        app.join("stand-in/Cargo.toml"),
-        "[package]\nname = \"maskinporten-actix\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\
-         publish = false\n",
-    )
-    .unwrap();
-    std::fs::write(
-        app.join("stand-in/src/lib.rs"),
-        "pub struct Scopes(pub &'static [&'static str]);\n\
-         impl Scopes {\n    pub const fn __checked(scopes: &'static [&'static str]) -> Self {\n        \
-         Scopes(scopes)\n    }\n}\n\
-         pub mod __private {\n    pub struct NamedScopes(pub &'static [&'static str]);\n    \
-         pub mod inventory {\n        #[macro_export]\n        \
-         macro_rules! __submit { ($($item:tt)*) => {}; }\n        \
-         pub use __submit as submit;\n    }\n}\n",
-    )
-    .unwrap();
+    write_stand_in(&app);
     std::fs::write(
         app.join("src/main.rs"),
         "fn main() {\n    \
@@ -275,5 +289,80 @@ fn editing_the_manifest_makes_the_next_build_check_again() {
     .unwrap();
     let stderr = build(&app, &target, Some(&other)).expect_err("the other manifest is read");
     assert!(stderr.contains("is disabled in"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&app);
+}
+
+/// Two guarded handlers, free; or the first one moved into an `impl` block,
+/// where the attribute cannot put the item it emits beside the handler.
+fn handlers(in_impl: bool) -> String {
+    let guard = "#[maskinporten_macros::require_scope(\"nav:helse/sykepenger/afp.read\")]";
+    let (inside, outside, path) = match in_impl {
+        true => (
+            format!("    {guard}\n    async fn afp() {{}}\n"),
+            String::new(),
+            "Api::afp",
+        ),
+        false => (
+            String::new(),
+            format!("{guard}\nasync fn afp() {{}}\n"),
+            "afp",
+        ),
+    };
+    format!(
+        "struct Api;\n\nimpl Api {{\n    fn routes() {{}}\n{inside}}}\n\n{outside}\
+         {guard}\nasync fn summary() {{}}\n\n\
+         fn main() {{\n    let _ = ({path}, summary, Api::routes);\n}}\n"
+    )
+}
+
+/// The attribute reads the source file around it to tell an associated
+/// function from a free one, once per build for all the attributes in the
+/// file: the next build, after an edit, must see the edit.
+#[test]
+fn editing_the_source_makes_the_next_build_look_again() {
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    // The target directory of the manifest test: the macro crate is built
+    // once for both.
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("manifest-rebuild");
+    let app = root.join("source-edit");
+    let target = root.join("target");
+    let _ = std::fs::remove_dir_all(&app);
+    std::fs::create_dir_all(app.join("src")).unwrap();
+    let macros = workspace.join("maskinporten-macros");
+    std::fs::write(
+        app.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"source-edit\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
+             publish = false\n\n[workspace]\n\n[dependencies]\n\
+             maskinporten-macros = {{ path = {macros:?} }}\n\
+             maskinporten-actix = {{ path = \"stand-in\" }}\n"
+        ),
+    )
+    .unwrap();
+    write_stand_in(&app);
+    std::fs::copy(workspace.join("Cargo.lock"), app.join("Cargo.lock")).unwrap();
+    let main = app.join("src/main.rs");
+    std::fs::write(&main, handlers(false)).unwrap();
+
+    build(&app, &target, None).expect("the free handlers build");
+
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(&main, handlers(true)).unwrap();
+    let stderr = build(&app, &target, None).expect_err("the handler in the impl block fails");
+    assert!(
+        stderr.contains(
+            "`#[require_scope]` goes on a free `async fn` handler, not on an associated \
+             function of an `impl` block"
+        ) && stderr.contains("move `afp` out of the `impl`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("move `summary`"), "{stderr}");
+
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(&main, handlers(false)).unwrap();
+    build(&app, &target, None).expect("the handler moved back builds again");
     let _ = std::fs::remove_dir_all(&app);
 }

@@ -5,12 +5,12 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt;
-use syn::parse::Parser;
 use syn::spanned::Spanned;
-use syn::{FnArg, Item, ItemFn, Type};
+use syn::{FnArg, Item, ItemFn, Token, Type};
 
 use crate::args::{self, Consumers, Delegation, Errors, List, Match, Requirement};
 use crate::manifest::{self, Manifests};
+use crate::once;
 
 /// Which guard attribute is expanding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +69,7 @@ pub(crate) fn list(input: TokenStream, list: List) -> TokenStream {
             }
             errors.finish()?;
         }
-        Ok((literals, manifest::tracking(manifests.as_ref())))
+        Ok((literals, manifest::tracking_once(manifests.as_deref())))
     });
     match checked {
         Ok((literals, tracking)) => {
@@ -102,7 +102,7 @@ pub(crate) fn exposed_scopes(input: TokenStream) -> TokenStream {
         true => manifest::load().and_then(|manifests| match manifests {
             Some(manifests) => manifests
                 .exposed()
-                .map(|scopes| (scopes, manifest::tracking(Some(&manifests))))
+                .map(|scopes| (scopes, manifest::tracking_once(Some(&*manifests))))
                 .map_err(|message| syn::Error::new(Span::call_site(), message)),
             None => Err(syn::Error::new(
                 Span::call_site(),
@@ -132,9 +132,15 @@ fn named_scopes<T: ToTokens>(scopes: &[T]) -> TokenStream {
     if scopes.is_empty() {
         return TokenStream::new();
     }
+    // The program's named scopes are a set: one submission of a list per
+    // crate is as good as one per handler, and costs the compiler less.
+    let list = quote!(#(#scopes),*);
+    if !once::first_in_crate(|| format!("scopes {list}")) {
+        return TokenStream::new();
+    }
     let private = quote!(::maskinporten_actix::__private);
     quote! {
-        #private::inventory::submit! { #private::NamedScopes(&[#(#scopes),*]) }
+        #private::inventory::submit! { #private::NamedScopes(&[#list]) }
     }
 }
 
@@ -169,7 +175,7 @@ pub(crate) fn guard(guard: Guard, args: TokenStream, item: TokenStream) -> Token
         }
     };
     // The NAIS manifests, once the attribute itself is right.
-    let mut tracking = TokenStream::new();
+    let mut loaded = None;
     let mut consumers_checked = false;
     if let (true, Some(rule), Some(handler)) = (errors.is_empty(), &requirement, &handler) {
         match manifest::load() {
@@ -177,14 +183,14 @@ pub(crate) fn guard(guard: Guard, args: TokenStream, item: TokenStream) -> Token
                 if let Some(manifests) = &manifests {
                     consumers_checked = check_against(rule, handler, manifests, &mut errors);
                 }
-                tracking = manifest::tracking(manifests.as_ref());
+                loaded = manifests;
             }
             Err(e) => errors.push(e),
         }
     }
     match (errors.finish(), requirement, handler.take()) {
         (Ok(()), Some(requirement), Some(handler)) => {
-            let mut output = tracking;
+            let mut output = manifest::tracking_once(loaded.as_deref());
             output.extend(expand(guard, &requirement, handler));
             output
         }
@@ -450,27 +456,40 @@ fn expand(guard: Guard, rule: &Rule, mut handler: ItemFn) -> TokenStream {
     };
     let guarded = syn::Ident::new("__maskinporten_guarded", Span::mixed_site());
     let arguments_ty = nest(types);
-    let guarded_ty: Type = syn::parse_quote_spanned! {inputs_span=>
+    // Built as tokens and kept verbatim: parsing them into syntax again, to
+    // print them, took more than half of each expansion's time.
+    let guarded_ty = quote_spanned! {inputs_span=>
         #private::Guarded<#requirement_ty, #arguments_ty>
     };
-    let guarded_arg: FnArg = syn::parse_quote!(#guarded: #guarded_ty);
+    let guarded_arg = FnArg::Typed(syn::PatType {
+        attrs: Vec::new(),
+        pat: Box::new(syn::Pat::Ident(syn::PatIdent {
+            attrs: Vec::new(),
+            by_ref: None,
+            mutability: None,
+            ident: guarded.clone(),
+            subpat: None,
+        })),
+        colon_token: Token![:](Span::call_site()),
+        ty: Box::new(Type::Verbatim(guarded_ty)),
+    });
 
-    if !patterns.is_empty() {
-        // Unpacked from a local, not from the temporary `into_inner()`: what a
-        // `_` pattern leaves behind then lives to the end of the body, as it
-        // would as a parameter, instead of being dropped before the body runs.
-        let arguments = syn::Ident::new("__maskinporten_arguments", Span::mixed_site());
-        let pattern = nest(patterns);
-        let unpack = quote_spanned! {inputs_span=>
-            let #arguments = #guarded.into_inner();
-            let #pattern = #arguments;
-        };
-        let unpack = syn::Block::parse_within
-            .parse2(unpack)
-            .expect("let statements of the handler's own patterns");
-        handler.block.stmts.splice(0..0, unpack);
-    }
+    // Unpacked from a local, not from the temporary `into_inner()`: what a
+    // `_` pattern leaves behind then lives to the end of the body, as it
+    // would as a parameter, instead of being dropped before the body runs.
+    let unpack = match patterns.is_empty() {
+        true => TokenStream::new(),
+        false => {
+            let arguments = syn::Ident::new("__maskinporten_arguments", Span::mixed_site());
+            let pattern = nest(patterns);
+            quote_spanned! {inputs_span=>
+                let #arguments = #guarded.into_inner();
+                let #pattern = #arguments;
+            }
+        }
+    };
     handler.sig.inputs = std::iter::once(guarded_arg).collect();
+    let handler = with_prelude(&handler, unpack);
 
     quote! {
         #[doc(hidden)]
@@ -494,6 +513,27 @@ fn expand(guard: Guard, rule: &Rule, mut handler: ItemFn) -> TokenStream {
 
         #handler
     }
+}
+
+/// The handler with `prelude` first in its body, after the body's inner
+/// attributes: as the item prints, with the statements spliced in.
+fn with_prelude(handler: &ItemFn, prelude: TokenStream) -> TokenStream {
+    let (inner, outer): (Vec<&syn::Attribute>, Vec<&syn::Attribute>) = handler
+        .attrs
+        .iter()
+        .partition(|attr| matches!(attr.style, syn::AttrStyle::Inner(_)));
+    let ItemFn {
+        vis, sig, block, ..
+    } = handler;
+    let mut tokens = quote!(#(#outer)* #vis #sig);
+    block.brace_token.surround(&mut tokens, |body| {
+        body.extend(inner.iter().map(|attr| attr.to_token_stream()));
+        body.extend(prelude);
+        for stmt in &block.stmts {
+            stmt.to_tokens(body);
+        }
+    });
+    tokens
 }
 
 /// A tuple of `items` that actix-web can extract: flat up to [`MAX_TUPLE`]

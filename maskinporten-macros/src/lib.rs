@@ -9,9 +9,11 @@
 #![warn(missing_docs)]
 
 mod args;
+mod cache;
 mod context;
 mod expand;
 mod manifest;
+mod once;
 
 use proc_macro::TokenStream;
 

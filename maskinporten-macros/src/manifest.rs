@@ -11,6 +11,7 @@ mod config;
 mod template;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
@@ -18,7 +19,8 @@ use syn::LitStr;
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::args::{Errors, Match};
-use config::{Located, Source, MANIFEST_ENV, VARIABLES_ENV};
+use crate::cache::{Cache, Reader};
+use config::{Environment, Located, Source, MANIFEST_ENV, VARIABLES_ENV};
 use template::Rendered;
 
 /// The manifests configured for the crate being compiled, read.
@@ -72,9 +74,21 @@ enum Consumers {
 /// Reads the configured manifests: `None` when the crate names none. A
 /// configuration that is wrong, or a manifest missing or unparsable, is an
 /// error on the macro call.
-pub(crate) fn load() -> syn::Result<Option<Manifests>> {
-    let fail = |message: String| syn::Error::new(Span::call_site(), message);
-    let Some(config) = config::find().map_err(fail)? else {
+///
+/// Cargo.toml and the manifests are read and parsed once for all the macro
+/// calls of a compilation, while they are unchanged ([`crate::cache`]);
+/// each call costs a look at their timestamps.
+pub(crate) fn load() -> syn::Result<Option<Arc<Manifests>>> {
+    type Loaded = Result<Option<Arc<Manifests>>, String>;
+    static LOADED: Cache<Environment, Loaded> = Cache::new();
+    let env = Environment::current();
+    LOADED
+        .get(env.clone(), |reader| load_from(&env, reader))
+        .map_err(|message| syn::Error::new(Span::call_site(), message))
+}
+
+fn load_from(env: &Environment, reader: &mut Reader) -> Result<Option<Arc<Manifests>>, String> {
+    let Some(config) = config::find(env, reader)? else {
         return Ok(None);
     };
     let origin = match &config.cargo_toml {
@@ -84,15 +98,20 @@ pub(crate) fn load() -> syn::Result<Option<Manifests>> {
     let mut files: Vec<PathBuf> = config.cargo_toml.into_iter().collect();
     let mut manifests = Vec::with_capacity(config.sources.len());
     for source in &config.sources {
-        manifests.push(read(source, &origin).map_err(fail)?);
+        manifests.push(read(source, &origin, reader)?);
         files.push(source.manifest.path.clone());
         files.extend(source.variables.iter().map(|v| v.path.clone()));
     }
-    Ok(Some(Manifests { manifests, files }))
+    Ok(Some(Arc::new(Manifests { manifests, files })))
 }
 
-fn read_file(file: &Located, what: &str, origin: &str) -> Result<String, String> {
-    std::fs::read_to_string(&file.path).map_err(|error| {
+fn read_file(
+    file: &Located,
+    what: &str,
+    origin: &str,
+    reader: &mut Reader,
+) -> Result<String, String> {
+    reader.read(&file.path).map_err(|error| {
         let at = match file.path.to_string_lossy() == file.shown {
             true => String::new(),
             false => format!(" (at {})", file.path.display()),
@@ -109,14 +128,14 @@ fn read_file(file: &Located, what: &str, origin: &str) -> Result<String, String>
     })
 }
 
-fn read(source: &Source, origin: &str) -> Result<Manifest, String> {
+fn read(source: &Source, origin: &str, reader: &mut Reader) -> Result<Manifest, String> {
     let shown = &source.manifest.shown;
-    let text = read_file(&source.manifest, "NAIS manifest", origin)?;
+    let text = read_file(&source.manifest, "NAIS manifest", origin, reader)?;
     let variables = match &source.variables {
         None => None,
         Some(file) => {
             let what = format!("variables file of `{shown}`,");
-            let vars = read_file(file, &what, origin)?;
+            let vars = read_file(file, &what, origin, reader)?;
             let docs = YamlLoader::load_from_str(&vars).map_err(|e| {
                 format!(
                     "the variables file `{}` of `{shown}` is not valid YAML or JSON: {e}",
@@ -650,6 +669,16 @@ impl Manifests {
     }
 }
 
+/// [`tracking`], unless this compilation has emitted the same already: one
+/// mention of a file or a variable in the crate is what cargo needs.
+pub(crate) fn tracking_once(manifests: Option<&Manifests>) -> TokenStream {
+    let files = manifests.map_or(&[][..], |manifests| &manifests.files[..]);
+    match crate::once::first_in_crate(|| format!("tracking {files:?}")) {
+        true => tracking(manifests),
+        false => TokenStream::new(),
+    }
+}
+
 /// Items that make cargo build the code again when the configuration
 /// changes: the environment variables that may name manifests, and every
 /// file read.
@@ -692,7 +721,7 @@ mod tests {
             manifest: located("app.yaml"),
             variables: vars.map(|_| located("vars.yaml")),
         };
-        let read = read(&source, "a test").unwrap();
+        let read = read(&source, "a test", &mut Reader::default()).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         read
     }

@@ -2,7 +2,10 @@
 //! in the Cargo.toml of the crate being compiled, or the build-time
 //! environment, which replaces it.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+
+use crate::cache::Reader;
 
 /// The manifests to check against, as a list of paths like `PATH`
 /// (`:`-separated on Unix, `;` on Windows). Relative paths are relative to
@@ -40,17 +43,36 @@ pub(crate) struct Config {
     pub(crate) cargo_toml: Option<PathBuf>,
 }
 
+/// What the configuration depends on besides the files it names: the
+/// build-time environment.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Environment {
+    manifest_dir: Option<OsString>,
+    manifests: Option<OsString>,
+    variables: Option<OsString>,
+}
+
+impl Environment {
+    /// The environment the crate being compiled is built in.
+    pub(crate) fn current() -> Self {
+        Environment {
+            manifest_dir: std::env::var_os("CARGO_MANIFEST_DIR"),
+            manifests: std::env::var_os(MANIFEST_ENV).filter(|v| !v.is_empty()),
+            variables: std::env::var_os(VARIABLES_ENV).filter(|v| !v.is_empty()),
+        }
+    }
+}
+
 /// The configuration of the crate being compiled: `None` when it names no
 /// manifest (then nothing is checked), an explanation when it is wrong.
-pub(crate) fn find() -> Result<Option<Config>, String> {
-    let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") else {
+pub(crate) fn find(env: &Environment, reader: &mut Reader) -> Result<Option<Config>, String> {
+    let Some(dir) = &env.manifest_dir else {
         return Ok(None);
     };
     let dir = PathBuf::from(dir);
-    let manifests = std::env::var_os(MANIFEST_ENV).filter(|v| !v.is_empty());
-    let variables = std::env::var_os(VARIABLES_ENV).filter(|v| !v.is_empty());
+    let (manifests, variables) = (&env.manifests, &env.variables);
     if let Some(manifests) = manifests {
-        return from_env(&dir, &manifests, variables.as_deref()).map(Some);
+        return from_env(&dir, manifests, variables.as_deref()).map(Some);
     }
     if variables.is_some() {
         return Err(format!(
@@ -59,7 +81,7 @@ pub(crate) fn find() -> Result<Option<Config>, String> {
         ));
     }
     let cargo_toml = dir.join("Cargo.toml");
-    let Ok(text) = std::fs::read_to_string(&cargo_toml) else {
+    let Ok(text) = reader.read(&cargo_toml) else {
         return Ok(None);
     };
     let sources = from_cargo_toml(&dir, &text)?;
