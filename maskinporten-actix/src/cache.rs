@@ -29,7 +29,6 @@ use std::{
 
 use futures_util::FutureExt;
 
-use sha2::{Digest, Sha256};
 
 use crate::{claims::ClaimSet, MaskinportenError};
 
@@ -67,7 +66,10 @@ impl CacheBounds {
 pub(crate) type TokenKey = [u8; 32];
 
 pub(crate) fn token_key(token: &[u8]) -> TokenKey {
-    Sha256::digest(token).into()
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token);
+    let mut key = [0; 32];
+    key.copy_from_slice(digest.as_ref());
+    key
 }
 
 pub(crate) struct IntrospectionCache {

@@ -11,9 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use aws_lc_rs::digest;
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use jsonwebtoken::{jwk, Algorithm, DecodingKey, EncodingKey};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 /// The key whose public half the local endpoint publishes and trusts.
 const TRUSTED_KEY_PEM: &str = include_str!("local-texas-1.key.pem");
@@ -134,15 +135,15 @@ fn key_pair(kid: &'static str, pem: &str) -> KeyPair {
     }
 }
 
-/// Selects jsonwebtoken's RustCrypto backend for this process unless a
-/// provider is already installed.
+/// Selects jsonwebtoken's aws-lc-rs backend, the library's one crypto
+/// provider, for this process unless a provider is already installed.
 ///
 /// jsonwebtoken 11 picks a backend from its crate features on its own when
 /// exactly one is enabled; installing explicitly keeps the local endpoint
-/// working if another crate in the build also enables `aws_lc_rs`. An
+/// working if another crate in the build also enables `rust_crypto`. An
 /// already installed provider (ours or the application's) is left alone.
 pub(crate) fn install_crypto_provider() {
-    let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
+    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
 }
 
 /// Seconds since the Unix epoch.
@@ -163,14 +164,14 @@ pub(crate) fn fresh_id() -> String {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default();
-    let mut hasher = Sha256::new();
-    hasher.update(count.to_le_bytes());
-    hasher.update(nanos.to_le_bytes());
-    hasher.update(std::process::id().to_le_bytes());
-    hasher.update((&COUNTER as *const AtomicU64 as usize).to_le_bytes());
-    let digest = hasher.finalize();
+    let mut hasher = digest::Context::new(&digest::SHA256);
+    hasher.update(&count.to_le_bytes());
+    hasher.update(&nanos.to_le_bytes());
+    hasher.update(&std::process::id().to_le_bytes());
+    hasher.update(&(&COUNTER as *const AtomicU64 as usize).to_le_bytes());
+    let digest = hasher.finish();
     let mut b = [0u8; 16];
-    b.copy_from_slice(&digest[..16]);
+    b.copy_from_slice(&digest.as_ref()[..16]);
     b[6] = (b[6] & 0x0f) | 0x40; // version 4
     b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
     let hex: String = b.iter().map(|byte| format!("{byte:02x}")).collect();
@@ -186,22 +187,7 @@ pub(crate) fn fresh_id() -> String {
 
 /// Unpadded base64url (RFC 4648 §5), as JWTs use it.
 pub(crate) fn b64url(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        let symbols = chunk.len() + 1;
-        for i in 0..symbols {
-            let index = (n >> (18 - 6 * i)) & 0x3f;
-            out.push(char::from(ALPHABET[index as usize]));
-        }
-    }
-    out
+    URL_SAFE_NO_PAD.encode(input)
 }
 
 /// A JSON object rendered with `", "` and `": "` separators, keys in the given
