@@ -151,8 +151,12 @@ const MAX_TUPLE: usize = 16;
 /// Entry point: the expansion, or the untouched item plus the errors, so a
 /// mistake gives its own message and not a cascade about a missing handler.
 pub(crate) fn guard(guard: Guard, args: TokenStream, item: TokenStream) -> TokenStream {
-    if let Some(deferred) = below_openapi_path(guard, &args, &item) {
-        return deferred;
+    // The item is parsed once, for the check below and for the expansion.
+    let parsed = syn::parse2::<Item>(item.clone());
+    if let Ok(Item::Fn(handler)) = &parsed {
+        if let Some(deferred) = below_openapi_path(guard, &args, handler) {
+            return deferred;
+        }
     }
     let mut errors = Errors::default();
     let rule = match guard {
@@ -160,7 +164,7 @@ pub(crate) fn guard(guard: Guard, args: TokenStream, item: TokenStream) -> Token
         Guard::Consumer => args::parse_consumers(args).map(Rule::Consumers),
     };
     let requirement = rule.map_err(|e| errors.push(e)).ok();
-    let mut handler = match syn::parse2::<Item>(item.clone()) {
+    let mut handler = match parsed {
         Ok(Item::Fn(handler)) => check_handler(guard, &handler)
             .map_err(|e| errors.push(e))
             .ok()
@@ -211,8 +215,7 @@ pub(crate) fn guard(guard: Guard, args: TokenStream, item: TokenStream) -> Token
 /// itself below it, so that utoipa reads the handler's own arguments (its
 /// path, query and body), not the guard's wrapper: the item comes back
 /// unchanged but for the attribute's place.
-fn below_openapi_path(guard: Guard, args: &TokenStream, item: &TokenStream) -> Option<TokenStream> {
-    let mut handler = syn::parse2::<ItemFn>(item.clone()).ok()?;
+fn below_openapi_path(guard: Guard, args: &TokenStream, handler: &ItemFn) -> Option<TokenStream> {
     let position = handler.attrs.iter().position(|attr| {
         let segments = &attr.path().segments;
         segments.last().is_some_and(|last| last.ident == "path")
@@ -223,6 +226,7 @@ fn below_openapi_path(guard: Guard, args: &TokenStream, item: &TokenStream) -> O
     })?;
     let name = syn::Ident::new(guard.name(), Span::call_site());
     let ours: syn::Attribute = syn::parse_quote!(#[::maskinporten_actix::#name(#args)]);
+    let mut handler = handler.clone();
     handler.attrs.insert(position + 1, ours);
     Some(handler.into_token_stream())
 }
@@ -502,12 +506,15 @@ fn expand(guard: Guard, rule: &Rule, mut handler: ItemFn) -> TokenStream {
 
         #named
 
-        // The handler and its rule, for the OpenAPI document.
-        #private::inventory::submit! {
-            #private::GuardedHandler {
-                name: #handler_name,
-                module: ::core::module_path!(),
-                rule: <#requirement_ty as #private::Requirement>::RULE,
+        // The handler and its rule, for the OpenAPI document: nothing for
+        // the compiler to check where the `openapi` feature is off.
+        #private::openapi_only! {
+            #private::inventory::submit! {
+                #private::GuardedHandler {
+                    name: #handler_name,
+                    module: ::core::module_path!(),
+                    rule: <#requirement_ty as #private::Requirement>::RULE,
+                }
             }
         }
 
@@ -593,12 +600,15 @@ mod tests {
             ::maskinporten_actix::__private::inventory::submit! {
                 ::maskinporten_actix::__private::NamedScopes(&["nav:a/bb", "nav:c/dd"])
             }
-            // The handler and its rule, for the OpenAPI document.
-            ::maskinporten_actix::__private::inventory::submit! {
-                ::maskinporten_actix::__private::GuardedHandler {
-                    name: "afp",
-                    module: ::core::module_path!(),
-                    rule: <__maskinporten_scopes_afp as ::maskinporten_actix::__private::Requirement>::RULE,
+            // The handler and its rule, for the OpenAPI document: nothing for
+            // the compiler to check where the `openapi` feature is off.
+            ::maskinporten_actix::__private::openapi_only! {
+                ::maskinporten_actix::__private::inventory::submit! {
+                    ::maskinporten_actix::__private::GuardedHandler {
+                        name: "afp",
+                        module: ::core::module_path!(),
+                        rule: <__maskinporten_scopes_afp as ::maskinporten_actix::__private::Requirement>::RULE,
+                    }
                 }
             }
             #[doc = r" Docs."]
