@@ -84,7 +84,7 @@ impl Expect {
             Expect::Pass | Expect::Http(_) => return None,
             Expect::NoCredentials => return Some((
                 "Bearer".into(),
-                r#"{"error":"unauthorized","error_description":"no bearer token in the request"}"#
+                r#"{"error":"missing_token","error_description":"no bearer token in the request"}"#
                     .into(),
             )),
             Expect::InvalidRequest(description) => ("invalid_request", description),

@@ -168,7 +168,7 @@ async fn no_bearer_credentials_get_a_bare_challenge() {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
         assert_eq!(challenge(&response).as_deref(), Some("Bearer"), "{auth:?}");
         let body: Value = response.json().await.unwrap();
-        assert_eq!(body["error"], "unauthorized");
+        assert_eq!(body["error"], "missing_token");
     }
     assert_eq!(texas.introspections(), 0);
 }
@@ -430,7 +430,7 @@ async fn assert_unavailable(url: String, timeout: Duration) {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(challenge(&response).is_none());
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], "temporarily_unavailable");
+    assert_eq!(body["error"], "validator_unavailable");
 }
 
 #[actix_web::test]

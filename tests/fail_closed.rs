@@ -62,7 +62,7 @@ async fn an_empty_requirement_refuses_every_token() {
         );
         assert!(response.headers().get(WWW_AUTHENTICATE).is_none(), "{path}");
         let body: Value = response.json().await.unwrap();
-        assert_eq!(body["error"], "server_error", "{path}");
+        assert_eq!(body["error"], "misconfigured", "{path}");
     }
 }
 

@@ -148,7 +148,7 @@ async fn assert_unavailable(case: &str, response: reqwest::Response) {
     );
     assert_eq!(
         response.text().await.unwrap(),
-        r#"{"error":"temporarily_unavailable","error_description":"the access token could not be validated right now"}"#,
+        r#"{"error":"validator_unavailable","error_description":"the access token could not be validated right now"}"#,
         "{case}: body"
     );
 }

@@ -217,7 +217,10 @@ async fn every_outcome_is_counted_once_by_name_and_label() {
         .expect(
             "no token",
             &mut before,
-            &[("maskinporten_validations_total{outcome=\"no_token\"}", 1)],
+            &[(
+                "maskinporten_validations_total{outcome=\"missing_token\"}",
+                1,
+            )],
         )
         .await;
 
@@ -403,7 +406,10 @@ async fn every_outcome_is_counted_once_by_name_and_label() {
             "the sidecar fails",
             &mut before,
             &[
-                ("maskinporten_validations_total{outcome=\"unavailable\"}", 1),
+                (
+                    "maskinporten_validations_total{outcome=\"validator_unavailable\"}",
+                    1,
+                ),
                 ("maskinporten_cache_lookups_total{result=\"miss\"}", 1),
                 ("maskinporten_introspections_total{result=\"failed\"}", 1),
                 ("maskinporten_introspection_duration_seconds", 1),
@@ -473,7 +479,10 @@ async fn local_verification_and_jwks_fetches_are_counted() {
             "no keys to be had",
             &mut before,
             &[
-                ("maskinporten_validations_total{outcome=\"unavailable\"}", 1),
+                (
+                    "maskinporten_validations_total{outcome=\"validator_unavailable\"}",
+                    1,
+                ),
                 ("maskinporten_cache_lookups_total{result=\"miss\"}", 1),
                 (
                     "maskinporten_local_verifications_total{result=\"failed\"}",
@@ -521,8 +530,8 @@ async fn every_series_is_registered_and_described_up_front() {
         "invalid_request",
         "invalid_token",
         "misconfigured",
-        "no_token",
-        "unavailable",
+        "missing_token",
+        "validator_unavailable",
     ] {
         want.push(format!(
             "maskinporten_validations_total{{outcome=\"{outcome}\"}}"

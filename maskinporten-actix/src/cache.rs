@@ -29,7 +29,6 @@ use std::{
 
 use futures_util::FutureExt;
 
-
 use crate::{claims::ClaimSet, MaskinportenError};
 
 /// Entries held by default. At about 850 bytes resident per entry (see

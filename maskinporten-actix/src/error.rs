@@ -28,7 +28,9 @@ pub(crate) struct Rendering {
 #[non_exhaustive]
 pub enum ErrorKind {
     /// No bearer credentials: no `Authorization` header, an empty one, or
-    /// another scheme. 401 with a bare `Bearer` challenge.
+    /// another scheme. 401 with a bare `Bearer` challenge: RFC 6750 §3.1
+    /// gives a request without credentials no `error` code, so
+    /// `missing_token` is only in the JSON body and the metric label.
     MissingToken,
     /// A malformed request, such as two `Authorization` headers or `Bearer`
     /// without a token. 400 with `error="invalid_request"`.
@@ -64,19 +66,41 @@ impl ErrorKind {
         }
     }
 
-    /// The error code of the JSON body: RFC 6750's codes where the challenge
-    /// carries one, RFC 6749's otherwise.
+    /// The outcome's one name: the `error` of the JSON body, the `outcome`
+    /// label of `maskinporten_validations_total` (feature `metrics`) and the
+    /// `decision` of the `maskinporten.validate` span; the variant's name in
+    /// snake case.
+    ///
+    /// `invalid_request`, `invalid_token` and `insufficient_scope` are RFC
+    /// 6750's codes (§3.1) and the challenge carries them too;
+    /// `access_denied` is RFC 6749's (§4.1.2.1). `missing_token`,
+    /// `validator_unavailable` and `misconfigured` are this crate's own:
+    /// RFC 6750 gives a request without a token no code, and RFC 6749 has
+    /// none for a resource server whose validator is down or whose guards
+    /// are wrong.
     pub fn code(self) -> &'static str {
         match self {
-            ErrorKind::MissingToken => "unauthorized",
+            ErrorKind::MissingToken => "missing_token",
             ErrorKind::InvalidRequest => "invalid_request",
             ErrorKind::InvalidToken => "invalid_token",
             ErrorKind::InsufficientScope => "insufficient_scope",
-            ErrorKind::ValidatorUnavailable => "temporarily_unavailable",
-            ErrorKind::Misconfigured => "server_error",
+            ErrorKind::ValidatorUnavailable => "validator_unavailable",
+            ErrorKind::Misconfigured => "misconfigured",
             ErrorKind::AccessDenied => "access_denied",
         }
     }
+
+    /// Every kind, in the order of the `outcome` label's values after
+    /// `allowed`.
+    pub(crate) const ALL: [ErrorKind; 7] = [
+        ErrorKind::MissingToken,
+        ErrorKind::InvalidRequest,
+        ErrorKind::InvalidToken,
+        ErrorKind::InsufficientScope,
+        ErrorKind::AccessDenied,
+        ErrorKind::ValidatorUnavailable,
+        ErrorKind::Misconfigured,
+    ];
 }
 
 /// A rejected request, ready to be answered.

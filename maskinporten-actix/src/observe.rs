@@ -26,27 +26,33 @@ use tracing::{field::Empty, Instrument, Span};
 use crate::{extract::RequestValidation, guard::Requirement, ErrorKind, Maskinporten};
 
 /// What a validation came to, as the `outcome` label and the span's
-/// `decision` field.
+/// `decision` field: `allowed`, or the rejection's [`ErrorKind::code`], the
+/// name its JSON body gives it too.
 fn outcome(decided: Result<(), ErrorKind>) -> &'static str {
     match decided {
         Ok(()) => "allowed",
-        Err(kind) => OUTCOMES[rejection_index(kind)],
+        Err(kind) => kind.code(),
     }
 }
 
-/// The label values of `maskinporten_validations_total`, `allowed` first and
-/// then one per [`ErrorKind`], in the order of [`rejection_index`].
-const OUTCOMES: [&str; 8] = [
-    "allowed",
-    "no_token",
-    "invalid_request",
-    "invalid_token",
-    "insufficient_scope",
-    "access_denied",
-    "unavailable",
-    "misconfigured",
-];
+/// How many values the `outcome` label has: `allowed`, and one per
+/// [`ErrorKind`].
+#[cfg(feature = "metrics")]
+const OUTCOMES: usize = 1 + ErrorKind::ALL.len();
 
+/// The `outcome` label of the counter at `index`: `allowed` first, then the
+/// kinds in the order of [`ErrorKind::ALL`].
+#[cfg(feature = "metrics")]
+fn outcome_at(index: usize) -> &'static str {
+    match index {
+        0 => "allowed",
+        i => ErrorKind::ALL[i - 1].code(),
+    }
+}
+
+/// Where a rejection's counter is: its place in [`ErrorKind::ALL`], after
+/// `allowed`'s (a match, not a search, on the request path).
+#[cfg(feature = "metrics")]
 fn rejection_index(kind: ErrorKind) -> usize {
     match kind {
         ErrorKind::MissingToken => 1,
@@ -433,12 +439,12 @@ mod counted {
 
     use ::metrics::{Counter, Gauge, Histogram};
 
-    use super::{metrics::*, rejection_index, Verdict, OUTCOMES};
+    use super::{metrics::*, outcome_at, rejection_index, Verdict, OUTCOMES};
 
     pub(super) const ENABLED: bool = true;
 
     pub(super) struct Handles {
-        validations: [Counter; OUTCOMES.len()],
+        validations: [Counter; OUTCOMES],
         cache_hit: Counter,
         cache_miss: Counter,
         introspections: [Counter; 3],
@@ -480,8 +486,9 @@ mod counted {
         );
         describe_gauge!(CACHE_ENTRIES, "Tokens in the cache of validated tokens");
         Handles {
-            validations: OUTCOMES
-                .map(|outcome| ::metrics::counter!(VALIDATIONS_TOTAL, "outcome" => outcome)),
+            validations: std::array::from_fn(
+                |index| ::metrics::counter!(VALIDATIONS_TOTAL, "outcome" => outcome_at(index)),
+            ),
             cache_hit: ::metrics::counter!(CACHE_LOOKUPS_TOTAL, "result" => "hit"),
             cache_miss: ::metrics::counter!(CACHE_LOOKUPS_TOTAL, "result" => "miss"),
             introspections: VERDICTS
@@ -551,7 +558,7 @@ mod counted {
 ///
 /// | name | kind | labels |
 /// |---|---|---|
-/// | `maskinporten_validations_total` | counter | `outcome`: `allowed`, `no_token`, `invalid_request`, `invalid_token`, `insufficient_scope`, `access_denied`, `unavailable`, `misconfigured` |
+/// | `maskinporten_validations_total` | counter | `outcome`: `allowed`, `missing_token`, `invalid_request`, `invalid_token`, `insufficient_scope`, `access_denied`, `validator_unavailable`, `misconfigured`: the rejection's [`ErrorKind::code`](crate::ErrorKind::code), as in the JSON body |
 /// | `maskinporten_cache_lookups_total` | counter | `result`: `hit`, `miss` |
 /// | `maskinporten_introspections_total` | counter | `result`: `active`, `inactive`, `failed` |
 /// | `maskinporten_local_verifications_total` | counter | `result`: `active`, `inactive`, `failed` |
@@ -621,5 +628,19 @@ pub mod metrics {
     /// them. Optional: the first request does the same.
     pub fn register() {
         std::sync::LazyLock::force(&super::counted::HANDLES);
+    }
+}
+
+#[cfg(all(test, feature = "metrics"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_rejection_counts_under_its_own_code() {
+        for (place, kind) in ErrorKind::ALL.into_iter().enumerate() {
+            assert_eq!(rejection_index(kind), place + 1, "{kind:?}");
+            assert_eq!(outcome_at(rejection_index(kind)), kind.code(), "{kind:?}");
+        }
+        assert_eq!(outcome_at(0), "allowed");
     }
 }
