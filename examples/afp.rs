@@ -173,8 +173,10 @@ fn install_prometheus() -> std::io::Result<PrometheusHandle> {
     Ok(prometheus)
 }
 
+/// A start-up error is printed as the sentence it is (`ConfigError`'s
+/// `Debug` is its `Display`).
 #[actix_web::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -196,8 +198,8 @@ async fn main() -> std::io::Result<()> {
         std::env::var_os(maskinporten_actix::INTROSPECTION_ENDPOINT_ENV).is_some()
     };
     let builder = match (on_nais, local) {
-        (true, false) => Maskinporten::builder_from_env().map_err(std::io::Error::other)?,
-        (true, true) => Maskinporten::local_builder_from_env().map_err(std::io::Error::other)?,
+        (true, false) => Maskinporten::builder_from_env()?,
+        (true, true) => Maskinporten::local_builder_from_env()?,
         (false, _) => {
             let texas = LocalTexas::start();
             let builder = if local {
@@ -214,8 +216,7 @@ async fn main() -> std::io::Result<()> {
     // refuses it, also one that only takes `MaskinportenClaims`.
     let maskinporten = builder
         .exposed_scopes(maskinporten_actix::exposed_scopes!())
-        .build()
-        .map_err(std::io::Error::other)?;
+        .build()?;
 
     let server = HttpServer::new({
         let maskinporten = maskinporten.clone();
@@ -238,7 +239,7 @@ async fn main() -> std::io::Result<()> {
         Some(texas) => print_local_banner(texas, &base, local),
         None => println!("AFP API on {base}, validating tokens through {maskinporten:?}"),
     }
-    server.run().await
+    Ok(server.run().await?)
 }
 
 fn print_local_banner(texas: &LocalTexas, base: &str, local: bool) {

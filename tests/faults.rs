@@ -562,7 +562,9 @@ fn unparsable_endpoint_urls_are_config_errors() {
             .expect_err(url);
         assert_eq!(error.variable(), None, "{url:?}");
         assert!(
-            error.to_string().starts_with("introspection_endpoint: "),
+            error
+                .to_string()
+                .starts_with("cannot configure Maskinporten: introspection_endpoint: "),
             "{url:?}: {error}"
         );
     }
@@ -634,7 +636,10 @@ fn from_env_child() {
     assert!(
         error
             .to_string()
-            .starts_with("NAIS_TOKEN_INTROSPECTION_ENDPOINT: "),
+            .starts_with(
+                "cannot configure Maskinporten: the environment variable \
+                 NAIS_TOKEN_INTROSPECTION_ENDPOINT "
+            ),
         "{value:?}: {error}"
     );
 }

@@ -17,7 +17,10 @@ fn from_env_reads_the_nais_variable_and_names_it_when_it_is_wrong() {
     assert!(
         error
             .to_string()
-            .starts_with("NAIS_TOKEN_INTROSPECTION_ENDPOINT: is not set"),
+            .starts_with(
+                "cannot configure Maskinporten: the environment variable \
+                 NAIS_TOKEN_INTROSPECTION_ENDPOINT is not set"
+            ),
         "{error}"
     );
 

@@ -124,7 +124,7 @@ fn exposed_scopes_must_be_scopes_and_not_none() {
             .build()
             .unwrap_err()
             .to_string(),
-        "exposed_scopes: an empty list would refuse every token"
+        "cannot configure Maskinporten: exposed_scopes: an empty list would refuse every token"
     );
     let err = builder()
         .exposed_scopes([READ, "nav:helse/Afp"])

@@ -330,20 +330,49 @@ impl ResponseError for MaskinportenError {
     }
 }
 
-/// A `Maskinporten` handle could not be configured. The message names the
-/// environment variable or builder setting at fault.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A `Maskinporten` handle could not be configured: a start-up error.
+///
+/// Its `Display` is one sentence that says what is wrong and what to do: the
+/// environment variable or builder setting at fault, and the value it
+/// expected. `Debug` prints the same sentence, so that a `main` returning
+/// `Result<(), Box<dyn std::error::Error>>` (or this error) shows it as it
+/// is rather than as a struct.
+///
+/// ```
+/// # use maskinporten_actix::Maskinporten;
+/// let error = Maskinporten::builder().build().unwrap_err();
+/// assert_eq!(
+///     error.to_string(),
+///     "cannot configure Maskinporten: no validation strategy: set introspection_endpoint \
+///      or local_validation, or start from Maskinporten::builder_from_env() to read \
+///      NAIS_TOKEN_INTROSPECTION_ENDPOINT",
+/// );
+/// assert_eq!(format!("{error:?}"), error.to_string());
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 pub struct ConfigError {
     variable: Option<&'static str>,
     message: String,
 }
 
 impl ConfigError {
+    /// A problem with `variable` (then `message` reads after its name: "is
+    /// not set; ...") or with a builder setting (then `message` names it:
+    /// "timeout: must be more than zero").
     pub(crate) fn new(variable: Option<&'static str>, message: impl Into<String>) -> Self {
         ConfigError {
             variable,
             message: message.into(),
         }
+    }
+
+    /// `variable` holds a value that cannot be used; `problem` says why,
+    /// quoting the value.
+    pub(crate) fn unusable(variable: &'static str, problem: String) -> Self {
+        Self::new(
+            Some(variable),
+            format!("holds an unusable value: {problem}"),
+        )
     }
 
     /// The environment variable at fault, when the configuration came from
@@ -355,10 +384,18 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("cannot configure Maskinporten: ")?;
         match self.variable {
-            Some(variable) => write!(f, "{variable}: {}", self.message),
+            Some(variable) => write!(f, "the environment variable {variable} {}", self.message),
             None => f.write_str(&self.message),
         }
+    }
+}
+
+/// The sentence of `Display`: what `main` prints when it returns the error.
+impl fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 

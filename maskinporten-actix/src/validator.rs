@@ -175,7 +175,7 @@ impl Maskinporten {
             )
         })?;
         let endpoint = parse_endpoint(&endpoint)
-            .map_err(|message| ConfigError::new(Some(INTROSPECTION_ENDPOINT_ENV), message))?;
+            .map_err(|message| ConfigError::unusable(INTROSPECTION_ENDPOINT_ENV, message))?;
         let mut builder = Self::builder().endpoint_url(endpoint);
         // NAIS sets the issuer beside the endpoint; with it, tokens from
         // another issuer are refused without a round trip.
@@ -659,7 +659,7 @@ fn fixed_keys_from_env(issuer: &str, jwks_uri: &str) -> Result<Source, ConfigErr
     Ok(Source::Fixed {
         issuer: issuer.into(),
         jwks_uri: parse_key_url(jwks_uri)
-            .map_err(|message| ConfigError::new(Some(JWKS_URI_ENV), message))?,
+            .map_err(|message| ConfigError::unusable(JWKS_URI_ENV, message))?,
     })
 }
 
@@ -668,7 +668,7 @@ fn fixed_keys_from_env(issuer: &str, jwks_uri: &str) -> Result<Source, ConfigErr
 fn discovered_keys_from_env(url: &str) -> Result<Source, ConfigError> {
     parse_key_url(url)
         .map(Source::Discovery)
-        .map_err(|message| ConfigError::new(Some(WELL_KNOWN_URL_ENV), message))
+        .map_err(|message| ConfigError::unusable(WELL_KNOWN_URL_ENV, message))
 }
 
 /// `MASKINPORTEN_JWKS_URI` without the issuer its keys are for.
@@ -1037,7 +1037,7 @@ impl MaskinportenBuilder {
             (None, None) => {
                 return Err(ConfigError::new(
                     None,
-                    format!("no validation strategy: set introspection_endpoint or local_validation, or use Maskinporten::from_env() to read {INTROSPECTION_ENDPOINT_ENV}"),
+                    format!("no validation strategy: set introspection_endpoint or local_validation, or start from Maskinporten::builder_from_env() to read {INTROSPECTION_ENDPOINT_ENV}"),
                 ))
             }
         };
