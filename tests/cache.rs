@@ -180,7 +180,7 @@ async fn failures_are_shared_by_a_flight_but_never_cached() {
     assert_eq!(status(&api, &token).await, StatusCode::OK);
     assert_eq!(status(&api, &token).await, StatusCode::OK);
     assert_eq!(fault.requests(), 4);
-    assert_eq!(mp.stats().introspection_failures, 3);
+    assert_eq!(mp.stats().validator_failures, 3);
 }
 
 #[actix_web::test]

@@ -477,7 +477,7 @@ async fn an_outage_is_503_and_the_endpoint_is_used_again_when_it_is_back() {
         StatusCode::OK,
         "a token validated before the outage"
     );
-    assert_eq!(mp.stats().introspection_failures, 2);
+    assert_eq!(mp.stats().validator_failures, 2);
 
     server.restart().await;
     assert_eq!(get(&api, "/afp", &during).await.0.status(), StatusCode::OK);
@@ -634,12 +634,10 @@ fn from_env_child() {
     let error = Maskinporten::from_env().expect_err("an invalid endpoint");
     assert_eq!(error.variable(), Some(INTROSPECTION_ENDPOINT_ENV));
     assert!(
-        error
-            .to_string()
-            .starts_with(
-                "cannot configure Maskinporten: the environment variable \
+        error.to_string().starts_with(
+            "cannot configure Maskinporten: the environment variable \
                  NAIS_TOKEN_INTROSPECTION_ENDPOINT "
-            ),
+        ),
         "{value:?}: {error}"
     );
 }

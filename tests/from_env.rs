@@ -15,12 +15,10 @@ fn from_env_reads_the_nais_variable_and_names_it_when_it_is_wrong() {
     let error = Maskinporten::from_env().unwrap_err();
     assert_eq!(error.variable(), Some(INTROSPECTION_ENDPOINT_ENV));
     assert!(
-        error
-            .to_string()
-            .starts_with(
-                "cannot configure Maskinporten: the environment variable \
+        error.to_string().starts_with(
+            "cannot configure Maskinporten: the environment variable \
                  NAIS_TOKEN_INTROSPECTION_ENDPOINT is not set"
-            ),
+        ),
         "{error}"
     );
 

@@ -81,7 +81,7 @@ async fn stats(req: HttpRequest) -> impl Responder {
         "introspections": s.introspections,
         "cache_hits": s.cache_hits,
         "cache_misses": s.cache_misses,
-        "introspection_failures": s.introspection_failures,
+        "validator_failures": s.validator_failures,
         "introspection_time_us": s.introspection_time.as_micros() as u64,
         "cached_entries": s.cached_entries,
         "refused_without_validator": s.refused_without_validator,

@@ -191,7 +191,7 @@ where
 /// The per-request work that touches no network, exposed for the
 /// micro-benchmarks and fuzz targets of this workspace.
 pub mod internals {
-    use crate::{introspection, ErrorKind};
+    use crate::{strategy::introspection, ErrorKind};
 
     /// Parses one `Authorization` field value into the bearer token.
     pub fn parse_authorization(value: &[u8], max_token_length: usize) -> Result<&str, ErrorKind> {
@@ -226,7 +226,7 @@ pub mod internals {
     /// (a compact JWS, RS256 with a kid, unexpired beyond 60 s, from
     /// `issuer` when given); `Err` holds the reason it is refused.
     pub fn precheck(token: &str, issuer: Option<&str>) -> Result<(), &'static str> {
-        crate::jws::precheck(token, issuer, 60, crate::jws::unix_now())
+        crate::strategy::jws::precheck(token, issuer, 60, crate::strategy::jws::unix_now())
             .map(drop)
             .map_err(|r| r.0)
     }

@@ -92,6 +92,7 @@ impl ErrorKind {
 
     /// Every kind, in the order of the `outcome` label's values after
     /// `allowed`.
+    #[cfg(feature = "metrics")]
     pub(crate) const ALL: [ErrorKind; 7] = [
         ErrorKind::MissingToken,
         ErrorKind::InvalidRequest,

@@ -74,7 +74,11 @@ pub(crate) fn decide<S: AsRef<str>>(
     requirement: Requirement<'_, S>,
 ) -> Result<(), MaskinportenError> {
     let decision = judge(claims, &requirement);
-    observe::judged(record, &requirement, &decision);
+    let scopes = match requirement {
+        Requirement::Scopes { scopes, .. } => scopes,
+        Requirement::Consumers { .. } => &[],
+    };
+    observe::judged(record, scopes, decision.as_ref().err().map(|e| e.kind()));
     decision
 }
 

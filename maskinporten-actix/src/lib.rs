@@ -33,9 +33,18 @@
 //! - [`require_scope`] guards a handler with scopes that are checked against
 //!   the NAIS scope grammar when the code compiles.
 //! - [`MaskinportenError`] is every rejection, with its status and challenge.
-//! - The `testing` feature brings [`testing::LocalTexas`], a local
-//!   Texas-compatible endpoint that mints real tokens: the way to test
-//!   handlers and to run an API without NAIS.
+#![cfg_attr(
+    feature = "testing",
+    doc = "- The `testing` feature brings [`testing::LocalTexas`], a local \
+           Texas-compatible endpoint that mints real tokens: the way to test \
+           handlers and to run an API without NAIS."
+)]
+#![cfg_attr(
+    not(feature = "testing"),
+    doc = "- The `testing` feature brings `testing::LocalTexas`, a local \
+           Texas-compatible endpoint that mints real tokens: the way to test \
+           handlers and to run an API without NAIS."
+)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -47,13 +56,12 @@ mod error;
 mod exposure;
 mod extract;
 mod guard;
-mod introspection;
-mod jwks;
-mod jws;
-mod local;
+mod handle;
+mod http;
 mod middleware;
 mod observe;
-mod validator;
+mod stats;
+mod strategy;
 
 #[doc(hidden)]
 pub mod __private;
@@ -77,16 +85,20 @@ pub mod openapi;
 pub struct ReadmeDoctests;
 
 pub use bearer::DEFAULT_MAX_TOKEN_LENGTH;
-pub use cache::{ValidationStats, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_MAX_BYTES};
+pub use cache::{DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_MAX_BYTES};
 pub use claims::{MaskinportenClaims, Organization, SystemUser};
 pub use error::{ConfigError, ErrorKind, MaskinportenError};
 pub use guard::{ListError, Orgnos, Scopes};
-pub use middleware::{RequireConsumer, RequireScope};
-pub use validator::{
-    Maskinporten, MaskinportenBuilder, DEFAULT_JWKS_MIN_REFETCH_INTERVAL,
-    DEFAULT_JWKS_REFRESH_INTERVAL, DEFAULT_LEEWAY, DEFAULT_MAX_CONCURRENT_INTROSPECTIONS,
-    DEFAULT_TIMEOUT, INTROSPECTION_ENDPOINT_ENV, ISSUER_ENV, JWKS_URI_ENV, WELL_KNOWN_URL_ENV,
+pub use handle::{
+    builder::{
+        DEFAULT_JWKS_MIN_REFETCH_INTERVAL, DEFAULT_JWKS_REFRESH_INTERVAL, DEFAULT_LEEWAY,
+        DEFAULT_MAX_CONCURRENT_INTROSPECTIONS, DEFAULT_TIMEOUT,
+    },
+    env::{INTROSPECTION_ENDPOINT_ENV, ISSUER_ENV, JWKS_URI_ENV, WELL_KNOWN_URL_ENV},
+    Maskinporten, MaskinportenBuilder,
 };
+pub use middleware::{RequireConsumer, RequireScope};
+pub use stats::ValidationStats;
 
 /// Guards a handler: the request must carry a Maskinporten token that holds
 /// the scopes.
