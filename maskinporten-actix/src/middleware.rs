@@ -10,8 +10,8 @@ use actix_web::{
 use futures_util::future::{self, Either, LocalBoxFuture, MapOk, Ready, TryFutureExt};
 
 use crate::{
-    guard::{self, Delegation, Orgnos, Requirement, Scopes},
-    observe, ListError, MaskinportenClaims, MaskinportenError,
+    guard::{Delegation, Match, Orgnos, Rule, Scopes, Shared},
+    ListError, MaskinportenClaims, MaskinportenError,
 };
 
 /// Requires scopes of every request under it: an Actix middleware for
@@ -116,7 +116,7 @@ impl RequireScope {
 #[derive(Clone)]
 pub struct RequireConsumer {
     consumers: Orgnos,
-    delegation: Delegation,
+    delegation: Delegation<Shared>,
 }
 
 impl RequireConsumer {
@@ -152,46 +152,14 @@ impl RequireConsumer {
     /// is; the organisation either acts for must still be on the consumer
     /// list. Tokens a consumer fetched for itself are not affected.
     pub fn suppliers(mut self, suppliers: Orgnos) -> RequireConsumer {
-        self.delegation = Delegation::Suppliers(suppliers);
+        self.delegation = Delegation::Suppliers(suppliers.list);
         self
     }
 }
 
-/// What a guard middleware holds: one requirement, shared by every worker's
-/// service.
-#[derive(Clone)]
-enum Rule {
-    Scopes(Scopes, bool),
-    Consumers(Orgnos, Delegation),
-}
-
-impl Rule {
-    /// A rejection of the request's validation as this guard gives it.
-    fn refine(&self, rejection: MaskinportenError) -> MaskinportenError {
-        match self {
-            Rule::Scopes(scopes, any) => rejection.for_scope_guard(&scopes.list, *any),
-            Rule::Consumers(..) => rejection,
-        }
-    }
-
-    fn decide(
-        &self,
-        record: Option<&observe::Record>,
-        claims: &MaskinportenClaims,
-    ) -> Result<(), MaskinportenError> {
-        let requirement = match self {
-            Rule::Scopes(scopes, any) => Requirement::Scopes {
-                scopes: &scopes.list,
-                any: *any,
-            },
-            Rule::Consumers(consumers, delegation) => Requirement::Consumers {
-                consumers: &consumers.list,
-                delegation: delegation.rule(),
-            },
-        };
-        guard::decide(record, claims, requirement)
-    }
-}
+/// What a guard middleware holds: its one [`Rule`], of the lists its
+/// [`Scopes`] or [`Orgnos`] share, for every worker's service.
+type SharedRule = Rule<Shared>;
 
 macro_rules! transform {
     ($guard:ty, $rule:expr) => {
@@ -219,20 +187,23 @@ macro_rules! transform {
     };
 }
 
-transform!(RequireScope, |g: &RequireScope| Rule::Scopes(
-    g.scopes.clone(),
-    g.any
+transform!(RequireScope, |g: &RequireScope| SharedRule::Scopes(
+    Shared::clone(&g.scopes.list),
+    if g.any { Match::Any } else { Match::All }
 ));
-transform!(RequireConsumer, |g: &RequireConsumer| Rule::Consumers(
-    g.consumers.clone(),
-    g.delegation.clone()
-));
+transform!(
+    RequireConsumer,
+    |g: &RequireConsumer| SharedRule::Consumers(
+        Shared::clone(&g.consumers.list),
+        g.delegation.clone()
+    )
+);
 
 /// The service a guard middleware wraps around the routes under it.
 #[doc(hidden)]
 pub struct GuardService<S> {
     service: Rc<S>,
-    rule: Arc<Rule>,
+    rule: Arc<SharedRule>,
 }
 
 type Guarded<B> = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>;
