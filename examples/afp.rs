@@ -14,7 +14,7 @@
 //! a deployed service that fell back to it when the variable went missing
 //! would accept tokens anyone can mint. The local endpoint refuses to start
 //! where NAIS runs, but a service should not have the fallback at all: use
-//! `Maskinporten::from_env()` alone (examples/quickstart.rs), and on a laptop
+//! `Maskinporten::builder_from_env()` alone (examples/quickstart.rs), and on a laptop
 //! point it at `cargo run --example local_texas`.
 //!
 //! With `MASKINPORTEN_STRATEGY=local`, tokens are verified in-process

@@ -187,9 +187,12 @@ async fn an_allowed_consumer_still_needs_the_scope_and_a_token() {
 async fn run_time_lists_are_checked_and_never_empty() {
     // What an application reads from its environment.
     let configured = "991825827, 974760673";
-    let guard = RequireConsumer::try_one_of(configured.split(',').map(str::trim)).unwrap();
+    let guard = maskinporten_actix::Orgnos::new(configured.split(',').map(str::trim))
+        .map(RequireConsumer::one_of)
+        .unwrap();
     assert_eq!(
-        RequireConsumer::try_one_of("".split(',').filter(|s| !s.is_empty()))
+        maskinporten_actix::Orgnos::new("".split(',').filter(|s| !s.is_empty()))
+            .map(RequireConsumer::one_of)
             .err()
             .unwrap()
             .to_string(),
@@ -197,7 +200,8 @@ async fn run_time_lists_are_checked_and_never_empty() {
          every request"
     );
     assert_eq!(
-        RequireConsumer::try_one_of(["991825827", "123456789"])
+        maskinporten_actix::Orgnos::new(["991825827", "123456789"])
+            .map(RequireConsumer::one_of)
             .err()
             .unwrap()
             .to_string(),
@@ -206,7 +210,9 @@ async fn run_time_lists_are_checked_and_never_empty() {
          organisation number starting with `12345678`, the check digit must be 5, not 9"
     );
     // Untrimmed configuration is refused, not silently matched.
-    assert!(RequireConsumer::try_one_of(configured.split(',')).is_err());
+    assert!(maskinporten_actix::Orgnos::new(configured.split(','))
+        .map(RequireConsumer::one_of)
+        .is_err());
 
     let texas = LocalTexas::start();
     let api = TestApi::start(Some(texas.maskinporten()), move |cfg| {

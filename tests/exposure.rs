@@ -41,7 +41,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(bare)
         .service(
             web::scope("/tree")
-                .wrap(RequireConsumer::try_one_of([LISTED]).unwrap())
+                .wrap(
+                    maskinporten_actix::Orgnos::new([LISTED])
+                        .map(RequireConsumer::one_of)
+                        .unwrap(),
+                )
                 .route("/leaf", web::get().to(HttpResponse::Ok)),
         );
 }
@@ -142,7 +146,9 @@ async fn a_list_built_at_run_time_names_its_scopes_from_then_on() {
     let api = TestApi::start(Some(texas.maskinporten()), routes);
     let token = texas.token().scope(RUNTIME).sign();
     assert_eq!(get(&api, "/bare", &token).await.0, 403);
-    let guard = RequireScope::try_all([RUNTIME]).unwrap();
+    let guard = maskinporten_actix::Scopes::new([RUNTIME])
+        .map(RequireScope::all)
+        .unwrap();
     // A new token (the refusal of the first one stands until the named set
     // grows, which it just did: the first is taken now too).
     let fresh = texas.token().scope(RUNTIME).sign();

@@ -631,7 +631,9 @@ fn from_env_child() {
     let Some(value) = std::env::var_os(INTROSPECTION_ENDPOINT_ENV) else {
         return;
     };
-    let error = Maskinporten::from_env().expect_err("an invalid endpoint");
+    let error = Maskinporten::builder_from_env()
+        .and_then(|b| b.build())
+        .expect_err("an invalid endpoint");
     assert_eq!(error.variable(), Some(INTROSPECTION_ENDPOINT_ENV));
     assert!(
         error.to_string().starts_with(

@@ -12,7 +12,9 @@ static ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
 fn from_env_reads_the_nais_variable_and_names_it_when_it_is_wrong() {
     let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     std::env::remove_var(INTROSPECTION_ENDPOINT_ENV);
-    let error = Maskinporten::from_env().unwrap_err();
+    let error = Maskinporten::builder_from_env()
+        .and_then(|b| b.build())
+        .unwrap_err();
     assert_eq!(error.variable(), Some(INTROSPECTION_ENDPOINT_ENV));
     assert!(
         error.to_string().starts_with(
@@ -30,7 +32,9 @@ fn from_env_reads_the_nais_variable_and_names_it_when_it_is_wrong() {
         "file:///etc/passwd",
     ] {
         std::env::set_var(INTROSPECTION_ENDPOINT_ENV, invalid);
-        let error = Maskinporten::from_env().unwrap_err();
+        let error = Maskinporten::builder_from_env()
+            .and_then(|b| b.build())
+            .unwrap_err();
         assert_eq!(
             error.variable(),
             Some(INTROSPECTION_ENDPOINT_ENV),
@@ -48,7 +52,9 @@ fn from_env_reads_the_nais_variable_and_names_it_when_it_is_wrong() {
         INTROSPECTION_ENDPOINT_ENV,
         "http://127.0.0.1:7164/api/v1/introspect",
     );
-    let maskinporten = Maskinporten::from_env().expect("a valid endpoint");
+    let maskinporten = Maskinporten::builder_from_env()
+        .and_then(|b| b.build())
+        .expect("a valid endpoint");
     assert!(format!("{maskinporten:?}").contains("http://127.0.0.1:7164/api/v1/introspect"));
 }
 
@@ -64,7 +70,9 @@ async fn from_env_reads_the_issuer_and_refuses_other_issuers_unasked() {
     let texas = LocalTexas::start();
     std::env::set_var(INTROSPECTION_ENDPOINT_ENV, texas.introspection_endpoint());
     std::env::set_var(ISSUER_ENV, texas.issuer());
-    let maskinporten = Maskinporten::from_env().expect("configured");
+    let maskinporten = Maskinporten::builder_from_env()
+        .and_then(|b| b.build())
+        .expect("configured");
     let other = texas.token().issuer("https://maskinporten.no/").sign();
     let error = maskinporten.validate(&other).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidToken);

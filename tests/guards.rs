@@ -251,21 +251,30 @@ async fn a_guarded_app_guards_every_route_and_its_404s() {
 async fn lists_from_configuration_are_checked_and_never_empty() {
     // What an application reads from its environment.
     let configured = "nav:helse/sykepenger/afp.read nav:helse/sykepenger/afp.write";
-    let guard = RequireScope::try_any(configured.split(' ')).expect("valid scopes");
+    let guard = maskinporten_actix::Scopes::new(configured.split(' '))
+        .map(RequireScope::any)
+        .expect("valid scopes");
 
-    let empty = RequireScope::try_all("".split_whitespace()).err().unwrap();
+    let empty = maskinporten_actix::Scopes::new("".split_whitespace())
+        .map(RequireScope::all)
+        .err()
+        .unwrap();
     assert_eq!(
         empty.to_string(),
         "the list of scopes is empty; a guard with an empty list would refuse every request"
     );
-    let bad = RequireScope::try_any(["nav:helse/sykepenger/afp.read", "nav:helse/Afp"])
+    let bad = maskinporten_actix::Scopes::new(["nav:helse/sykepenger/afp.read", "nav:helse/Afp"])
+        .map(RequireScope::any)
         .err()
         .unwrap();
     assert_eq!(
         bad.to_string(),
         "scope 2 (`nav:helse/Afp`): upper-case `A` is not allowed; NAIS scope names are lower case"
     );
-    let twice = RequireScope::try_all([READ, READ]).err().unwrap();
+    let twice = maskinporten_actix::Scopes::new([READ, READ])
+        .map(RequireScope::all)
+        .err()
+        .unwrap();
     assert_eq!(
         twice.to_string(),
         "scope 2 (`nav:helse/sykepenger/afp.read`) is listed twice"

@@ -27,17 +27,23 @@ fn named() -> maskinporten_actix::Scopes {
 fn a_missing_or_invalid_variable_is_named() {
     let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     clear();
-    let error = Maskinporten::local_from_env().unwrap_err();
+    let error = Maskinporten::local_builder_from_env()
+        .and_then(|b| b.build())
+        .unwrap_err();
     assert_eq!(error.variable(), Some(ISSUER_ENV), "{error}");
     assert!(error.to_string().contains(WELL_KNOWN_URL_ENV), "{error}");
 
     std::env::set_var(ISSUER_ENV, "https://test.maskinporten.no/");
-    let error = Maskinporten::local_from_env().unwrap_err();
+    let error = Maskinporten::local_builder_from_env()
+        .and_then(|b| b.build())
+        .unwrap_err();
     assert_eq!(error.variable(), Some(JWKS_URI_ENV), "{error}");
 
     clear();
     std::env::set_var(JWKS_URI_ENV, "https://test.maskinporten.no/jwk");
-    let error = Maskinporten::local_from_env().unwrap_err();
+    let error = Maskinporten::local_builder_from_env()
+        .and_then(|b| b.build())
+        .unwrap_err();
     assert_eq!(error.variable(), Some(ISSUER_ENV), "{error}");
 
     std::env::set_var(ISSUER_ENV, "https://test.maskinporten.no/");
@@ -51,7 +57,9 @@ fn a_missing_or_invalid_variable_is_named() {
         "http://10.0.0.1/jwk",
     ] {
         std::env::set_var(JWKS_URI_ENV, invalid);
-        let error = Maskinporten::local_from_env().unwrap_err();
+        let error = Maskinporten::local_builder_from_env()
+            .and_then(|b| b.build())
+            .unwrap_err();
         assert_eq!(error.variable(), Some(JWKS_URI_ENV), "{invalid}: {error}");
     }
     for loopback in [
@@ -60,7 +68,9 @@ fn a_missing_or_invalid_variable_is_named() {
         "http://[::1]:7/jwk",
     ] {
         std::env::set_var(JWKS_URI_ENV, loopback);
-        Maskinporten::local_from_env().expect(loopback);
+        Maskinporten::local_builder_from_env()
+            .and_then(|b| b.build())
+            .expect(loopback);
     }
 
     clear();
@@ -69,7 +79,9 @@ fn a_missing_or_invalid_variable_is_named() {
         "http://test.maskinporten.no/.well-known/oauth-authorization-server",
     ] {
         std::env::set_var(WELL_KNOWN_URL_ENV, invalid);
-        let error = Maskinporten::local_from_env().unwrap_err();
+        let error = Maskinporten::local_builder_from_env()
+            .and_then(|b| b.build())
+            .unwrap_err();
         assert_eq!(error.variable(), Some(WELL_KNOWN_URL_ENV), "{error}");
     }
     clear();
@@ -118,7 +130,9 @@ async fn from_env_checks_signatures_before_the_sidecar_when_the_jwks_is_set() {
         std::env::set_var(INTROSPECTION_ENDPOINT_ENV, texas.introspection_endpoint());
         std::env::set_var(ISSUER_ENV, texas.issuer());
         std::env::set_var(JWKS_URI_ENV, texas.jwks_uri());
-        let maskinporten = Maskinporten::from_env().unwrap();
+        let maskinporten = Maskinporten::builder_from_env()
+            .and_then(|b| b.build())
+            .unwrap();
         std::env::remove_var(INTROSPECTION_ENDPOINT_ENV);
         clear();
         maskinporten
@@ -159,7 +173,9 @@ async fn reads_issuer_and_jwks_uri_without_touching_the_network() {
         std::env::set_var(JWKS_URI_ENV, texas.jwks_uri());
         // Ignored while the two above are set.
         std::env::set_var(WELL_KNOWN_URL_ENV, "http://127.0.0.1:9/nothing-here");
-        let maskinporten = Maskinporten::local_from_env().unwrap();
+        let maskinporten = Maskinporten::local_builder_from_env()
+            .and_then(|b| b.build())
+            .unwrap();
         clear();
         maskinporten
     };
@@ -181,7 +197,9 @@ async fn discovers_both_from_the_well_known_url_on_first_need() {
         let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         clear();
         std::env::set_var(WELL_KNOWN_URL_ENV, texas.well_known_url());
-        let maskinporten = Maskinporten::local_from_env().unwrap();
+        let maskinporten = Maskinporten::local_builder_from_env()
+            .and_then(|b| b.build())
+            .unwrap();
         clear();
         maskinporten
     };

@@ -17,14 +17,16 @@
 //! }
 //!
 //! #[actix_web::main]
-//! async fn main() -> std::io::Result<()> {
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     // Reads NAIS_TOKEN_INTROSPECTION_ENDPOINT, which NAIS sets when
-//!     // Maskinporten is enabled for the application.
-//!     let maskinporten = Maskinporten::from_env().expect("Maskinporten configuration");
+//!     // Maskinporten is enabled for the application; without it, `main`
+//!     // prints a sentence naming the variable.
+//!     let maskinporten = Maskinporten::builder_from_env()?.build()?;
 //!     HttpServer::new(move || App::new().app_data(maskinporten.clone()).service(afp))
 //!         .bind(("0.0.0.0", 8080))?
 //!         .run()
-//!         .await
+//!         .await?;
+//!     Ok(())
 //! }
 //! ```
 //!

@@ -11,7 +11,7 @@ use futures_util::future::{self, Either, LocalBoxFuture, MapOk, Ready, TryFuture
 
 use crate::{
     guard::{Delegation, Match, Orgnos, Rule, Scopes, Shared},
-    ListError, MaskinportenClaims, MaskinportenError,
+    MaskinportenClaims, MaskinportenError,
 };
 
 /// Requires scopes of every request under it: an Actix middleware for
@@ -50,7 +50,8 @@ pub struct RequireScope {
 }
 
 impl RequireScope {
-    /// The token must hold every one of `scopes`.
+    /// The token must hold every one of `scopes`. For scopes read at run
+    /// time, [`Scopes::new`] checks them: `Scopes::new(configured).map(RequireScope::all)`.
     pub fn all(scopes: Scopes) -> RequireScope {
         RequireScope { scopes, any: false }
     }
@@ -58,25 +59,6 @@ impl RequireScope {
     /// The token must hold at least one of `scopes`.
     pub fn any(scopes: Scopes) -> RequireScope {
         RequireScope { scopes, any: true }
-    }
-
-    /// [`all`](Self::all) of scopes read at run time, e.g. from configuration:
-    /// each checked against the NAIS grammar, an empty list refused.
-    pub fn try_all<I>(scopes: I) -> Result<RequireScope, ListError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<str>,
-    {
-        Scopes::new(scopes).map(Self::all)
-    }
-
-    /// [`any`](Self::any) of scopes read at run time; see [`try_all`](Self::try_all).
-    pub fn try_any<I>(scopes: I) -> Result<RequireScope, ListError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<str>,
-    {
-        Scopes::new(scopes).map(Self::any)
     }
 }
 
@@ -121,22 +103,13 @@ pub struct RequireConsumer {
 
 impl RequireConsumer {
     /// The consumer must be one of `consumers`.
+    /// For numbers read at run time, [`Orgnos::new`] checks them:
+    /// `Orgnos::new(configured).map(RequireConsumer::one_of)`.
     pub fn one_of(consumers: Orgnos) -> RequireConsumer {
         RequireConsumer {
             consumers,
             delegation: Delegation::Allowed,
         }
-    }
-
-    /// [`one_of`](Self::one_of) organisation numbers read at run time, e.g.
-    /// from configuration: each checked (nine digits, mod-11 check digit),
-    /// an empty list refused.
-    pub fn try_one_of<I>(consumers: I) -> Result<RequireConsumer, ListError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<str>,
-    {
-        Orgnos::new(consumers).map(Self::one_of)
     }
 
     /// Refuses delegated tokens (those with a `supplier` or

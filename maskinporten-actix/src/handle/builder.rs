@@ -140,7 +140,7 @@ impl MaskinportenBuilder {
     /// every [`jwks_min_refetch_interval`](Self::jwks_min_refetch_interval));
     /// while no key set can be had, tokens go to the sidecar unchecked.
     ///
-    /// [`Maskinporten::from_env`] sets it from `MASKINPORTEN_JWKS_URI` (or
+    /// [`Maskinporten::builder_from_env`] sets it from `MASKINPORTEN_JWKS_URI` (or
     /// `MASKINPORTEN_WELL_KNOWN_URL`), which NAIS sets beside the endpoint.
     pub fn signature_check(mut self, issuer: impl Into<String>, jwks_uri: impl AsRef<str>) -> Self {
         let issuer = issuer.into().trim().to_owned();
@@ -216,7 +216,7 @@ impl MaskinportenBuilder {
     /// use maskinporten_actix::Maskinporten;
     ///
     /// // On NAIS: MASKINPORTEN_ISSUER and MASKINPORTEN_JWKS_URI.
-    /// let maskinporten = Maskinporten::local_from_env()?;
+    /// let maskinporten = Maskinporten::local_builder_from_env()?.build()?;
     /// // Or by hand, with options that apply to both strategies:
     /// let maskinporten = Maskinporten::builder()
     ///     .local_validation("https://maskinporten.no/", "https://maskinporten.no/jwk")
@@ -270,10 +270,11 @@ impl MaskinportenBuilder {
     /// The cache is bounded by bytes too ([`cache_max_bytes`](Self::cache_max_bytes)):
     /// whichever bound is reached first applies.
     ///
-    /// The cache is on by default: consumers reuse one token for its whole
-    /// lifetime, and every uncached validation is a round trip through the
-    /// sidecar, which serialises introspections. An entry never outlives the
-    /// token's `exp`.
+    /// The cache is on by default, for both strategies: consumers reuse one
+    /// token for its whole lifetime, and every uncached validation is a
+    /// round trip through the sidecar (which serialises introspections) or
+    /// an RSA verification. An entry never outlives the token's `exp`. At
+    /// least 1; [`disable_cache`](Self::disable_cache) turns it off.
     pub fn cache_capacity(mut self, entries: u64) -> Self {
         self.cache_capacity = Some(entries);
         self
@@ -297,14 +298,18 @@ impl MaskinportenBuilder {
         self
     }
 
-    /// Introspects every request: no cache.
+    /// Turns the cache off: every request's token is validated anew by the
+    /// strategy (a round trip through the sidecar with introspection, a
+    /// signature check with local validation), and no refusal is
+    /// remembered. The one way to turn it off: a capacity or byte bound of
+    /// 0 is a [`ConfigError`] that points here.
     pub fn disable_cache(mut self) -> Self {
         self.cache_disabled = true;
         self
     }
 
     /// The issuer every token must name in `iss` (`MASKINPORTEN_ISSUER`, read
-    /// by [`Maskinporten::from_env`]). With it, a token from another issuer
+    /// by [`Maskinporten::builder_from_env`]). With it, a token from another issuer
     /// is refused as `invalid_token` without asking the validator.
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuer = Some(issuer.into());
@@ -487,13 +492,16 @@ impl MaskinportenBuilder {
                 }
             }
         };
-        let cache_entries = match (
-            self.cache_disabled,
-            self.cache_capacity,
-            self.cache_max_bytes,
-        ) {
-            (true, _, _) | (false, Some(0), _) | (false, _, Some(0)) => None,
-            (false, entries, _) => Some(entries.unwrap_or(DEFAULT_CACHE_CAPACITY)),
+        if self.cache_capacity == Some(0) || self.cache_max_bytes == Some(0) {
+            return Err(ConfigError::new(
+                None,
+                "cache_capacity and cache_max_bytes: must be at least 1; to validate every \
+                 request anew, call disable_cache() instead",
+            ));
+        }
+        let cache_entries = match self.cache_disabled {
+            true => None,
+            false => Some(self.cache_capacity.unwrap_or(DEFAULT_CACHE_CAPACITY)),
         };
         let realm = match self.realm {
             Some(realm) if realm.chars().any(|c| c.is_control() || !c.is_ascii()) => {

@@ -25,17 +25,14 @@ pub const JWKS_URI_ENV: &str = "MASKINPORTEN_JWKS_URI";
 pub const WELL_KNOWN_URL_ENV: &str = "MASKINPORTEN_WELL_KNOWN_URL";
 
 impl Maskinporten {
-    /// Configures introspection from `NAIS_TOKEN_INTROSPECTION_ENDPOINT`, which
-    /// NAIS sets for applications with Maskinporten enabled, and
-    /// `MASKINPORTEN_ISSUER` when it is set. A missing or invalid value is a
-    /// [`ConfigError`] naming the variable.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::builder_from_env()?.build()
-    }
-
-    /// A builder for introspection from the environment (see
-    /// [`from_env`](Self::from_env)), to set the exposed scopes, an audience,
-    /// a realm or cache options on top. The recommended set-up on NAIS:
+    /// The recommended set-up on NAIS: introspection through the sidecar at
+    /// `NAIS_TOKEN_INTROSPECTION_ENDPOINT`, which NAIS sets for applications
+    /// with Maskinporten enabled, with the issuer (`MASKINPORTEN_ISSUER`) and
+    /// the signature check in front of the sidecar (`MASKINPORTEN_JWKS_URI`
+    /// or `MASKINPORTEN_WELL_KNOWN_URL`) when they are set. A missing or
+    /// invalid value is a [`ConfigError`] naming the variable. The builder
+    /// takes the exposed scopes, an audience, a realm or cache options on
+    /// top; [`build`](MaskinportenBuilder::build) it as it is for none.
     ///
     /// ```no_run
     /// # use maskinporten_actix::Maskinporten;
@@ -80,25 +77,19 @@ impl Maskinporten {
         Ok(builder)
     }
 
-    /// Configures local validation from the variables NAIS sets for an
-    /// application with Maskinporten enabled: `MASKINPORTEN_ISSUER` and
+    /// Local validation from the variables NAIS sets for an application with
+    /// Maskinporten enabled: `MASKINPORTEN_ISSUER` and
     /// `MASKINPORTEN_JWKS_URI`, or, when both are absent, the metadata at
     /// `MASKINPORTEN_WELL_KNOWN_URL` (read on first need, not here). A missing
     /// or invalid variable is a [`ConfigError`] naming it. Never touches the
-    /// network.
+    /// network. The builder takes an audience, the exposed scopes, a realm or
+    /// cache options on top.
     ///
     /// ```no_run
     /// # use maskinporten_actix::Maskinporten;
-    /// let maskinporten = Maskinporten::local_from_env()?;
+    /// let maskinporten = Maskinporten::local_builder_from_env()?.build()?;
     /// # Ok::<(), maskinporten_actix::ConfigError>(())
     /// ```
-    pub fn local_from_env() -> Result<Self, ConfigError> {
-        Self::local_builder_from_env()?.build()
-    }
-
-    /// A builder for local validation from the environment (see
-    /// [`local_from_env`](Self::local_from_env)), to set an audience, a
-    /// realm or cache options on top.
     pub fn local_builder_from_env() -> Result<MaskinportenBuilder, ConfigError> {
         let issuer = optional_env(ISSUER_ENV)?;
         let jwks_uri = optional_env(JWKS_URI_ENV)?;

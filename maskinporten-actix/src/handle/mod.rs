@@ -28,7 +28,7 @@ pub use builder::MaskinportenBuilder;
 /// ```no_run
 /// # use actix_web::App;
 /// # use maskinporten_actix::Maskinporten;
-/// let maskinporten = Maskinporten::from_env()?;
+/// let maskinporten = Maskinporten::builder_from_env()?.build()?;
 /// let app = App::new().app_data(maskinporten.clone());
 /// // web::Data<Maskinporten> works too:
 /// let app = App::new().app_data(actix_web::web::Data::new(maskinporten));
@@ -76,7 +76,7 @@ impl Maskinporten {
     /// # async fn check(token: &str) -> Result<(), Box<dyn std::error::Error>> {
     /// use maskinporten_actix::Maskinporten;
     ///
-    /// let maskinporten = Maskinporten::from_env()?;
+    /// let maskinporten = Maskinporten::builder_from_env()?.build()?;
     /// let claims = maskinporten.validate(token).await?;
     /// claims.require_all(&["nav:helse/sykepenger/afp.read"])?;
     /// # Ok(())

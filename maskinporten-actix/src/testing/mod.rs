@@ -465,7 +465,7 @@ impl LocalTexasBuilder {
                     "LocalTexas refuses to start where NAIS runs ({marker} is set): its signing \
                      keys are public, so a service trusting it would accept tokens anyone can \
                      mint. On NAIS, validate through NAIS_TOKEN_INTROSPECTION_ENDPOINT \
-                     (Maskinporten::from_env)."
+                     (Maskinporten::builder_from_env)."
                 ),
             ));
         }
