@@ -193,9 +193,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut local_texas = None;
     let local = std::env::var("MASKINPORTEN_STRATEGY").is_ok_and(|s| s == "local");
     let on_nais = if local {
-        std::env::var_os(maskinporten_actix::JWKS_URI_ENV).is_some()
+        std::env::var_os(maskinporten_actix::env::JWKS_URI).is_some()
     } else {
-        std::env::var_os(maskinporten_actix::INTROSPECTION_ENDPOINT_ENV).is_some()
+        std::env::var_os(maskinporten_actix::env::INTROSPECTION_ENDPOINT).is_some()
     };
     let builder = match (on_nais, local) {
         (true, false) => Maskinporten::builder_from_env()?,

@@ -11,8 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use actix_web::{get, web, HttpResponse, Responder};
 use futures_util::future::join_all;
 use maskinporten_actix::{
-    require_scope, testing::TokenBuilder, Maskinporten, MaskinportenClaims,
-    INTROSPECTION_ENDPOINT_ENV,
+    env, require_scope, testing::TokenBuilder, Maskinporten, MaskinportenClaims,
 };
 use maskinporten_tests::{
     assert_no_stray_panics, chunked_response, client, truncated_response, watch_panics, Fault,
@@ -611,7 +610,7 @@ fn unparsable_endpoint_urls_in_the_environment_are_config_errors() {
                 "--include-ignored",
                 "--nocapture",
             ])
-            .env(INTROSPECTION_ENDPOINT_ENV, value)
+            .env(env::INTROSPECTION_ENDPOINT, value)
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
@@ -628,13 +627,13 @@ fn unparsable_endpoint_urls_in_the_environment_are_config_errors() {
 #[ignore = "run in a child process by unparsable_endpoint_urls_in_the_environment_are_config_errors"]
 fn from_env_child() {
     // Only meaningful with the variable the parent sets.
-    let Some(value) = std::env::var_os(INTROSPECTION_ENDPOINT_ENV) else {
+    let Some(value) = std::env::var_os(env::INTROSPECTION_ENDPOINT) else {
         return;
     };
     let error = Maskinporten::builder_from_env()
         .and_then(|b| b.build())
         .expect_err("an invalid endpoint");
-    assert_eq!(error.variable(), Some(INTROSPECTION_ENDPOINT_ENV));
+    assert_eq!(error.variable(), Some(env::INTROSPECTION_ENDPOINT));
     assert!(
         error.to_string().starts_with(
             "cannot configure Maskinporten: the environment variable \

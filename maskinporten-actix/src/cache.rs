@@ -31,12 +31,12 @@ use crate::{claims::ClaimSet, MaskinportenError};
 
 /// Entries held by default. At about 850 bytes resident per entry (see
 /// BENCHMARKS.md), 10 000 entries take under 10 MB.
-pub const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
+pub(crate) const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
 
 /// The most the cached claims weigh together by default: 32 MiB. A usual
 /// entry weighs about 600 bytes, so the entry count binds first; an answer
 /// may carry up to 64 KiB of claims, and 500 of those would fill it.
-pub const DEFAULT_CACHE_MAX_BYTES: u64 = 32 * 1024 * 1024;
+pub(crate) const DEFAULT_CACHE_MAX_BYTES: u64 = 32 * 1024 * 1024;
 
 /// What an entry weighs beyond its claims: its key, the `Arc` and the
 /// cache's own node (measured at about 250 bytes, BENCHMARKS.md).

@@ -86,19 +86,10 @@ pub mod openapi;
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
-pub use bearer::DEFAULT_MAX_TOKEN_LENGTH;
-pub use cache::{DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_MAX_BYTES};
 pub use claims::{MaskinportenClaims, Organization, SystemUser};
 pub use error::{ConfigError, ErrorKind, MaskinportenError};
 pub use guard::{ListError, Orgnos, Scopes};
-pub use handle::{
-    builder::{
-        DEFAULT_JWKS_MIN_REFETCH_INTERVAL, DEFAULT_JWKS_REFRESH_INTERVAL, DEFAULT_LEEWAY,
-        DEFAULT_MAX_CONCURRENT_INTROSPECTIONS, DEFAULT_TIMEOUT,
-    },
-    env::{INTROSPECTION_ENDPOINT_ENV, ISSUER_ENV, JWKS_URI_ENV, WELL_KNOWN_URL_ENV},
-    Maskinporten, MaskinportenBuilder,
-};
+pub use handle::{Maskinporten, MaskinportenBuilder};
 pub use middleware::{RequireConsumer, RequireScope};
 pub use stats::ValidationStats;
 
@@ -240,6 +231,14 @@ pub use maskinporten_macros::exposed_scopes;
 /// let guard = RequireConsumer::one_of(orgnos!["991825827", "974760673"]);
 /// ```
 pub use maskinporten_macros::orgnos;
+
+/// The environment variables NAIS sets for an application with Maskinporten
+/// enabled, which [`Maskinporten::builder_from_env`] and
+/// [`Maskinporten::local_builder_from_env`] read. (The defaults of the other
+/// settings are associated constants of [`MaskinportenBuilder`].)
+pub mod env {
+    pub use crate::handle::env::{INTROSPECTION_ENDPOINT, ISSUER, JWKS_URI, WELL_KNOWN_URL};
+}
 
 /// The NAIS scope grammar that `#[require_scope]` applies when the code
 /// compiles, for scopes only known at run time.

@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 use actix_web::HttpResponse;
 use reqwest::Url;
 
-use super::{env::INTROSPECTION_ENDPOINT_ENV, Inner, Maskinporten};
+use super::{env, Inner, Maskinporten};
 use crate::{
     bearer::DEFAULT_MAX_TOKEN_LENGTH,
     cache::{CacheBounds, ClaimsCache, Refusals, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_MAX_BYTES},
@@ -21,20 +21,20 @@ use crate::{
     },
 };
 
-pub use crate::strategy::jwks::{DEFAULT_JWKS_MIN_REFETCH_INTERVAL, DEFAULT_JWKS_REFRESH_INTERVAL};
+use crate::strategy::jwks::{DEFAULT_JWKS_MIN_REFETCH_INTERVAL, DEFAULT_JWKS_REFRESH_INTERVAL};
 
 /// How long one introspection may take, connection included, before the
 /// request is answered 503. The sidecar is on loopback and answers in
 /// milliseconds; waiting longer only piles up requests.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The clock skew allowed on `exp`, `nbf` and `iat`: the sidecar's own.
-pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
+const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
 
 /// Introspections one handle has in flight at most, by default. The sidecar
 /// serialises introspections, so more at once only queue inside it; a bound
 /// keeps a flood of new tokens from tying up connections and requests.
-pub const DEFAULT_MAX_CONCURRENT_INTROSPECTIONS: usize = 8;
+const DEFAULT_MAX_CONCURRENT_INTROSPECTIONS: usize = 8;
 
 impl Maskinporten {
     /// Configures a handle by hand.
@@ -76,6 +76,34 @@ pub struct MaskinportenBuilder {
     exposed_scopes: Option<Vec<String>>,
     accept_any_scope: bool,
     pub(super) signature_check: Option<Result<Source, String>>,
+}
+
+/// The defaults of the settings, where a setting's docs name them: each
+/// applies when its setting is not called.
+impl MaskinportenBuilder {
+    /// [`timeout`](Self::timeout): how long one introspection (or JWKS
+    /// fetch) may take, connection included, before the request is answered
+    /// 503. The sidecar is on loopback and answers in milliseconds; waiting
+    /// longer only piles up requests.
+    pub const DEFAULT_TIMEOUT: Duration = DEFAULT_TIMEOUT;
+    /// [`leeway`](Self::leeway): the clock skew allowed on `exp`, `nbf` and
+    /// `iat`, the sidecar's own.
+    pub const DEFAULT_LEEWAY: Duration = DEFAULT_LEEWAY;
+    /// [`max_concurrent_introspections`](Self::max_concurrent_introspections):
+    /// the sidecar serialises introspections, so more at once only queue
+    /// inside it.
+    pub const DEFAULT_MAX_CONCURRENT_INTROSPECTIONS: usize = DEFAULT_MAX_CONCURRENT_INTROSPECTIONS;
+    /// [`max_token_length`](Self::max_token_length), in bytes.
+    pub const DEFAULT_MAX_TOKEN_LENGTH: usize = DEFAULT_MAX_TOKEN_LENGTH;
+    /// [`cache_capacity`](Self::cache_capacity), in entries (about 850 bytes
+    /// resident each).
+    pub const DEFAULT_CACHE_CAPACITY: u64 = DEFAULT_CACHE_CAPACITY;
+    /// [`cache_max_bytes`](Self::cache_max_bytes): 32 MiB.
+    pub const DEFAULT_CACHE_MAX_BYTES: u64 = DEFAULT_CACHE_MAX_BYTES;
+    /// [`jwks_refresh_interval`](Self::jwks_refresh_interval): 5 minutes.
+    pub const DEFAULT_JWKS_REFRESH_INTERVAL: Duration = DEFAULT_JWKS_REFRESH_INTERVAL;
+    /// [`jwks_min_refetch_interval`](Self::jwks_min_refetch_interval): 10 s.
+    pub const DEFAULT_JWKS_MIN_REFETCH_INTERVAL: Duration = DEFAULT_JWKS_MIN_REFETCH_INTERVAL;
 }
 
 impl MaskinportenBuilder {
@@ -231,7 +259,7 @@ impl MaskinportenBuilder {
     }
 
     /// How often local validation fetches the JWKS again in the background,
-    /// so rotated keys are picked up; [`DEFAULT_JWKS_REFRESH_INTERVAL`]
+    /// so rotated keys are picked up; [`DEFAULT_JWKS_REFRESH_INTERVAL`](Self::DEFAULT_JWKS_REFRESH_INTERVAL)
     /// (5 minutes) when not set. A refresh that fails keeps the keys held.
     pub fn jwks_refresh_interval(mut self, interval: Duration) -> Self {
         self.jwks_refresh_interval = Some(interval);
@@ -240,7 +268,7 @@ impl MaskinportenBuilder {
 
     /// The least time between two JWKS fetches asked for by tokens with a
     /// `kid` not held (or while no key could be fetched yet);
-    /// [`DEFAULT_JWKS_MIN_REFETCH_INTERVAL`] (10 s) when not set. Within it,
+    /// [`DEFAULT_JWKS_MIN_REFETCH_INTERVAL`](Self::DEFAULT_JWKS_MIN_REFETCH_INTERVAL) (10 s) when not set. Within it,
     /// such a token is refused as `invalid_token`, or answered 503 when the
     /// last fetch failed.
     pub fn jwks_min_refetch_interval(mut self, interval: Duration) -> Self {
@@ -250,14 +278,14 @@ impl MaskinportenBuilder {
 
     /// How long an introspection, or a fetch of the JWKS in local
     /// validation, may take before the request is answered 503;
-    /// [`DEFAULT_TIMEOUT`] when not set.
+    /// [`DEFAULT_TIMEOUT`](Self::DEFAULT_TIMEOUT) when not set.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
     }
 
     /// The largest token accepted, in bytes; longer ones are rejected as
-    /// `invalid_token` without a network call. [`DEFAULT_MAX_TOKEN_LENGTH`]
+    /// `invalid_token` without a network call. [`DEFAULT_MAX_TOKEN_LENGTH`](Self::DEFAULT_MAX_TOKEN_LENGTH)
     /// when not set.
     pub fn max_token_length(mut self, bytes: usize) -> Self {
         self.max_token_length = Some(bytes);
@@ -265,7 +293,7 @@ impl MaskinportenBuilder {
     }
 
     /// How many validated tokens the cache holds at most;
-    /// [`DEFAULT_CACHE_CAPACITY`] when not set. An entry takes about 850
+    /// [`DEFAULT_CACHE_CAPACITY`](Self::DEFAULT_CACHE_CAPACITY) when not set. An entry takes about 850
     /// bytes resident (BENCHMARKS.md), so 100 000 entries stay under 100 MB.
     /// The cache is bounded by bytes too ([`cache_max_bytes`](Self::cache_max_bytes)):
     /// whichever bound is reached first applies.
@@ -281,7 +309,7 @@ impl MaskinportenBuilder {
     }
 
     /// How many bytes the cached claims may weigh together at most;
-    /// [`DEFAULT_CACHE_MAX_BYTES`] (32 MiB) when not set. An entry weighs
+    /// [`DEFAULT_CACHE_MAX_BYTES`](Self::DEFAULT_CACHE_MAX_BYTES) (32 MiB) when not set. An entry weighs
     /// its claims' text and JSON plus a fixed overhead for its key and
     /// bookkeeping, about 600 bytes for a usual Maskinporten token; an
     /// introspection answer may carry up to 64 KiB of extra claims, and such
@@ -317,14 +345,14 @@ impl MaskinportenBuilder {
     }
 
     /// The clock skew allowed on `exp`, `nbf` and `iat`;
-    /// [`DEFAULT_LEEWAY`] (60 s, as the sidecar) when not set.
+    /// [`DEFAULT_LEEWAY`](Self::DEFAULT_LEEWAY) (60 s, as the sidecar) when not set.
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = Some(leeway);
         self
     }
 
     /// How many introspections may be in flight at once;
-    /// [`DEFAULT_MAX_CONCURRENT_INTROSPECTIONS`] when not set. A request
+    /// [`DEFAULT_MAX_CONCURRENT_INTROSPECTIONS`](Self::DEFAULT_MAX_CONCURRENT_INTROSPECTIONS) when not set. A request
     /// beyond it waits for a place within its [`timeout`](Self::timeout) and
     /// is answered 503 when none frees up; cache hits never wait.
     pub fn max_concurrent_introspections(mut self, bound: usize) -> Self {
@@ -379,7 +407,7 @@ impl MaskinportenBuilder {
             (None, None) => {
                 return Err(ConfigError::new(
                     None,
-                    format!("no validation strategy: set introspection_endpoint or local_validation, or start from Maskinporten::builder_from_env() to read {INTROSPECTION_ENDPOINT_ENV}"),
+                    format!("no validation strategy: set introspection_endpoint or local_validation, or start from Maskinporten::builder_from_env() to read {}", env::INTROSPECTION_ENDPOINT),
                 ))
             }
         };

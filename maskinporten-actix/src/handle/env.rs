@@ -9,20 +9,20 @@ use crate::{error::ConfigError, strategy::jwks::Source};
 
 /// The environment variable NAIS sets to the introspection endpoint of the
 /// Texas sidecar.
-pub const INTROSPECTION_ENDPOINT_ENV: &str = "NAIS_TOKEN_INTROSPECTION_ENDPOINT";
+pub const INTROSPECTION_ENDPOINT: &str = "NAIS_TOKEN_INTROSPECTION_ENDPOINT";
 
 /// The environment variable NAIS sets to Maskinporten's issuer
 /// (`https://maskinporten.no/`, or `https://test.maskinporten.no/`).
-pub const ISSUER_ENV: &str = "MASKINPORTEN_ISSUER";
+pub const ISSUER: &str = "MASKINPORTEN_ISSUER";
 
 /// The environment variable NAIS sets to Maskinporten's JWKS URI, for local
 /// validation.
-pub const JWKS_URI_ENV: &str = "MASKINPORTEN_JWKS_URI";
+pub const JWKS_URI: &str = "MASKINPORTEN_JWKS_URI";
 
 /// The environment variable NAIS sets to Maskinporten's authorization server
 /// metadata, from which local validation can discover the issuer and the
 /// JWKS URI.
-pub const WELL_KNOWN_URL_ENV: &str = "MASKINPORTEN_WELL_KNOWN_URL";
+pub const WELL_KNOWN_URL: &str = "MASKINPORTEN_WELL_KNOWN_URL";
 
 impl Maskinporten {
     /// The recommended set-up on NAIS: introspection through the sidecar at
@@ -42,9 +42,9 @@ impl Maskinporten {
     /// # Ok::<(), maskinporten_actix::ConfigError>(())
     /// ```
     pub fn builder_from_env() -> Result<MaskinportenBuilder, ConfigError> {
-        let endpoint = std::env::var(INTROSPECTION_ENDPOINT_ENV).map_err(|e| {
+        let endpoint = std::env::var(INTROSPECTION_ENDPOINT).map_err(|e| {
             ConfigError::new(
-                Some(INTROSPECTION_ENDPOINT_ENV),
+                Some(INTROSPECTION_ENDPOINT),
                 match e {
                     std::env::VarError::NotPresent => {
                         "is not set; NAIS sets it when the application has Maskinporten enabled \
@@ -55,18 +55,18 @@ impl Maskinporten {
             )
         })?;
         let endpoint = parse_endpoint(&endpoint)
-            .map_err(|message| ConfigError::unusable(INTROSPECTION_ENDPOINT_ENV, message))?;
+            .map_err(|message| ConfigError::unusable(INTROSPECTION_ENDPOINT, message))?;
         let mut builder = Self::builder().endpoint_url(endpoint);
         // NAIS sets the issuer beside the endpoint; with it, tokens from
         // another issuer are refused without a round trip.
-        let issuer = optional_env(ISSUER_ENV)?;
+        let issuer = optional_env(ISSUER)?;
         // With Maskinporten's keys known (NAIS sets the JWKS URI and the
         // metadata URL beside the endpoint), a token's signature is checked
         // here before the sidecar is asked: forged tokens never reach it.
-        builder.signature_check = match (optional_env(JWKS_URI_ENV)?, &issuer) {
+        builder.signature_check = match (optional_env(JWKS_URI)?, &issuer) {
             (Some(jwks_uri), Some(issuer)) => Some(Ok(fixed_keys_from_env(issuer, &jwks_uri)?)),
             (Some(_), None) => return Err(issuer_missing_from_env()),
-            (None, _) => match optional_env(WELL_KNOWN_URL_ENV)? {
+            (None, _) => match optional_env(WELL_KNOWN_URL)? {
                 Some(url) => Some(Ok(discovered_keys_from_env(&url)?)),
                 None => None,
             },
@@ -91,8 +91,8 @@ impl Maskinporten {
     /// # Ok::<(), maskinporten_actix::ConfigError>(())
     /// ```
     pub fn local_builder_from_env() -> Result<MaskinportenBuilder, ConfigError> {
-        let issuer = optional_env(ISSUER_ENV)?;
-        let jwks_uri = optional_env(JWKS_URI_ENV)?;
+        let issuer = optional_env(ISSUER)?;
+        let jwks_uri = optional_env(JWKS_URI)?;
         match (issuer, jwks_uri) {
             (Some(issuer), Some(jwks_uri)) => {
                 let mut builder = Self::builder();
@@ -100,16 +100,16 @@ impl Maskinporten {
                 Ok(builder)
             }
             (Some(_), None) => Err(ConfigError::new(
-                Some(JWKS_URI_ENV),
-                format!("is not set, while {ISSUER_ENV} is; NAIS sets both"),
+                Some(JWKS_URI),
+                format!("is not set, while {ISSUER} is; NAIS sets both"),
             )),
             (None, Some(_)) => Err(issuer_missing_from_env()),
             (None, None) => {
-                let Some(url) = optional_env(WELL_KNOWN_URL_ENV)? else {
+                let Some(url) = optional_env(WELL_KNOWN_URL)? else {
                     return Err(ConfigError::new(
-                        Some(ISSUER_ENV),
+                        Some(ISSUER),
                         format!(
-                            "is not set, nor are {JWKS_URI_ENV} and {WELL_KNOWN_URL_ENV}; NAIS \
+                            "is not set, nor are {JWKS_URI} and {WELL_KNOWN_URL}; NAIS \
                              sets them when the application has Maskinporten enabled"
                         ),
                     ));
@@ -140,7 +140,7 @@ fn fixed_keys_from_env(issuer: &str, jwks_uri: &str) -> Result<Source, ConfigErr
     Ok(Source::Fixed {
         issuer: issuer.into(),
         jwks_uri: parse_key_url(jwks_uri)
-            .map_err(|message| ConfigError::unusable(JWKS_URI_ENV, message))?,
+            .map_err(|message| ConfigError::unusable(JWKS_URI, message))?,
     })
 }
 
@@ -149,13 +149,13 @@ fn fixed_keys_from_env(issuer: &str, jwks_uri: &str) -> Result<Source, ConfigErr
 fn discovered_keys_from_env(url: &str) -> Result<Source, ConfigError> {
     parse_key_url(url)
         .map(Source::Discovery)
-        .map_err(|message| ConfigError::unusable(WELL_KNOWN_URL_ENV, message))
+        .map_err(|message| ConfigError::unusable(WELL_KNOWN_URL, message))
 }
 
 /// `MASKINPORTEN_JWKS_URI` without the issuer its keys are for.
 fn issuer_missing_from_env() -> ConfigError {
     ConfigError::new(
-        Some(ISSUER_ENV),
-        format!("is not set, while {JWKS_URI_ENV} is; NAIS sets both"),
+        Some(ISSUER),
+        format!("is not set, while {JWKS_URI} is; NAIS sets both"),
     )
 }

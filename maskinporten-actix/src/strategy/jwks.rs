@@ -32,11 +32,11 @@ const MAX_KEYS: usize = 64;
 const MIN_MODULUS_BITS: usize = 2048;
 
 /// How often the keys are fetched again in the background, by default.
-pub const DEFAULT_JWKS_REFRESH_INTERVAL: Duration = Duration::from_secs(5 * 60);
+pub(crate) const DEFAULT_JWKS_REFRESH_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
 /// The least time between two fetches asked for by tokens with a `kid` we do
 /// not hold (or while no key could be fetched yet), by default.
-pub const DEFAULT_JWKS_MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_JWKS_MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Whether a URL names this machine: `localhost` or a loopback address.
 pub(crate) fn is_loopback(url: &Url) -> bool {
