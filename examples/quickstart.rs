@@ -39,7 +39,12 @@ mod tests {
     async fn reading_afp_needs_the_read_scope() {
         // A local endpoint that answers like Texas, and a handle that asks it.
         let texas = LocalTexas::start();
-        let app = test::init_service(App::new().app_data(texas.maskinporten()).service(afp)).await;
+        let app = test::init_service(
+            App::new()
+                .app_data(texas.maskinporten_builder().build().unwrap())
+                .service(afp),
+        )
+        .await;
 
         let read = texas
             .token()

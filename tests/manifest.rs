@@ -97,7 +97,7 @@ async fn local_validation_refuses_a_token_that_holds_no_exposed_scope() {
 #[actix_web::test]
 async fn without_exposed_scopes_the_scopes_the_guards_name_are_exposed() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
     // The one scope this program names: a handle without exposed_scopes
     // takes tokens that hold it, and no other.
     let named = maskinporten_actix::scopes!["nav:helse/sykepenger/afp.read"];
