@@ -14,7 +14,7 @@
 //! a deployed service that fell back to it when the variable went missing
 //! would accept tokens anyone can mint. The local endpoint refuses to start
 //! where NAIS runs, but a service should not have the fallback at all: use
-//! `Maskinporten::from_env()` alone (examples/quickstart.rs), and on a laptop
+//! `Maskinporten::builder_from_env()` alone (examples/quickstart.rs), and on a laptop
 //! point it at `cargo run --example local_texas`.
 //!
 //! With `MASKINPORTEN_STRATEGY=local`, tokens are verified in-process
@@ -224,9 +224,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut local_texas = None;
     let local = std::env::var("MASKINPORTEN_STRATEGY").is_ok_and(|s| s == "local");
     let on_nais = if local {
-        std::env::var_os(maskinporten_actix::JWKS_URI_ENV).is_some()
+        std::env::var_os(maskinporten_actix::env::JWKS_URI).is_some()
     } else {
-        std::env::var_os(maskinporten_actix::INTROSPECTION_ENDPOINT_ENV).is_some()
+        std::env::var_os(maskinporten_actix::env::INTROSPECTION_ENDPOINT).is_some()
     };
     let builder = match (on_nais, local) {
         (true, false) => Maskinporten::builder_from_env()?,

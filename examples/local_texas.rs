@@ -8,7 +8,7 @@
 //! MASKINPORTEN_ISSUER=https://test.maskinporten.no/ cargo run   # your service
 //! ```
 //!
-//! Your service keeps `Maskinporten::from_env()` and no test code: it is
+//! Your service keeps `Maskinporten::builder_from_env()` and no test code: it is
 //! pointed at this endpoint the way NAIS points it at Texas, so nothing in the
 //! service could fall back to the public test keys once deployed. This
 //! endpoint refuses to start where NAIS runs.

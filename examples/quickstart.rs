@@ -16,15 +16,17 @@ async fn afp(claims: MaskinportenClaims) -> impl Responder {
 }
 
 #[actix_web::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // NAIS sets NAIS_TOKEN_INTROSPECTION_ENDPOINT (and MASKINPORTEN_ISSUER)
     // when the application has Maskinporten enabled. Without them this
-    // refuses to start: there is no fallback that could accept any token.
-    let maskinporten = Maskinporten::from_env().map_err(std::io::Error::other)?;
+    // refuses to start, with a sentence naming the variable: there is no
+    // fallback that could accept any token.
+    let maskinporten = Maskinporten::builder_from_env()?.build()?;
     HttpServer::new(move || App::new().app_data(maskinporten.clone()).service(afp))
         .bind(("0.0.0.0", 8080))?
         .run()
-        .await
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -37,7 +39,12 @@ mod tests {
     async fn reading_afp_needs_the_read_scope() {
         // A local endpoint that answers like Texas, and a handle that asks it.
         let texas = LocalTexas::start();
-        let app = test::init_service(App::new().app_data(texas.maskinporten()).service(afp)).await;
+        let app = test::init_service(
+            App::new()
+                .app_data(texas.maskinporten_builder().build().unwrap())
+                .service(afp),
+        )
+        .await;
 
         let read = texas
             .token()

@@ -84,7 +84,7 @@ impl Expect {
             Expect::Pass | Expect::Http(_) => return None,
             Expect::NoCredentials => return Some((
                 "Bearer".into(),
-                r#"{"error":"unauthorized","error_description":"no bearer token in the request"}"#
+                r#"{"error":"missing_token","error_description":"no bearer token in the request"}"#
                     .into(),
             )),
             Expect::InvalidRequest(description) => ("invalid_request", description),
@@ -768,7 +768,7 @@ fn exact() -> Vec<ScopeCase> {
 async fn scope_tricks_are_never_a_grant() {
     watch_panics();
     let texas = LocalTexas::start();
-    let mp = texas.maskinporten();
+    let mp = texas.maskinporten_builder().build().unwrap();
     let api = TestApi::start(Some(mp), routes);
     let client = client();
     let cases: Vec<ScopeCase> = lookalikes().into_iter().chain(exact()).collect();
@@ -812,7 +812,7 @@ async fn scope_tricks_are_never_a_grant() {
 async fn scopes_outside_a_scope_string_are_never_a_grant() {
     watch_panics();
     let texas = LocalTexas::start();
-    let mp = texas.maskinporten();
+    let mp = texas.maskinporten_builder().build().unwrap();
     let api = TestApi::start(Some(mp), routes);
     let client = client();
     let cases = [

@@ -180,7 +180,7 @@ async fn failures_are_shared_by_a_flight_but_never_cached() {
     assert_eq!(status(&api, &token).await, StatusCode::OK);
     assert_eq!(status(&api, &token).await, StatusCode::OK);
     assert_eq!(fault.requests(), 4);
-    assert_eq!(mp.stats().introspection_failures, 3);
+    assert_eq!(mp.stats().validator_failures, 3);
 }
 
 #[actix_web::test]
@@ -233,7 +233,7 @@ async fn a_flood_of_distinct_tokens_does_not_evict_hot_entries() {
 async fn a_cached_token_in_a_malformed_header_is_still_refused() {
     use maskinporten_tests::raw_request;
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
     let token = texas.token().scope(READ).sign();
     assert_eq!(status(&api, &token).await, StatusCode::OK);
     let cases: [(&[u8], &[u8], u16); 12] = [

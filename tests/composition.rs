@@ -227,7 +227,10 @@ async fn a_resource_handle_decides_for_its_routes() {
 #[actix_web::test]
 async fn a_request_is_validated_once_per_handle() {
     let texas = LocalTexas::start();
-    let (a, b) = (texas.maskinporten_local(), strict(&texas));
+    let (a, b) = (
+        texas.maskinporten_local_builder().build().unwrap(),
+        strict(&texas),
+    );
     let api = TestApi::start(None, move |cfg| {
         cfg.app_data(a.clone());
         cfg.service(

@@ -89,7 +89,7 @@ async fn assert_access_denied(response: reqwest::Response, what: &str) {
 #[actix_web::test]
 async fn listed_consumers_pass_every_guard_form() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
     for orgno in [ALLOWED, ALSO_ALLOWED] {
         let token = texas.token().scope(READ).consumer(orgno).sign();
         for path in [
@@ -114,7 +114,7 @@ async fn listed_consumers_pass_every_guard_form() {
 #[actix_web::test]
 async fn other_consumers_get_403_access_denied_from_every_guard_form() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
     let stranger = texas.token().scope(READ).consumer(STRANGER).sign();
     for path in [
         "/consumer-then-scope",
@@ -130,7 +130,7 @@ async fn other_consumers_get_403_access_denied_from_every_guard_form() {
 #[actix_web::test]
 async fn organisation_numbers_compare_exactly() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
     let ids = [
         // Another ISO 6523 scheme with the same digits.
         "0193:991825827",
@@ -164,7 +164,7 @@ async fn organisation_numbers_compare_exactly() {
 #[actix_web::test]
 async fn an_allowed_consumer_still_needs_the_scope_and_a_token() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
     let allowed_other_scope = texas.token().scope(OTHER).consumer(ALLOWED).sign();
     for path in [
         "/consumer-then-scope",
@@ -187,9 +187,12 @@ async fn an_allowed_consumer_still_needs_the_scope_and_a_token() {
 async fn run_time_lists_are_checked_and_never_empty() {
     // What an application reads from its environment.
     let configured = "991825827, 974760673";
-    let guard = RequireConsumer::try_one_of(configured.split(',').map(str::trim)).unwrap();
+    let guard = maskinporten_actix::Orgnos::new(configured.split(',').map(str::trim))
+        .map(RequireConsumer::one_of)
+        .unwrap();
     assert_eq!(
-        RequireConsumer::try_one_of("".split(',').filter(|s| !s.is_empty()))
+        maskinporten_actix::Orgnos::new("".split(',').filter(|s| !s.is_empty()))
+            .map(RequireConsumer::one_of)
             .err()
             .unwrap()
             .to_string(),
@@ -197,7 +200,8 @@ async fn run_time_lists_are_checked_and_never_empty() {
          every request"
     );
     assert_eq!(
-        RequireConsumer::try_one_of(["991825827", "123456789"])
+        maskinporten_actix::Orgnos::new(["991825827", "123456789"])
+            .map(RequireConsumer::one_of)
             .err()
             .unwrap()
             .to_string(),
@@ -206,16 +210,21 @@ async fn run_time_lists_are_checked_and_never_empty() {
          organisation number starting with `12345678`, the check digit must be 5, not 9"
     );
     // Untrimmed configuration is refused, not silently matched.
-    assert!(RequireConsumer::try_one_of(configured.split(',')).is_err());
+    assert!(maskinporten_actix::Orgnos::new(configured.split(','))
+        .map(RequireConsumer::one_of)
+        .is_err());
 
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), move |cfg| {
-        cfg.service(
-            web::resource("/afp")
-                .wrap(guard.clone())
-                .route(web::get().to(HttpResponse::Ok)),
-        );
-    });
+    let api = TestApi::start(
+        Some(texas.maskinporten_builder().build().unwrap()),
+        move |cfg| {
+            cfg.service(
+                web::resource("/afp")
+                    .wrap(guard.clone())
+                    .route(web::get().to(HttpResponse::Ok)),
+            );
+        },
+    );
     let allowed = texas.token().scope(READ).consumer(ALSO_ALLOWED).sign();
     let stranger = texas.token().scope(READ).consumer(STRANGER).sign();
     assert_eq!(
@@ -229,7 +238,7 @@ async fn run_time_lists_are_checked_and_never_empty() {
 async fn a_refusal_is_logged_with_the_organisation_number_never_the_token() {
     let logs = logs();
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
     let stranger = texas.token().scope(READ).consumer(STRANGER).sign();
     let response = get(&api.url("/middleware/afp"), Some(&stranger)).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);

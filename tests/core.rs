@@ -103,7 +103,7 @@ async fn get(url: &str, token: Option<&str>) -> reqwest::Response {
 #[actix_web::test]
 async fn a_token_with_the_scope_passes_and_gets_typed_claims() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
     let token = texas.token().scope(READ).consumer("889640782").sign();
     let response = get(&api.url("/afp"), Some(&token)).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -117,7 +117,7 @@ async fn a_token_with_the_scope_passes_and_gets_typed_claims() {
 #[actix_web::test]
 async fn claims_are_typed() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
     let token = texas
         .token()
         .scopes([READ, WRITE])
@@ -158,7 +158,7 @@ async fn claims_are_typed() {
 #[actix_web::test]
 async fn no_bearer_credentials_get_a_bare_challenge() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
     for auth in [None, Some("Basic dXNlcjpwYXNz"), Some("")] {
         let mut request = client().get(api.url("/afp"));
         if let Some(auth) = auth {
@@ -168,7 +168,7 @@ async fn no_bearer_credentials_get_a_bare_challenge() {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
         assert_eq!(challenge(&response).as_deref(), Some("Bearer"), "{auth:?}");
         let body: Value = response.json().await.unwrap();
-        assert_eq!(body["error"], "unauthorized");
+        assert_eq!(body["error"], "missing_token");
     }
     assert_eq!(texas.introspections(), 0);
 }
@@ -200,7 +200,7 @@ async fn the_realm_goes_into_every_challenge() {
 #[actix_web::test]
 async fn an_inactive_token_is_invalid_token() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -240,7 +240,7 @@ async fn an_inactive_token_is_invalid_token() {
 #[actix_web::test]
 async fn a_malformed_request_is_invalid_request_without_a_network_call() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
     let token = texas.token().scope(READ).sign();
     let response = client()
         .get(api.url("/afp"))
@@ -279,7 +279,7 @@ async fn a_malformed_request_is_invalid_request_without_a_network_call() {
 #[actix_web::test]
 async fn a_missing_scope_is_insufficient_scope_with_the_scope_named() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
     let read_only = texas.token().scope(READ).sign();
     let response = client()
         .post(api.url("/afp"))
@@ -318,7 +318,7 @@ async fn a_missing_scope_is_insufficient_scope_with_the_scope_named() {
 #[actix_web::test]
 async fn scopes_match_whole_and_exactly() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
     let denied = [
         "nav:helse/sykepenger/afp.readwrite",
         "nav:helse/sykepenger/afp.rea",
@@ -366,7 +366,7 @@ async fn scopes_match_whole_and_exactly() {
 #[actix_web::test]
 async fn one_request_is_introspected_once() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
     for i in 1..=3 {
         let token = texas.token().scope(READ).sign();
         let response = get(&api.url("/thrice"), Some(&token)).await;
@@ -378,7 +378,7 @@ async fn one_request_is_introspected_once() {
 #[actix_web::test]
 async fn the_body_is_not_read_before_the_token_passes() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
     let response = client()
         .post(api.url("/afp"))
         .header("Content-Type", "application/json")
@@ -430,7 +430,7 @@ async fn assert_unavailable(url: String, timeout: Duration) {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(challenge(&response).is_none());
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], "temporarily_unavailable");
+    assert_eq!(body["error"], "validator_unavailable");
 }
 
 #[actix_web::test]
@@ -473,7 +473,7 @@ async fn a_missing_handle_is_a_500_not_a_401() {
 #[actix_web::test]
 async fn a_handle_in_web_data_works_too() {
     let texas = LocalTexas::start();
-    let mp = web::Data::new(texas.maskinporten());
+    let mp = web::Data::new(texas.maskinporten_builder().build().unwrap());
     let api = TestApi::start(None, move |cfg| {
         cfg.app_data(mp.clone());
         routes(cfg);

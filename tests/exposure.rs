@@ -41,7 +41,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(bare)
         .service(
             web::scope("/tree")
-                .wrap(RequireConsumer::try_one_of([LISTED]).unwrap())
+                .wrap(
+                    maskinporten_actix::Orgnos::new([LISTED])
+                        .map(RequireConsumer::one_of)
+                        .unwrap(),
+                )
                 .route("/leaf", web::get().to(HttpResponse::Ok)),
         );
 }
@@ -70,7 +74,7 @@ async fn get(api: &TestApi, path: &str, token: &str) -> (u16, Option<String>, Va
 #[actix_web::test]
 async fn a_token_for_another_api_is_refused_by_every_guard_and_the_bare_extractor() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
     let theirs = texas.token().scope(OTHER_API).consumer(LISTED).sign();
     let ours = texas.token().scope(READ).consumer(LISTED).sign();
     for path in PATHS {
@@ -139,10 +143,12 @@ async fn a_list_built_at_run_time_names_its_scopes_from_then_on() {
     // Named nowhere else in this program.
     const RUNTIME: &str = "nav:runtime/configured.read";
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
     let token = texas.token().scope(RUNTIME).sign();
     assert_eq!(get(&api, "/bare", &token).await.0, 403);
-    let guard = RequireScope::try_all([RUNTIME]).unwrap();
+    let guard = maskinporten_actix::Scopes::new([RUNTIME])
+        .map(RequireScope::all)
+        .unwrap();
     // A new token (the refusal of the first one stands until the named set
     // grows, which it just did: the first is taken now too).
     let fresh = texas.token().scope(RUNTIME).sign();
@@ -154,7 +160,7 @@ async fn a_list_built_at_run_time_names_its_scopes_from_then_on() {
 #[actix_web::test]
 async fn ten_replays_of_a_token_for_another_api_cost_one_validation() {
     let texas = LocalTexas::start();
-    let maskinporten = texas.maskinporten();
+    let maskinporten = texas.maskinporten_builder().build().unwrap();
     let api = TestApi::start(Some(maskinporten.clone()), routes);
     let theirs = texas.token().scope(OTHER_API).consumer(LISTED).sign();
     texas.reset_introspections();
@@ -210,7 +216,7 @@ async fn ten_replays_for_another_audience_cost_one_validation_in_both_strategies
 #[actix_web::test]
 async fn junk_is_never_remembered() {
     let texas = LocalTexas::start();
-    let maskinporten = texas.maskinporten();
+    let maskinporten = texas.maskinporten_builder().build().unwrap();
     let api = TestApi::start(Some(maskinporten.clone()), routes);
     // Refused by the sidecar: a signature by a key it does not hold.
     let forged = texas
@@ -231,7 +237,7 @@ async fn junk_is_never_remembered() {
 #[actix_web::test]
 async fn a_refusal_is_not_remembered_past_the_tokens_exp() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
     // Inside the sidecar's 60 s leeway after `exp`, still active there.
     let theirs = texas
         .token()
@@ -284,7 +290,7 @@ async fn validate_bounds_the_token_length_as_the_extractor_does() {
 #[actix_web::test]
 async fn validate_takes_the_same_default() {
     let texas = LocalTexas::start();
-    let maskinporten = texas.maskinporten();
+    let maskinporten = texas.maskinporten_builder().build().unwrap();
     let theirs = texas.token().scope(OTHER_API).sign();
     let error = maskinporten.validate(&theirs).await.unwrap_err();
     assert_eq!(

@@ -11,8 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use actix_web::{get, web, HttpResponse, Responder};
 use futures_util::future::join_all;
 use maskinporten_actix::{
-    require_scope, testing::TokenBuilder, Maskinporten, MaskinportenClaims,
-    INTROSPECTION_ENDPOINT_ENV,
+    env, require_scope, testing::TokenBuilder, Maskinporten, MaskinportenClaims,
 };
 use maskinporten_tests::{
     assert_no_stray_panics, chunked_response, client, truncated_response, watch_panics, Fault,
@@ -148,7 +147,7 @@ async fn assert_unavailable(case: &str, response: reqwest::Response) {
     );
     assert_eq!(
         response.text().await.unwrap(),
-        r#"{"error":"temporarily_unavailable","error_description":"the access token could not be validated right now"}"#,
+        r#"{"error":"validator_unavailable","error_description":"the access token could not be validated right now"}"#,
         "{case}: body"
     );
 }
@@ -477,7 +476,7 @@ async fn an_outage_is_503_and_the_endpoint_is_used_again_when_it_is_back() {
         StatusCode::OK,
         "a token validated before the outage"
     );
-    assert_eq!(mp.stats().introspection_failures, 2);
+    assert_eq!(mp.stats().validator_failures, 2);
 
     server.restart().await;
     assert_eq!(get(&api, "/afp", &during).await.0.status(), StatusCode::OK);
@@ -562,7 +561,9 @@ fn unparsable_endpoint_urls_are_config_errors() {
             .expect_err(url);
         assert_eq!(error.variable(), None, "{url:?}");
         assert!(
-            error.to_string().starts_with("introspection_endpoint: "),
+            error
+                .to_string()
+                .starts_with("cannot configure Maskinporten: introspection_endpoint: "),
             "{url:?}: {error}"
         );
     }
@@ -609,7 +610,7 @@ fn unparsable_endpoint_urls_in_the_environment_are_config_errors() {
                 "--include-ignored",
                 "--nocapture",
             ])
-            .env(INTROSPECTION_ENDPOINT_ENV, value)
+            .env(env::INTROSPECTION_ENDPOINT, value)
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
@@ -626,15 +627,18 @@ fn unparsable_endpoint_urls_in_the_environment_are_config_errors() {
 #[ignore = "run in a child process by unparsable_endpoint_urls_in_the_environment_are_config_errors"]
 fn from_env_child() {
     // Only meaningful with the variable the parent sets.
-    let Some(value) = std::env::var_os(INTROSPECTION_ENDPOINT_ENV) else {
+    let Some(value) = std::env::var_os(env::INTROSPECTION_ENDPOINT) else {
         return;
     };
-    let error = Maskinporten::from_env().expect_err("an invalid endpoint");
-    assert_eq!(error.variable(), Some(INTROSPECTION_ENDPOINT_ENV));
+    let error = Maskinporten::builder_from_env()
+        .and_then(|b| b.build())
+        .expect_err("an invalid endpoint");
+    assert_eq!(error.variable(), Some(env::INTROSPECTION_ENDPOINT));
     assert!(
-        error
-            .to_string()
-            .starts_with("NAIS_TOKEN_INTROSPECTION_ENDPOINT: "),
+        error.to_string().starts_with(
+            "cannot configure Maskinporten: the environment variable \
+                 NAIS_TOKEN_INTROSPECTION_ENDPOINT "
+        ),
         "{value:?}: {error}"
     );
 }

@@ -153,7 +153,7 @@ async fn forged_tokens_never_reach_the_sidecar_and_genuine_ones_pass_during_a_fl
 #[actix_web::test]
 async fn without_the_jwks_the_sidecar_judges_every_token() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), |cfg| {
+    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), |cfg| {
         cfg.service(afp);
     });
     texas.reset_introspections();

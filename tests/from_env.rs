@@ -1,9 +1,7 @@
 //! `Maskinporten::from_env`, alone in its own test binary because it changes
 //! the process environment.
 
-use maskinporten_actix::{
-    testing::LocalTexas, ErrorKind, Maskinporten, INTROSPECTION_ENDPOINT_ENV, ISSUER_ENV,
-};
+use maskinporten_actix::{env, testing::LocalTexas, ErrorKind, Maskinporten};
 
 /// The tests here change the one process environment: one at a time.
 static ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -11,13 +9,16 @@ static ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
 #[test]
 fn from_env_reads_the_nais_variable_and_names_it_when_it_is_wrong() {
     let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    std::env::remove_var(INTROSPECTION_ENDPOINT_ENV);
-    let error = Maskinporten::from_env().unwrap_err();
-    assert_eq!(error.variable(), Some(INTROSPECTION_ENDPOINT_ENV));
+    std::env::remove_var(env::INTROSPECTION_ENDPOINT);
+    let error = Maskinporten::builder_from_env()
+        .and_then(|b| b.build())
+        .unwrap_err();
+    assert_eq!(error.variable(), Some(env::INTROSPECTION_ENDPOINT));
     assert!(
-        error
-            .to_string()
-            .starts_with("NAIS_TOKEN_INTROSPECTION_ENDPOINT: is not set"),
+        error.to_string().starts_with(
+            "cannot configure Maskinporten: the environment variable \
+                 NAIS_TOKEN_INTROSPECTION_ENDPOINT is not set"
+        ),
         "{error}"
     );
 
@@ -28,11 +29,13 @@ fn from_env_reads_the_nais_variable_and_names_it_when_it_is_wrong() {
         "::::",
         "file:///etc/passwd",
     ] {
-        std::env::set_var(INTROSPECTION_ENDPOINT_ENV, invalid);
-        let error = Maskinporten::from_env().unwrap_err();
+        std::env::set_var(env::INTROSPECTION_ENDPOINT, invalid);
+        let error = Maskinporten::builder_from_env()
+            .and_then(|b| b.build())
+            .unwrap_err();
         assert_eq!(
             error.variable(),
-            Some(INTROSPECTION_ENDPOINT_ENV),
+            Some(env::INTROSPECTION_ENDPOINT),
             "{invalid}"
         );
         assert!(
@@ -44,10 +47,12 @@ fn from_env_reads_the_nais_variable_and_names_it_when_it_is_wrong() {
     }
 
     std::env::set_var(
-        INTROSPECTION_ENDPOINT_ENV,
+        env::INTROSPECTION_ENDPOINT,
         "http://127.0.0.1:7164/api/v1/introspect",
     );
-    let maskinporten = Maskinporten::from_env().expect("a valid endpoint");
+    let maskinporten = Maskinporten::builder_from_env()
+        .and_then(|b| b.build())
+        .expect("a valid endpoint");
     assert!(format!("{maskinporten:?}").contains("http://127.0.0.1:7164/api/v1/introspect"));
 }
 
@@ -61,9 +66,11 @@ fn from_env_reads_the_nais_variable_and_names_it_when_it_is_wrong() {
 async fn from_env_reads_the_issuer_and_refuses_other_issuers_unasked() {
     let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let texas = LocalTexas::start();
-    std::env::set_var(INTROSPECTION_ENDPOINT_ENV, texas.introspection_endpoint());
-    std::env::set_var(ISSUER_ENV, texas.issuer());
-    let maskinporten = Maskinporten::from_env().expect("configured");
+    std::env::set_var(env::INTROSPECTION_ENDPOINT, texas.introspection_endpoint());
+    std::env::set_var(env::ISSUER, texas.issuer());
+    let maskinporten = Maskinporten::builder_from_env()
+        .and_then(|b| b.build())
+        .expect("configured");
     let other = texas.token().issuer("https://maskinporten.no/").sign();
     let error = maskinporten.validate(&other).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidToken);
@@ -74,7 +81,7 @@ async fn from_env_reads_the_issuer_and_refuses_other_issuers_unasked() {
     let good = texas.token().scope(named.iter().next().unwrap()).sign();
     maskinporten.validate(&good).await.expect("active");
     assert_eq!(texas.introspections(), 1);
-    std::env::remove_var(ISSUER_ENV);
+    std::env::remove_var(env::ISSUER);
 }
 
 /// `builder_from_env` reads what `from_env` reads, and takes more on top:
@@ -85,13 +92,13 @@ async fn from_env_reads_the_issuer_and_refuses_other_issuers_unasked() {
 #[allow(clippy::await_holding_lock)]
 async fn builder_from_env_reads_the_same_variables_and_takes_exposed_scopes() {
     let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    std::env::remove_var(INTROSPECTION_ENDPOINT_ENV);
+    std::env::remove_var(env::INTROSPECTION_ENDPOINT);
     let error = Maskinporten::builder_from_env().map(drop).unwrap_err();
-    assert_eq!(error.variable(), Some(INTROSPECTION_ENDPOINT_ENV));
+    assert_eq!(error.variable(), Some(env::INTROSPECTION_ENDPOINT));
 
     let texas = LocalTexas::start();
-    std::env::set_var(INTROSPECTION_ENDPOINT_ENV, texas.introspection_endpoint());
-    std::env::set_var(ISSUER_ENV, texas.issuer());
+    std::env::set_var(env::INTROSPECTION_ENDPOINT, texas.introspection_endpoint());
+    std::env::set_var(env::ISSUER, texas.issuer());
     let maskinporten = Maskinporten::builder_from_env()
         .expect("configured")
         .exposed_scopes(["nav:helse/sykepenger/afp.read"])
@@ -113,5 +120,5 @@ async fn builder_from_env_reads_the_same_variables_and_takes_exposed_scopes() {
         ErrorKind::InvalidToken
     );
     assert_eq!(texas.introspections(), before);
-    std::env::remove_var(ISSUER_ENV);
+    std::env::remove_var(env::ISSUER);
 }

@@ -69,7 +69,7 @@ fn scope_tree(guard: RequireScope) -> impl Fn(&mut web::ServiceConfig) + Clone +
 async fn a_guarded_scope_lets_in_a_token_with_the_scope_and_nothing_else() {
     let texas = LocalTexas::start();
     let api = TestApi::start(
-        Some(texas.maskinporten()),
+        Some(texas.maskinporten_builder().build().unwrap()),
         scope_tree(RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"])),
     );
     let read = texas.token().scope(READ).sign();
@@ -104,7 +104,7 @@ async fn a_guarded_scope_lets_in_a_token_with_the_scope_and_nothing_else() {
 #[actix_web::test]
 async fn all_needs_every_scope_and_any_needs_one() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), |cfg| {
+    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), |cfg| {
         cfg.service(
             web::scope("/all")
                 .wrap(RequireScope::all(scopes![
@@ -157,7 +157,7 @@ async fn all_needs_every_scope_and_any_needs_one() {
 #[actix_web::test]
 async fn paths_nobody_serves_under_a_guarded_scope_answer_401_not_404() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), |cfg| {
+    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), |cfg| {
         cfg.service(
             web::scope("/afp")
                 .wrap(RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]))
@@ -229,7 +229,7 @@ impl Drop for WrappedApp {
 async fn a_guarded_app_guards_every_route_and_its_404s() {
     let texas = LocalTexas::start();
     let app = WrappedApp::start(
-        texas.maskinporten(),
+        texas.maskinporten_builder().build().unwrap(),
         RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]),
     );
     let read = texas.token().scope(READ).sign();
@@ -251,28 +251,40 @@ async fn a_guarded_app_guards_every_route_and_its_404s() {
 async fn lists_from_configuration_are_checked_and_never_empty() {
     // What an application reads from its environment.
     let configured = "nav:helse/sykepenger/afp.read nav:helse/sykepenger/afp.write";
-    let guard = RequireScope::try_any(configured.split(' ')).expect("valid scopes");
+    let guard = maskinporten_actix::Scopes::new(configured.split(' '))
+        .map(RequireScope::any)
+        .expect("valid scopes");
 
-    let empty = RequireScope::try_all("".split_whitespace()).err().unwrap();
+    let empty = maskinporten_actix::Scopes::new("".split_whitespace())
+        .map(RequireScope::all)
+        .err()
+        .unwrap();
     assert_eq!(
         empty.to_string(),
         "the list of scopes is empty; a guard with an empty list would refuse every request"
     );
-    let bad = RequireScope::try_any(["nav:helse/sykepenger/afp.read", "nav:helse/Afp"])
+    let bad = maskinporten_actix::Scopes::new(["nav:helse/sykepenger/afp.read", "nav:helse/Afp"])
+        .map(RequireScope::any)
         .err()
         .unwrap();
     assert_eq!(
         bad.to_string(),
         "scope 2 (`nav:helse/Afp`): upper-case `A` is not allowed; NAIS scope names are lower case"
     );
-    let twice = RequireScope::try_all([READ, READ]).err().unwrap();
+    let twice = maskinporten_actix::Scopes::new([READ, READ])
+        .map(RequireScope::all)
+        .err()
+        .unwrap();
     assert_eq!(
         twice.to_string(),
         "scope 2 (`nav:helse/sykepenger/afp.read`) is listed twice"
     );
 
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), scope_tree(guard));
+    let api = TestApi::start(
+        Some(texas.maskinporten_builder().build().unwrap()),
+        scope_tree(guard),
+    );
     let write = texas.token().scope(WRITE).sign();
     let other = texas.token().scope(OTHER).sign();
     assert_eq!(
@@ -320,7 +332,10 @@ async fn assert_same_rejections(api: &TestApi, texas: &LocalTexas) {
 #[actix_web::test]
 async fn the_middleware_rejects_exactly_as_the_attribute_does() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), attribute_and_middleware);
+    let api = TestApi::start(
+        Some(texas.maskinporten_builder().build().unwrap()),
+        attribute_and_middleware,
+    );
     assert_same_rejections(&api, &texas).await;
 
     // Two Authorization headers: 400 from both.

@@ -217,7 +217,7 @@ async fn exchange(api: &TestApi, authorizations: &[&str]) -> (StatusCode, String
 async fn no_token_in_logs_or_responses() {
     let logs = logs();
     let texas = LocalTexas::start();
-    let good = texas.maskinporten();
+    let good = texas.maskinporten_builder().build().unwrap();
     let api = TestApi::start(Some(good), routes);
     let hour = Duration::from_secs(3600);
 
@@ -346,8 +346,8 @@ async fn no_token_in_logs_or_responses() {
         "decision=insufficient_scope",
         "decision=invalid_token",
         "decision=invalid_request",
-        "decision=no_token",
-        "decision=unavailable",
+        "decision=missing_token",
+        "decision=validator_unavailable",
         "strategy=introspection",
         "cache=hit",
         "cache=miss",

@@ -1,15 +1,13 @@
 //! `Maskinporten::local_from_env`, alone in its own test binary because it
 //! changes the process environment.
 
-use maskinporten_actix::{
-    testing::LocalTexas, Maskinporten, ISSUER_ENV, JWKS_URI_ENV, WELL_KNOWN_URL_ENV,
-};
+use maskinporten_actix::{env, testing::LocalTexas, Maskinporten};
 
 /// The tests here change the one process environment: one at a time.
 static ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn clear() {
-    for name in [ISSUER_ENV, JWKS_URI_ENV, WELL_KNOWN_URL_ENV] {
+    for name in [env::ISSUER, env::JWKS_URI, env::WELL_KNOWN_URL] {
         std::env::remove_var(name);
     }
 }
@@ -27,20 +25,26 @@ fn named() -> maskinporten_actix::Scopes {
 fn a_missing_or_invalid_variable_is_named() {
     let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     clear();
-    let error = Maskinporten::local_from_env().unwrap_err();
-    assert_eq!(error.variable(), Some(ISSUER_ENV), "{error}");
-    assert!(error.to_string().contains(WELL_KNOWN_URL_ENV), "{error}");
+    let error = Maskinporten::local_builder_from_env()
+        .and_then(|b| b.build())
+        .unwrap_err();
+    assert_eq!(error.variable(), Some(env::ISSUER), "{error}");
+    assert!(error.to_string().contains(env::WELL_KNOWN_URL), "{error}");
 
-    std::env::set_var(ISSUER_ENV, "https://test.maskinporten.no/");
-    let error = Maskinporten::local_from_env().unwrap_err();
-    assert_eq!(error.variable(), Some(JWKS_URI_ENV), "{error}");
+    std::env::set_var(env::ISSUER, "https://test.maskinporten.no/");
+    let error = Maskinporten::local_builder_from_env()
+        .and_then(|b| b.build())
+        .unwrap_err();
+    assert_eq!(error.variable(), Some(env::JWKS_URI), "{error}");
 
     clear();
-    std::env::set_var(JWKS_URI_ENV, "https://test.maskinporten.no/jwk");
-    let error = Maskinporten::local_from_env().unwrap_err();
-    assert_eq!(error.variable(), Some(ISSUER_ENV), "{error}");
+    std::env::set_var(env::JWKS_URI, "https://test.maskinporten.no/jwk");
+    let error = Maskinporten::local_builder_from_env()
+        .and_then(|b| b.build())
+        .unwrap_err();
+    assert_eq!(error.variable(), Some(env::ISSUER), "{error}");
 
-    std::env::set_var(ISSUER_ENV, "https://test.maskinporten.no/");
+    std::env::set_var(env::ISSUER, "https://test.maskinporten.no/");
     // Keys over plain http only from loopback: on the path to any other
     // host they could be swapped.
     for invalid in [
@@ -50,17 +54,21 @@ fn a_missing_or_invalid_variable_is_named() {
         "http://test.maskinporten.no/jwk",
         "http://10.0.0.1/jwk",
     ] {
-        std::env::set_var(JWKS_URI_ENV, invalid);
-        let error = Maskinporten::local_from_env().unwrap_err();
-        assert_eq!(error.variable(), Some(JWKS_URI_ENV), "{invalid}: {error}");
+        std::env::set_var(env::JWKS_URI, invalid);
+        let error = Maskinporten::local_builder_from_env()
+            .and_then(|b| b.build())
+            .unwrap_err();
+        assert_eq!(error.variable(), Some(env::JWKS_URI), "{invalid}: {error}");
     }
     for loopback in [
         "http://127.0.0.1:7/jwk",
         "http://localhost:7/jwk",
         "http://[::1]:7/jwk",
     ] {
-        std::env::set_var(JWKS_URI_ENV, loopback);
-        Maskinporten::local_from_env().expect(loopback);
+        std::env::set_var(env::JWKS_URI, loopback);
+        Maskinporten::local_builder_from_env()
+            .and_then(|b| b.build())
+            .expect(loopback);
     }
 
     clear();
@@ -68,9 +76,11 @@ fn a_missing_or_invalid_variable_is_named() {
         "not a url",
         "http://test.maskinporten.no/.well-known/oauth-authorization-server",
     ] {
-        std::env::set_var(WELL_KNOWN_URL_ENV, invalid);
-        let error = Maskinporten::local_from_env().unwrap_err();
-        assert_eq!(error.variable(), Some(WELL_KNOWN_URL_ENV), "{error}");
+        std::env::set_var(env::WELL_KNOWN_URL, invalid);
+        let error = Maskinporten::local_builder_from_env()
+            .and_then(|b| b.build())
+            .unwrap_err();
+        assert_eq!(error.variable(), Some(env::WELL_KNOWN_URL), "{error}");
     }
     clear();
 }
@@ -110,16 +120,17 @@ fn keys_by_hand_are_fetched_over_https_or_from_loopback_only() {
 
 #[actix_web::test]
 async fn from_env_checks_signatures_before_the_sidecar_when_the_jwks_is_set() {
-    use maskinporten_actix::INTROSPECTION_ENDPOINT_ENV;
     let texas = LocalTexas::start();
     let maskinporten = {
         let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         clear();
-        std::env::set_var(INTROSPECTION_ENDPOINT_ENV, texas.introspection_endpoint());
-        std::env::set_var(ISSUER_ENV, texas.issuer());
-        std::env::set_var(JWKS_URI_ENV, texas.jwks_uri());
-        let maskinporten = Maskinporten::from_env().unwrap();
-        std::env::remove_var(INTROSPECTION_ENDPOINT_ENV);
+        std::env::set_var(env::INTROSPECTION_ENDPOINT, texas.introspection_endpoint());
+        std::env::set_var(env::ISSUER, texas.issuer());
+        std::env::set_var(env::JWKS_URI, texas.jwks_uri());
+        let maskinporten = Maskinporten::builder_from_env()
+            .and_then(|b| b.build())
+            .unwrap();
+        std::env::remove_var(env::INTROSPECTION_ENDPOINT);
         clear();
         maskinporten
     };
@@ -155,11 +166,13 @@ async fn reads_issuer_and_jwks_uri_without_touching_the_network() {
     let maskinporten = {
         let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         clear();
-        std::env::set_var(ISSUER_ENV, texas.issuer());
-        std::env::set_var(JWKS_URI_ENV, texas.jwks_uri());
+        std::env::set_var(env::ISSUER, texas.issuer());
+        std::env::set_var(env::JWKS_URI, texas.jwks_uri());
         // Ignored while the two above are set.
-        std::env::set_var(WELL_KNOWN_URL_ENV, "http://127.0.0.1:9/nothing-here");
-        let maskinporten = Maskinporten::local_from_env().unwrap();
+        std::env::set_var(env::WELL_KNOWN_URL, "http://127.0.0.1:9/nothing-here");
+        let maskinporten = Maskinporten::local_builder_from_env()
+            .and_then(|b| b.build())
+            .unwrap();
         clear();
         maskinporten
     };
@@ -180,8 +193,10 @@ async fn discovers_both_from_the_well_known_url_on_first_need() {
     let maskinporten = {
         let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         clear();
-        std::env::set_var(WELL_KNOWN_URL_ENV, texas.well_known_url());
-        let maskinporten = Maskinporten::local_from_env().unwrap();
+        std::env::set_var(env::WELL_KNOWN_URL, texas.well_known_url());
+        let maskinporten = Maskinporten::local_builder_from_env()
+            .and_then(|b| b.build())
+            .unwrap();
         clear();
         maskinporten
     };

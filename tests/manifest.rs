@@ -97,7 +97,7 @@ async fn local_validation_refuses_a_token_that_holds_no_exposed_scope() {
 #[actix_web::test]
 async fn without_exposed_scopes_the_scopes_the_guards_name_are_exposed() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), routes);
+    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
     // The one scope this program names: a handle without exposed_scopes
     // takes tokens that hold it, and no other.
     let named = maskinporten_actix::scopes!["nav:helse/sykepenger/afp.read"];
@@ -124,7 +124,7 @@ fn exposed_scopes_must_be_scopes_and_not_none() {
             .build()
             .unwrap_err()
             .to_string(),
-        "exposed_scopes: an empty list would refuse every token"
+        "cannot configure Maskinporten: exposed_scopes: an empty list would refuse every token"
     );
     let err = builder()
         .exposed_scopes([READ, "nav:helse/Afp"])

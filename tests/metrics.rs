@@ -217,7 +217,10 @@ async fn every_outcome_is_counted_once_by_name_and_label() {
         .expect(
             "no token",
             &mut before,
-            &[("maskinporten_validations_total{outcome=\"no_token\"}", 1)],
+            &[(
+                "maskinporten_validations_total{outcome=\"missing_token\"}",
+                1,
+            )],
         )
         .await;
 
@@ -403,7 +406,10 @@ async fn every_outcome_is_counted_once_by_name_and_label() {
             "the sidecar fails",
             &mut before,
             &[
-                ("maskinporten_validations_total{outcome=\"unavailable\"}", 1),
+                (
+                    "maskinporten_validations_total{outcome=\"validator_unavailable\"}",
+                    1,
+                ),
                 ("maskinporten_cache_lookups_total{result=\"miss\"}", 1),
                 ("maskinporten_introspections_total{result=\"failed\"}", 1),
                 ("maskinporten_introspection_duration_seconds", 1),
@@ -423,7 +429,10 @@ async fn local_verification_and_jwks_fetches_are_counted() {
     let _turn = TURN.lock().await;
     let mut before = recorded.totals();
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten_local()), routes);
+    let api = TestApi::start(
+        Some(texas.maskinporten_local_builder().build().unwrap()),
+        routes,
+    );
 
     let read = texas.token().scope(READ).sign();
     assert_eq!(status(&api, "/afp", &bearer(&read)).await, 200);
@@ -465,7 +474,10 @@ async fn local_verification_and_jwks_fetches_are_counted() {
 
     let broken = LocalTexas::start();
     broken.set_jwks_fault(JwksFault::Status(500));
-    let api = TestApi::start(Some(broken.maskinporten_local()), routes);
+    let api = TestApi::start(
+        Some(broken.maskinporten_local_builder().build().unwrap()),
+        routes,
+    );
     let token = broken.token().scope(READ).sign();
     assert_eq!(status(&api, "/afp", &bearer(&token)).await, 503);
     recorded
@@ -473,7 +485,10 @@ async fn local_verification_and_jwks_fetches_are_counted() {
             "no keys to be had",
             &mut before,
             &[
-                ("maskinporten_validations_total{outcome=\"unavailable\"}", 1),
+                (
+                    "maskinporten_validations_total{outcome=\"validator_unavailable\"}",
+                    1,
+                ),
                 ("maskinporten_cache_lookups_total{result=\"miss\"}", 1),
                 (
                     "maskinporten_local_verifications_total{result=\"failed\"}",
@@ -521,8 +536,8 @@ async fn every_series_is_registered_and_described_up_front() {
         "invalid_request",
         "invalid_token",
         "misconfigured",
-        "no_token",
-        "unavailable",
+        "missing_token",
+        "validator_unavailable",
     ] {
         want.push(format!(
             "maskinporten_validations_total{{outcome=\"{outcome}\"}}"

@@ -19,7 +19,7 @@ async fn without_a_named_scope_every_token_is_refused_until_the_handle_says_what
     let texas = LocalTexas::start();
     let token = texas.token().scope("nav:helse/sykepenger/afp.read").sign();
 
-    let api = TestApi::start(Some(texas.maskinporten()), |cfg| {
+    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), |cfg| {
         cfg.service(bare);
     });
     for _ in 0..2 {
@@ -32,7 +32,7 @@ async fn without_a_named_scope_every_token_is_refused_until_the_handle_says_what
         assert_eq!(response.status().as_u16(), 500);
         assert!(response.headers().get("www-authenticate").is_none());
         let body: Value = response.json().await.unwrap();
-        assert_eq!(body["error"], "server_error");
+        assert_eq!(body["error"], "misconfigured");
     }
 
     for handle in [

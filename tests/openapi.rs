@@ -222,7 +222,7 @@ fn the_scheme_is_oauth2_client_credentials_at_maskinporten_with_every_scope() {
 #[actix_web::test]
 async fn the_guards_still_guard() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten()), |cfg| {
+    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), |cfg| {
         cfg.service(above)
             .service(between)
             .service(below)

@@ -81,7 +81,7 @@ async fn stats(req: HttpRequest) -> impl Responder {
         "introspections": s.introspections,
         "cache_hits": s.cache_hits,
         "cache_misses": s.cache_misses,
-        "introspection_failures": s.introspection_failures,
+        "validator_failures": s.validator_failures,
         "introspection_time_us": s.introspection_time.as_micros() as u64,
         "cached_entries": s.cached_entries,
         "refused_without_validator": s.refused_without_validator,
@@ -164,7 +164,7 @@ fn checked_json() -> Value {
 /// `api --introspection URL [--no-cache] [--capacity N] [--max-ttl-ms N] [--check]`;
 /// `api --jwks URL ...` for local validation against that JWKS; both,
 /// `api --introspection URL --jwks URL ...`, for introspection with each new
-/// token's signature checked against that JWKS first (as `from_env()` does
+/// token's signature checked against that JWKS first (as `builder_from_env()` does
 /// on NAIS with `MASKINPORTEN_JWKS_URI` set).
 pub fn run_api(mut args: Args) -> io::Result<()> {
     let jwks = args.value("--jwks")?;

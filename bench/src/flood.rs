@@ -7,7 +7,7 @@
 //! with the trusted `kid` costs a whole RS256 verification: the most an
 //! attacker can make the API spend on one.
 //!
-//! - F1 introspection without the signature check (`from_env()` without the
+//! - F1 introspection without the signature check (`builder_from_env()` without the
 //!   JWKS variables), F2 introspection with it (`--jwks` beside
 //!   `--introspection`), F3 local validation.
 //!

@@ -443,7 +443,7 @@ fn print_results(
             rate(&|_, s| s == 401 || s == 403),
             rate(&|c, s| c != "valid" && s == 503),
             counter("introspections"),
-            counter("introspection_failures"),
+            counter("validator_failures"),
             mib(end.rss)
         );
         previous = Some(end);
@@ -520,13 +520,13 @@ fn print_results(
         "  introspections: {} ({} failed: {} in the seconds sampled during the outage from \
          {:.1} s to {:.1} s, {} outside it)",
         fmt_count(Stats::delta(first, last, "introspections")),
-        fmt_count(Stats::delta(first, last, "introspection_failures")),
-        fmt_count(outage_counter(samples, "introspection_failures")),
+        fmt_count(Stats::delta(first, last, "validator_failures")),
+        fmt_count(outage_counter(samples, "validator_failures")),
         outage.0.as_secs_f64(),
         outage.1.as_secs_f64(),
         fmt_count(
-            Stats::delta(first, last, "introspection_failures")
-                - outage_counter(samples, "introspection_failures")
+            Stats::delta(first, last, "validator_failures")
+                - outage_counter(samples, "validator_failures")
         )
     );
     let malformed =

@@ -17,7 +17,7 @@ use maskinporten_actix::{
     __private::internals::{
         claims_allow, decode_introspection, parse_authorization, precheck, token_key, Decoded,
     },
-    DEFAULT_MAX_TOKEN_LENGTH,
+    MaskinportenBuilder,
 };
 
 const READ: &str = "nav:helse/sykepenger/afp.read";
@@ -78,21 +78,47 @@ fn header_parsing(c: &mut Criterion) {
     let control_byte = format!("Bearer {token}\x01");
     let other_scheme = "Basic YWZwLWNsaWVudDpzZWNyZXQ=";
     assert_eq!(
-        parse_authorization(valid.as_bytes(), DEFAULT_MAX_TOKEN_LENGTH),
+        parse_authorization(
+            valid.as_bytes(),
+            MaskinportenBuilder::DEFAULT_MAX_TOKEN_LENGTH
+        ),
         Ok(token.as_str())
     );
-    assert!(parse_authorization(control_byte.as_bytes(), DEFAULT_MAX_TOKEN_LENGTH).is_err());
-    assert!(parse_authorization(other_scheme.as_bytes(), DEFAULT_MAX_TOKEN_LENGTH).is_err());
+    assert!(parse_authorization(
+        control_byte.as_bytes(),
+        MaskinportenBuilder::DEFAULT_MAX_TOKEN_LENGTH
+    )
+    .is_err());
+    assert!(parse_authorization(
+        other_scheme.as_bytes(),
+        MaskinportenBuilder::DEFAULT_MAX_TOKEN_LENGTH
+    )
+    .is_err());
 
     let mut group = c.benchmark_group("parse_authorization");
     group.bench_function("valid 1 KiB token", |b| {
-        b.iter(|| parse_authorization(black_box(valid.as_bytes()), DEFAULT_MAX_TOKEN_LENGTH))
+        b.iter(|| {
+            parse_authorization(
+                black_box(valid.as_bytes()),
+                MaskinportenBuilder::DEFAULT_MAX_TOKEN_LENGTH,
+            )
+        })
     });
     group.bench_function("invalid: control byte at the end", |b| {
-        b.iter(|| parse_authorization(black_box(control_byte.as_bytes()), DEFAULT_MAX_TOKEN_LENGTH))
+        b.iter(|| {
+            parse_authorization(
+                black_box(control_byte.as_bytes()),
+                MaskinportenBuilder::DEFAULT_MAX_TOKEN_LENGTH,
+            )
+        })
     });
     group.bench_function("invalid: another scheme", |b| {
-        b.iter(|| parse_authorization(black_box(other_scheme.as_bytes()), DEFAULT_MAX_TOKEN_LENGTH))
+        b.iter(|| {
+            parse_authorization(
+                black_box(other_scheme.as_bytes()),
+                MaskinportenBuilder::DEFAULT_MAX_TOKEN_LENGTH,
+            )
+        })
     });
     group.finish();
 }

@@ -7,10 +7,7 @@ use std::marker::PhantomData;
 use actix_web::{dev::Payload, FromRequest, HttpRequest};
 use futures_util::future::{self, Either, FutureExt, LocalBoxFuture, Map, Ready};
 
-use crate::{
-    guard::{self, DelegationRule},
-    observe, MaskinportenClaims, MaskinportenError,
-};
+use crate::MaskinportenClaims;
 
 #[doc(hidden)]
 pub use actix_web;
@@ -18,15 +15,9 @@ pub use actix_web;
 pub use inventory;
 
 pub use crate::exposure::NamedScopes;
-
-/// How the scopes of a requirement combine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Match {
-    /// The token must hold every scope.
-    All,
-    /// The token must hold at least one of the scopes.
-    Any,
-}
+/// The one rule type of every guard form; the attribute's constant is a
+/// `Rule` of static lists.
+pub use crate::guard::{Delegation, Match, Rule};
 
 /// What a guarded handler requires; the attribute implements it on a unit
 /// struct it emits beside the handler, so the requirement costs a static
@@ -34,17 +25,6 @@ pub enum Match {
 pub trait Requirement: 'static {
     /// The requirement, its literals checked when the attribute expanded.
     const RULE: Rule;
-}
-
-/// The requirement of one attribute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rule {
-    /// `#[require_scope]`: all or any of the scopes.
-    Scopes(&'static [&'static str], Match),
-    /// `#[require_consumer]`: the organisation the token acts for is one of
-    /// these organisation numbers, and a delegated or system-user token
-    /// satisfies the delegation option.
-    Consumers(&'static [&'static str], Delegation),
 }
 
 /// A guarded handler and one of its rules, submitted where the attribute
@@ -81,56 +61,6 @@ macro_rules! __maskinporten_openapi_only {
 }
 
 pub use crate::__maskinporten_openapi_only as openapi_only;
-
-/// The delegation option of `#[require_consumer]`, as the options of
-/// `RequireConsumer` set it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delegation {
-    /// No option: judged by the organisation the token acts for.
-    Allowed,
-    /// `refuse_delegated`.
-    Refused,
-    /// `suppliers(...)`: the supplier, or the vendor, is one of these.
-    Suppliers(&'static [&'static str]),
-}
-
-impl Delegation {
-    fn rule(self) -> DelegationRule<'static, &'static str> {
-        match self {
-            Delegation::Allowed => DelegationRule::Allowed,
-            Delegation::Refused => DelegationRule::Refused,
-            Delegation::Suppliers(suppliers) => DelegationRule::Suppliers(suppliers),
-        }
-    }
-}
-
-impl Rule {
-    /// A rejection of the request's validation as this guard gives it.
-    fn refine(self, rejection: MaskinportenError) -> MaskinportenError {
-        match self {
-            Rule::Scopes(scopes, match_) => rejection.for_scope_guard(scopes, match_ == Match::Any),
-            Rule::Consumers(..) => rejection,
-        }
-    }
-
-    fn decide(
-        self,
-        record: Option<&observe::Record>,
-        claims: &MaskinportenClaims,
-    ) -> Result<(), MaskinportenError> {
-        let requirement = match self {
-            Rule::Scopes(scopes, match_) => guard::Requirement::Scopes {
-                scopes,
-                any: match_ == Match::Any,
-            },
-            Rule::Consumers(consumers, delegation) => guard::Requirement::Consumers {
-                consumers,
-                delegation: delegation.rule(),
-            },
-        };
-        guard::decide(record, claims, requirement)
-    }
-}
 
 /// The extractor the macro puts in place of a handler's arguments: it
 /// authorises the request first (introspection, then the scope check) and only
@@ -211,7 +141,7 @@ where
 /// The per-request work that touches no network, exposed for the
 /// micro-benchmarks and fuzz targets of this workspace.
 pub mod internals {
-    use crate::{introspection, ErrorKind};
+    use crate::{strategy::introspection, ErrorKind};
 
     /// Parses one `Authorization` field value into the bearer token.
     pub fn parse_authorization(value: &[u8], max_token_length: usize) -> Result<&str, ErrorKind> {
@@ -246,7 +176,7 @@ pub mod internals {
     /// (a compact JWS, RS256 with a kid, unexpired beyond 60 s, from
     /// `issuer` when given); `Err` holds the reason it is refused.
     pub fn precheck(token: &str, issuer: Option<&str>) -> Result<(), &'static str> {
-        crate::jws::precheck(token, issuer, 60, crate::jws::unix_now())
+        crate::strategy::jws::precheck(token, issuer, 60, crate::strategy::jws::unix_now())
             .map(drop)
             .map_err(|r| r.0)
     }

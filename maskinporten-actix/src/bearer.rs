@@ -10,7 +10,7 @@ use crate::error::{ErrorKind, MaskinportenError};
 /// The largest token accepted by default. Maskinporten tokens are one to two
 /// KiB; anything far larger is not one, and is refused before it costs a
 /// round trip.
-pub const DEFAULT_MAX_TOKEN_LENGTH: usize = 8 * 1024;
+pub(crate) const DEFAULT_MAX_TOKEN_LENGTH: usize = 8 * 1024;
 
 /// The bearer token of a request, or why there is none.
 pub(crate) fn bearer_token(headers: &HeaderMap, max_len: usize) -> Result<&str, MaskinportenError> {

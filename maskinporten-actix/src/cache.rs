@@ -1,11 +1,12 @@
-//! The introspection cache: validated claims by token, until the token expires.
+//! The claims cache: validated claims by token, until the token expires,
+//! whichever strategy validated them; and the refusals worth remembering.
 //!
 //! - Keyed by the SHA-256 of the token: the raw token is never kept.
 //! - An entry lives until the token's `exp` at the latest (and an optional
 //!   maximum TTL on top); a hit is checked against the wall clock too, so no
 //!   answer is served past `exp`, whatever the cache's timers do.
-//! - Concurrent misses for one token share one introspection (single-flight).
-//! - Only active answers are cached. Failures of the endpoint are not (the next
+//! - Concurrent misses for one token share one validation (single-flight).
+//! - Only active answers are cached. Failures of the validator are not (the next
 //!   request tries again), and neither are inactive answers: a token that is
 //!   inactive now can turn active moments later (an `iat` or `nbf` inside the
 //!   issuer's clock skew, a key the sidecar has not fetched yet), and caching
@@ -20,10 +21,7 @@
 
 use std::{
     cell::Cell,
-    sync::{
-        atomic::{AtomicU64, Ordering::Relaxed},
-        Arc, RwLock,
-    },
+    sync::{Arc, RwLock},
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
@@ -33,12 +31,12 @@ use crate::{claims::ClaimSet, MaskinportenError};
 
 /// Entries held by default. At about 850 bytes resident per entry (see
 /// BENCHMARKS.md), 10 000 entries take under 10 MB.
-pub const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
+pub(crate) const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
 
 /// The most the cached claims weigh together by default: 32 MiB. A usual
 /// entry weighs about 600 bytes, so the entry count binds first; an answer
 /// may carry up to 64 KiB of claims, and 500 of those would fill it.
-pub const DEFAULT_CACHE_MAX_BYTES: u64 = 32 * 1024 * 1024;
+pub(crate) const DEFAULT_CACHE_MAX_BYTES: u64 = 32 * 1024 * 1024;
 
 /// What an entry weighs beyond its claims: its key, the `Arc` and the
 /// cache's own node (measured at about 250 bytes, BENCHMARKS.md).
@@ -71,7 +69,7 @@ pub(crate) fn token_key(token: &[u8]) -> TokenKey {
     key
 }
 
-pub(crate) struct IntrospectionCache {
+pub(crate) struct ClaimsCache {
     entries: moka::future::Cache<TokenKey, Arc<ClaimSet>>,
     /// `None` with a maximum TTL: a copy in front cannot know how long the
     /// cache has held its entry.
@@ -209,9 +207,9 @@ fn time_left(claims: &ClaimSet) -> Duration {
 /// table); a larger bound grows the table as entries come.
 const MAX_INITIAL_ENTRIES: u64 = 65_536;
 
-impl IntrospectionCache {
+impl ClaimsCache {
     pub(crate) fn new(bounds: CacheBounds, max_ttl: Option<Duration>) -> Self {
-        IntrospectionCache {
+        ClaimsCache {
             entries: moka::future::Cache::builder()
                 // Weighed in bytes: a count alone would let answers with
                 // 64 KiB of extra claims each take 64 times the memory.
@@ -266,7 +264,7 @@ impl IntrospectionCache {
         self.entries.invalidate(key).await;
     }
 
-    /// The cached answer, or the one `introspect()` gives, shared by every
+    /// The cached answer, or the one `validate()` gives, shared by every
     /// caller that asks for the same token while it runs. Errors are shared
     /// with those callers too, and not cached.
     ///
@@ -276,10 +274,10 @@ impl IntrospectionCache {
     /// `exp` is dropped and the token introspected again. A fresh answer is
     /// served as the validator gave it (inside its leeway it may already be
     /// past `exp`; it is then not kept).
-    pub(crate) async fn get_or_introspect<F, E>(
+    pub(crate) async fn get_or_validate<F, E>(
         &self,
         key: TokenKey,
-        introspect: impl Fn() -> F,
+        validate: impl Fn() -> F,
     ) -> Result<Arc<ClaimSet>, Arc<E>>
     where
         F: std::future::Future<Output = Result<Arc<ClaimSet>, E>>,
@@ -288,7 +286,7 @@ impl IntrospectionCache {
         let entry = self
             .entries
             .entry(key)
-            .or_try_insert_with(introspect())
+            .or_try_insert_with(validate())
             .await?;
         if entry.is_fresh() || !time_left(entry.value()).is_zero() {
             return Ok(entry.into_value());
@@ -296,7 +294,7 @@ impl IntrospectionCache {
         self.invalidate(&key).await;
         self.entries
             .entry(key)
-            .or_try_insert_with(introspect())
+            .or_try_insert_with(validate())
             .await
             .map(|entry| entry.into_value())
     }
@@ -314,76 +312,6 @@ impl IntrospectionCache {
     pub(crate) async fn run_pending_tasks(&self) {
         self.entries.run_pending_tasks().await;
     }
-}
-
-/// Counters of a [`Maskinporten`](crate::Maskinporten) handle.
-#[derive(Default)]
-pub(crate) struct Counters {
-    pub(crate) hits: AtomicU64,
-    pub(crate) misses: AtomicU64,
-    pub(crate) introspections: AtomicU64,
-    pub(crate) failures: AtomicU64,
-    pub(crate) introspection_micros: AtomicU64,
-    pub(crate) refused_unasked: AtomicU64,
-}
-
-impl Counters {
-    pub(crate) fn count(counter: &AtomicU64) {
-        counter.fetch_add(1, Relaxed);
-    }
-
-    pub(crate) fn snapshot(
-        &self,
-        entries: u64,
-        cached_bytes: u64,
-        remembered_refusals: u64,
-    ) -> ValidationStats {
-        ValidationStats {
-            cache_hits: self.hits.load(Relaxed),
-            cache_misses: self.misses.load(Relaxed),
-            introspections: self.introspections.load(Relaxed),
-            introspection_failures: self.failures.load(Relaxed),
-            introspection_time: Duration::from_micros(self.introspection_micros.load(Relaxed)),
-            cached_entries: entries,
-            cached_bytes,
-            refused_without_validator: self.refused_unasked.load(Relaxed),
-            remembered_refusals,
-        }
-    }
-}
-
-/// What a [`Maskinporten`](crate::Maskinporten) handle has done so far, for
-/// metrics. No token, nor any part of one, is in here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct ValidationStats {
-    /// Validations answered from the cache.
-    pub cache_hits: u64,
-    /// Validations the cache could not answer (each led to an introspection,
-    /// or waited for one already under way).
-    pub cache_misses: u64,
-    /// Introspection requests sent.
-    pub introspections: u64,
-    /// Introspections that failed (unreachable, timed out, broken answer).
-    pub introspection_failures: u64,
-    /// Time spent in introspections, all together; divide by
-    /// `introspections` for the mean latency.
-    pub introspection_time: Duration,
-    /// Entries in the cache now (approximate: the cache settles lazily).
-    pub cached_entries: u64,
-    /// What those entries weigh against
-    /// [`cache_max_bytes`](crate::MaskinportenBuilder::cache_max_bytes): each
-    /// its bytes, but at least `cache_max_bytes / cache_capacity`, which is
-    /// how one bound serves for both.
-    pub cached_bytes: u64,
-    /// Tokens refused without asking the validator: not a compact JWS
-    /// signed RS256 with a `kid`, expired beyond the leeway, or from
-    /// another issuer.
-    pub refused_without_validator: u64,
-    /// Refusals of validly issued tokens held now (a token for another API
-    /// or audience), each answered from memory when replayed until its
-    /// `exp` (approximate, as `cached_entries`).
-    pub remembered_refusals: u64,
 }
 
 /// Refusals of validly issued tokens, remembered until the token's `exp`:

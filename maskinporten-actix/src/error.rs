@@ -28,7 +28,9 @@ pub(crate) struct Rendering {
 #[non_exhaustive]
 pub enum ErrorKind {
     /// No bearer credentials: no `Authorization` header, an empty one, or
-    /// another scheme. 401 with a bare `Bearer` challenge.
+    /// another scheme. 401 with a bare `Bearer` challenge: RFC 6750 §3.1
+    /// gives a request without credentials no `error` code, so
+    /// `missing_token` is only in the JSON body and the metric label.
     MissingToken,
     /// A malformed request, such as two `Authorization` headers or `Bearer`
     /// without a token. 400 with `error="invalid_request"`.
@@ -64,19 +66,42 @@ impl ErrorKind {
         }
     }
 
-    /// The error code of the JSON body: RFC 6750's codes where the challenge
-    /// carries one, RFC 6749's otherwise.
+    /// The outcome's one name: the `error` of the JSON body, the `outcome`
+    /// label of `maskinporten_validations_total` (feature `metrics`) and the
+    /// `decision` of the `maskinporten.validate` span; the variant's name in
+    /// snake case.
+    ///
+    /// `invalid_request`, `invalid_token` and `insufficient_scope` are RFC
+    /// 6750's codes (§3.1) and the challenge carries them too;
+    /// `access_denied` is RFC 6749's (§4.1.2.1). `missing_token`,
+    /// `validator_unavailable` and `misconfigured` are this crate's own:
+    /// RFC 6750 gives a request without a token no code, and RFC 6749 has
+    /// none for a resource server whose validator is down or whose guards
+    /// are wrong.
     pub fn code(self) -> &'static str {
         match self {
-            ErrorKind::MissingToken => "unauthorized",
+            ErrorKind::MissingToken => "missing_token",
             ErrorKind::InvalidRequest => "invalid_request",
             ErrorKind::InvalidToken => "invalid_token",
             ErrorKind::InsufficientScope => "insufficient_scope",
-            ErrorKind::ValidatorUnavailable => "temporarily_unavailable",
-            ErrorKind::Misconfigured => "server_error",
+            ErrorKind::ValidatorUnavailable => "validator_unavailable",
+            ErrorKind::Misconfigured => "misconfigured",
             ErrorKind::AccessDenied => "access_denied",
         }
     }
+
+    /// Every kind, in the order of the `outcome` label's values after
+    /// `allowed`.
+    #[cfg(feature = "metrics")]
+    pub(crate) const ALL: [ErrorKind; 7] = [
+        ErrorKind::MissingToken,
+        ErrorKind::InvalidRequest,
+        ErrorKind::InvalidToken,
+        ErrorKind::InsufficientScope,
+        ErrorKind::AccessDenied,
+        ErrorKind::ValidatorUnavailable,
+        ErrorKind::Misconfigured,
+    ];
 }
 
 /// A rejected request, ready to be answered.
@@ -306,20 +331,49 @@ impl ResponseError for MaskinportenError {
     }
 }
 
-/// A `Maskinporten` handle could not be configured. The message names the
-/// environment variable or builder setting at fault.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A `Maskinporten` handle could not be configured: a start-up error.
+///
+/// Its `Display` is one sentence that says what is wrong and what to do: the
+/// environment variable or builder setting at fault, and the value it
+/// expected. `Debug` prints the same sentence, so that a `main` returning
+/// `Result<(), Box<dyn std::error::Error>>` (or this error) shows it as it
+/// is rather than as a struct.
+///
+/// ```
+/// # use maskinporten_actix::Maskinporten;
+/// let error = Maskinporten::builder().build().unwrap_err();
+/// assert_eq!(
+///     error.to_string(),
+///     "cannot configure Maskinporten: no validation strategy: set introspection_endpoint \
+///      or local_validation, or start from Maskinporten::builder_from_env() to read \
+///      NAIS_TOKEN_INTROSPECTION_ENDPOINT",
+/// );
+/// assert_eq!(format!("{error:?}"), error.to_string());
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 pub struct ConfigError {
     variable: Option<&'static str>,
     message: String,
 }
 
 impl ConfigError {
+    /// A problem with `variable` (then `message` reads after its name: "is
+    /// not set; ...") or with a builder setting (then `message` names it:
+    /// "timeout: must be more than zero").
     pub(crate) fn new(variable: Option<&'static str>, message: impl Into<String>) -> Self {
         ConfigError {
             variable,
             message: message.into(),
         }
+    }
+
+    /// `variable` holds a value that cannot be used; `problem` says why,
+    /// quoting the value.
+    pub(crate) fn unusable(variable: &'static str, problem: String) -> Self {
+        Self::new(
+            Some(variable),
+            format!("holds an unusable value: {problem}"),
+        )
     }
 
     /// The environment variable at fault, when the configuration came from
@@ -331,10 +385,18 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("cannot configure Maskinporten: ")?;
         match self.variable {
-            Some(variable) => write!(f, "{variable}: {}", self.message),
+            Some(variable) => write!(f, "the environment variable {variable} {}", self.message),
             None => f.write_str(&self.message),
         }
+    }
+}
+
+/// The sentence of `Display`: what `main` prints when it returns the error.
+impl fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 

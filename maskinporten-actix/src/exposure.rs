@@ -13,7 +13,7 @@
 //! - otherwise, the scopes this program's guards name: every
 //!   `#[require_scope]`, `scopes![..]` and `exposed_scopes!()` literal,
 //!   collected when the program is linked, and every [`Scopes`] list built
-//!   at run time (`Scopes::new`, `RequireScope::try_all`/`try_any`) from the
+//!   at run time (`Scopes::new`) from the
 //!   moment it is built;
 //! - or any scope at all, after the explicit opt-out
 //!   [`accept_any_scope`](crate::MaskinportenBuilder::accept_any_scope).

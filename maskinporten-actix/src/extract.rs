@@ -6,8 +6,7 @@ use actix_web::{dev::Payload, web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::{self, Either, FutureExt, LocalBoxFuture, Ready, Shared};
 
 use crate::{
-    bearer, observe, validator::Cached, ErrorKind, Maskinporten, MaskinportenClaims,
-    MaskinportenError,
+    bearer, handle::Cached, observe, ErrorKind, Maskinporten, MaskinportenClaims, MaskinportenError,
 };
 
 type Validated = Result<MaskinportenClaims, MaskinportenError>;
@@ -29,11 +28,43 @@ pub(crate) enum RequestValidation {
 pub type ClaimsFuture = Either<Ready<Validated>, InFlight>;
 
 impl RequestValidation {
+    /// The validation as the request's record first sees it.
+    fn seen(&self) -> observe::Seen<'_, InFlight> {
+        match self {
+            RequestValidation::Done(outcome) => observe::Seen::Done(match outcome {
+                Ok(claims) => Ok(claims),
+                Err(error) => Err(error.kind()),
+            }),
+            RequestValidation::InFlight(flight) => observe::Seen::InFlight(flight),
+        }
+    }
+
     /// The outcome when there is one, or the introspection still under way.
     pub(crate) fn outcome(&self) -> Result<&Validated, &InFlight> {
         match self {
             RequestValidation::Done(outcome) => Ok(outcome),
             RequestValidation::InFlight(flight) => flight.peek().ok_or(flight),
+        }
+    }
+}
+
+impl observe::ActsFor for MaskinportenClaims {
+    fn acting_for_orgno(&self) -> Option<&str> {
+        self.acting_for()
+            .and_then(|organization| organization.orgno())
+    }
+}
+
+impl observe::Pending for InFlight {
+    fn settled(&self, orgno: &mut dyn FnMut(&str)) -> Option<Result<(), ErrorKind>> {
+        match self.peek()? {
+            Ok(claims) => {
+                if let Some(acting_for) = observe::ActsFor::acting_for_orgno(claims) {
+                    orgno(acting_for);
+                }
+                Some(Ok(()))
+            }
+            Err(error) => Some(Err(error.kind())),
         }
     }
 }
@@ -95,7 +126,9 @@ impl MaskinportenClaims {
         }
         let start = observe::Start::if_wanted();
         let validation = Self::validate(handle, req, start.as_ref());
-        let record = start.and_then(|start| start.record(found, &validation));
+        let record = start.and_then(|start| {
+            start.record(found.map(Maskinporten::strategy_name), validation.seen())
+        });
         // `f` sees the validation before it is stored: one look-up, no clone.
         let out = f(&validation, record.as_deref());
         let kept = Kept {

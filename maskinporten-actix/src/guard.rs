@@ -2,92 +2,102 @@
 //! form makes with them.
 //!
 //! `#[require_scope]`, `#[require_consumer]`, [`RequireScope`](crate::RequireScope)
-//! and [`RequireConsumer`](crate::RequireConsumer) all end in [`decide`]: the
-//! claims of the request's (once) validated token and a requirement in, allow
-//! or a rejection out. The attribute and the middleware differ only in where
-//! they sit.
+//! and [`RequireConsumer`](crate::RequireConsumer) all hold one [`Rule`] and
+//! end in [`Rule::decide`]: the claims of the request's (once) validated
+//! token and the rule in, allow or a rejection out. The attribute and the
+//! middleware differ only in where they sit and how their lists are held.
 
-use std::{fmt, sync::Arc};
+use std::{fmt, ops::Deref, sync::Arc};
 
 use crate::{observe, ErrorKind, MaskinportenClaims, MaskinportenError};
 
-/// What a guard requires of a validated token.
-pub(crate) enum Requirement<'a, S> {
-    /// Every scope (or, with `any`, one of them).
-    Scopes { scopes: &'a [S], any: bool },
-    /// The organisation the token acts for on the list, and what a
-    /// delegated or system-user token must satisfy.
-    Consumers {
-        consumers: &'a [S],
-        delegation: DelegationRule<'a, S>,
-    },
+/// A shared list of a middleware's [`Rule`]: the one [`Scopes`] or
+/// [`Orgnos`] hold, so that building the rule copies no string.
+pub(crate) type Shared = Arc<[Box<str>]>;
+
+/// What a guard requires of a validated token: the one rule type of every
+/// guard form. `#[require_scope]` and `#[require_consumer]` expand to a
+/// constant `Rule` of static lists (the default `L`, named through
+/// `__private`); [`RequireScope`](crate::RequireScope) and
+/// [`RequireConsumer`](crate::RequireConsumer) hold one of shared lists
+/// (`Shared`); both decide in `Rule::decide`. The lists were checked
+/// when they were made (by the macro, or by [`Scopes::new`] and
+/// [`Orgnos::new`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule<L = &'static [&'static str]> {
+    /// `#[require_scope]`, `RequireScope`: all or any of the scopes.
+    Scopes(L, Match),
+    /// `#[require_consumer]`, `RequireConsumer`: the organisation the token
+    /// acts for is one of these organisation numbers, and a delegated or
+    /// system-user token satisfies the delegation option.
+    Consumers(L, Delegation<L>),
+}
+
+/// How the scopes of a [`Rule`] combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Match {
+    /// The token must hold every scope.
+    All,
+    /// The token must hold at least one of the scopes.
+    Any,
 }
 
 /// What a consumer allow-list does with a delegated token (one a supplier
 /// fetched on the consumer's behalf) or an Altinn system-user token (one a
-/// system's vendor fetched for its customer): the middleware's own copy.
-#[derive(Clone, Debug, Default)]
-pub(crate) enum Delegation {
-    /// Judged by the organisation it acts for alone, whose data it is.
-    #[default]
+/// system's vendor fetched for its customer): the option of
+/// `#[require_consumer]` and of [`RequireConsumer`](crate::RequireConsumer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delegation<L = &'static [&'static str]> {
+    /// No option: judged by the organisation it acts for alone, whose data
+    /// it is.
     Allowed,
-    /// Refused, whoever it acts for.
+    /// `refuse_delegated`: refused, whoever it acts for.
     Refused,
-    /// Allowed when the supplier, or the vendor, is on this list too.
-    Suppliers(Orgnos),
+    /// `suppliers(...)`: allowed when the supplier, or the vendor, is on
+    /// this list too.
+    Suppliers(L),
 }
 
-impl Delegation {
-    pub(crate) fn rule(&self) -> DelegationRule<'_, Box<str>> {
+impl<L> Rule<L> {
+    /// The decision for a request: `Ok` lets it through, `Err` is its
+    /// rejection, rendered by the handle that validated the token. A
+    /// rejection is noted on the request's record (`observe`), so that the
+    /// request counts as rejected even when its token was valid: every
+    /// guard form decides here.
+    pub(crate) fn decide<S>(
+        &self,
+        record: Option<&observe::Record>,
+        claims: &MaskinportenClaims,
+    ) -> Result<(), MaskinportenError>
+    where
+        L: Deref<Target = [S]>,
+        S: AsRef<str>,
+    {
+        let (decision, scopes): (_, &[S]) = match self {
+            Rule::Scopes(scopes, match_) => (claims.check(scopes, *match_ == Match::Any), scopes),
+            Rule::Consumers(consumers, delegation) => (
+                check_consumer(claims, consumers, delegation).map_err(|e| claims.render(e)),
+                &[],
+            ),
+        };
+        observe::judged(record, scopes, decision.as_ref().err().map(|e| e.kind()));
+        decision
+    }
+
+    /// A rejection of the request's validation as this guard gives it: a
+    /// scope guard names its own scopes where the token held none the API
+    /// exposes.
+    pub(crate) fn refine<S>(&self, rejection: MaskinportenError) -> MaskinportenError
+    where
+        L: Deref<Target = [S]>,
+        S: AsRef<str>,
+    {
         match self {
-            Delegation::Allowed => DelegationRule::Allowed,
-            Delegation::Refused => DelegationRule::Refused,
-            Delegation::Suppliers(suppliers) => DelegationRule::Suppliers(&suppliers.list),
+            Rule::Scopes(scopes, match_) => {
+                rejection.for_scope_guard(scopes, *match_ == Match::Any)
+            }
+            Rule::Consumers(..) => rejection,
         }
-    }
-}
-
-/// [`Delegation`] borrowed, as a [`Requirement`] holds it: the middleware
-/// lends its list, the attribute's constant rule a static one.
-pub(crate) enum DelegationRule<'a, S> {
-    Allowed,
-    Refused,
-    Suppliers(&'a [S]),
-}
-
-// Not derived: a borrowed list is `Copy` whatever its items are.
-impl<S> Clone for DelegationRule<'_, S> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<S> Copy for DelegationRule<'_, S> {}
-
-/// The decision for a request: `Ok` lets it through, `Err` is its
-/// rejection, rendered by the handle that validated the token. A rejection
-/// is noted on the request's record (`observe`), so that the request counts
-/// as rejected even when its token was valid: every guard decides here.
-pub(crate) fn decide<S: AsRef<str>>(
-    record: Option<&observe::Record>,
-    claims: &MaskinportenClaims,
-    requirement: Requirement<'_, S>,
-) -> Result<(), MaskinportenError> {
-    let decision = judge(claims, &requirement);
-    observe::judged(record, &requirement, &decision);
-    decision
-}
-
-fn judge<S: AsRef<str>>(
-    claims: &MaskinportenClaims,
-    requirement: &Requirement<'_, S>,
-) -> Result<(), MaskinportenError> {
-    match *requirement {
-        Requirement::Scopes { scopes, any } => claims.check(scopes, any),
-        Requirement::Consumers {
-            consumers,
-            delegation,
-        } => check_consumer(claims, consumers, delegation).map_err(|e| claims.render(e)),
     }
 }
 
@@ -96,11 +106,15 @@ fn judge<S: AsRef<str>>(
 /// user's organisation, never its vendor, and nobody when that cannot be
 /// read. The vendor of a system-user token stands where the supplier of a
 /// delegated token does: both count as delegation.
-fn check_consumer<S: AsRef<str>>(
+fn check_consumer<L, S>(
     claims: &MaskinportenClaims,
     consumers: &[S],
-    delegation: DelegationRule<'_, S>,
-) -> Result<(), MaskinportenError> {
+    delegation: &Delegation<L>,
+) -> Result<(), MaskinportenError>
+where
+    L: Deref<Target = [S]>,
+    S: AsRef<str>,
+{
     // An empty list is a programming or configuration error: refuse, never
     // let everyone in.
     if consumers.is_empty() {
@@ -126,17 +140,17 @@ fn check_consumer<S: AsRef<str>>(
         })
     } else if delegated || system_user {
         match delegation {
-            DelegationRule::Allowed => None,
-            DelegationRule::Refused if system_user => Some("system-user tokens are refused"),
-            DelegationRule::Refused => Some("delegated tokens are refused"),
+            Delegation::Allowed => None,
+            Delegation::Refused if system_user => Some("system-user tokens are refused"),
+            Delegation::Refused => Some("delegated tokens are refused"),
             // A token that is both answers for both.
-            DelegationRule::Suppliers(suppliers) if system_user && !listed(suppliers, vendor) => {
+            Delegation::Suppliers(suppliers) if system_user && !listed(suppliers, vendor) => {
                 Some("the vendor of the system user is not on the supplier allow-list")
             }
-            DelegationRule::Suppliers(suppliers) if delegated && !listed(suppliers, supplier) => {
+            Delegation::Suppliers(suppliers) if delegated && !listed(suppliers, supplier) => {
                 Some("the supplier is not on the allow-list")
             }
-            DelegationRule::Suppliers(_) => None,
+            Delegation::Suppliers(_) => None,
         }
     } else {
         None
@@ -192,7 +206,7 @@ fn listed<S: AsRef<str>>(list: &[S], orgno: Option<&str>) -> bool {
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Scopes {
-    pub(crate) list: Arc<[Box<str>]>,
+    pub(crate) list: Shared,
 }
 
 impl Scopes {
@@ -254,7 +268,7 @@ impl fmt::Debug for Scopes {
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Orgnos {
-    pub(crate) list: Arc<[Box<str>]>,
+    pub(crate) list: Shared,
 }
 
 impl Orgnos {
@@ -316,7 +330,7 @@ fn checked_list<I>(
     items: I,
     kind: ListKind,
     check: impl Fn(&str) -> Result<(), String>,
-) -> Result<Arc<[Box<str>]>, ListError>
+) -> Result<Shared, ListError>
 where
     I: IntoIterator,
     I::Item: AsRef<str>,

@@ -17,14 +17,16 @@
 //! }
 //!
 //! #[actix_web::main]
-//! async fn main() -> std::io::Result<()> {
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     // Reads NAIS_TOKEN_INTROSPECTION_ENDPOINT, which NAIS sets when
-//!     // Maskinporten is enabled for the application.
-//!     let maskinporten = Maskinporten::from_env().expect("Maskinporten configuration");
+//!     // Maskinporten is enabled for the application; without it, `main`
+//!     // prints a sentence naming the variable.
+//!     let maskinporten = Maskinporten::builder_from_env()?.build()?;
 //!     HttpServer::new(move || App::new().app_data(maskinporten.clone()).service(afp))
 //!         .bind(("0.0.0.0", 8080))?
 //!         .run()
-//!         .await
+//!         .await?;
+//!     Ok(())
 //! }
 //! ```
 //!
@@ -33,9 +35,18 @@
 //! - [`require_scope`] guards a handler with scopes that are checked against
 //!   the NAIS scope grammar when the code compiles.
 //! - [`MaskinportenError`] is every rejection, with its status and challenge.
-//! - The `testing` feature brings [`testing::LocalTexas`], a local
-//!   Texas-compatible endpoint that mints real tokens: the way to test
-//!   handlers and to run an API without NAIS.
+#![cfg_attr(
+    feature = "testing",
+    doc = "- The `testing` feature brings [`testing::LocalTexas`], a local \
+           Texas-compatible endpoint that mints real tokens: the way to test \
+           handlers and to run an API without NAIS."
+)]
+#![cfg_attr(
+    not(feature = "testing"),
+    doc = "- The `testing` feature brings `testing::LocalTexas`, a local \
+           Texas-compatible endpoint that mints real tokens: the way to test \
+           handlers and to run an API without NAIS."
+)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -47,13 +58,12 @@ mod error;
 mod exposure;
 mod extract;
 mod guard;
-mod introspection;
-mod jwks;
-mod jws;
-mod local;
+mod handle;
+mod http;
 mod middleware;
 mod observe;
-mod validator;
+mod stats;
+mod strategy;
 
 #[doc(hidden)]
 pub mod __private;
@@ -76,17 +86,12 @@ pub mod openapi;
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
-pub use bearer::DEFAULT_MAX_TOKEN_LENGTH;
-pub use cache::{ValidationStats, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_MAX_BYTES};
 pub use claims::{MaskinportenClaims, Organization, SystemUser};
 pub use error::{ConfigError, ErrorKind, MaskinportenError};
 pub use guard::{ListError, Orgnos, Scopes};
+pub use handle::{Maskinporten, MaskinportenBuilder};
 pub use middleware::{RequireConsumer, RequireScope};
-pub use validator::{
-    Maskinporten, MaskinportenBuilder, DEFAULT_JWKS_MIN_REFETCH_INTERVAL,
-    DEFAULT_JWKS_REFRESH_INTERVAL, DEFAULT_LEEWAY, DEFAULT_MAX_CONCURRENT_INTROSPECTIONS,
-    DEFAULT_TIMEOUT, INTROSPECTION_ENDPOINT_ENV, ISSUER_ENV, JWKS_URI_ENV, WELL_KNOWN_URL_ENV,
-};
+pub use stats::ValidationStats;
 
 /// Guards a handler: the request must carry a Maskinporten token that holds
 /// the scopes.
@@ -226,6 +231,14 @@ pub use maskinporten_macros::exposed_scopes;
 /// let guard = RequireConsumer::one_of(orgnos!["991825827", "974760673"]);
 /// ```
 pub use maskinporten_macros::orgnos;
+
+/// The environment variables NAIS sets for an application with Maskinporten
+/// enabled, which [`Maskinporten::builder_from_env`] and
+/// [`Maskinporten::local_builder_from_env`] read. (The defaults of the other
+/// settings are associated constants of [`MaskinportenBuilder`].)
+pub mod env {
+    pub use crate::handle::env::{INTROSPECTION_ENDPOINT, ISSUER, JWKS_URI, WELL_KNOWN_URL};
+}
 
 /// The NAIS scope grammar that `#[require_scope]` applies when the code
 /// compiles, for scopes only known at run time.

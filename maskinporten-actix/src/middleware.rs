@@ -10,8 +10,8 @@ use actix_web::{
 use futures_util::future::{self, Either, LocalBoxFuture, MapOk, Ready, TryFutureExt};
 
 use crate::{
-    guard::{self, Delegation, Orgnos, Requirement, Scopes},
-    observe, ListError, MaskinportenClaims, MaskinportenError,
+    guard::{Delegation, Match, Orgnos, Rule, Scopes, Shared},
+    MaskinportenClaims, MaskinportenError,
 };
 
 /// Requires scopes of every request under it: an Actix middleware for
@@ -50,7 +50,8 @@ pub struct RequireScope {
 }
 
 impl RequireScope {
-    /// The token must hold every one of `scopes`.
+    /// The token must hold every one of `scopes`. For scopes read at run
+    /// time, [`Scopes::new`] checks them: `Scopes::new(configured).map(RequireScope::all)`.
     pub fn all(scopes: Scopes) -> RequireScope {
         RequireScope { scopes, any: false }
     }
@@ -58,25 +59,6 @@ impl RequireScope {
     /// The token must hold at least one of `scopes`.
     pub fn any(scopes: Scopes) -> RequireScope {
         RequireScope { scopes, any: true }
-    }
-
-    /// [`all`](Self::all) of scopes read at run time, e.g. from configuration:
-    /// each checked against the NAIS grammar, an empty list refused.
-    pub fn try_all<I>(scopes: I) -> Result<RequireScope, ListError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<str>,
-    {
-        Scopes::new(scopes).map(Self::all)
-    }
-
-    /// [`any`](Self::any) of scopes read at run time; see [`try_all`](Self::try_all).
-    pub fn try_any<I>(scopes: I) -> Result<RequireScope, ListError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<str>,
-    {
-        Scopes::new(scopes).map(Self::any)
     }
 }
 
@@ -116,27 +98,18 @@ impl RequireScope {
 #[derive(Clone)]
 pub struct RequireConsumer {
     consumers: Orgnos,
-    delegation: Delegation,
+    delegation: Delegation<Shared>,
 }
 
 impl RequireConsumer {
     /// The consumer must be one of `consumers`.
+    /// For numbers read at run time, [`Orgnos::new`] checks them:
+    /// `Orgnos::new(configured).map(RequireConsumer::one_of)`.
     pub fn one_of(consumers: Orgnos) -> RequireConsumer {
         RequireConsumer {
             consumers,
             delegation: Delegation::Allowed,
         }
-    }
-
-    /// [`one_of`](Self::one_of) organisation numbers read at run time, e.g.
-    /// from configuration: each checked (nine digits, mod-11 check digit),
-    /// an empty list refused.
-    pub fn try_one_of<I>(consumers: I) -> Result<RequireConsumer, ListError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<str>,
-    {
-        Orgnos::new(consumers).map(Self::one_of)
     }
 
     /// Refuses delegated tokens (those with a `supplier` or
@@ -152,46 +125,14 @@ impl RequireConsumer {
     /// is; the organisation either acts for must still be on the consumer
     /// list. Tokens a consumer fetched for itself are not affected.
     pub fn suppliers(mut self, suppliers: Orgnos) -> RequireConsumer {
-        self.delegation = Delegation::Suppliers(suppliers);
+        self.delegation = Delegation::Suppliers(suppliers.list);
         self
     }
 }
 
-/// What a guard middleware holds: one requirement, shared by every worker's
-/// service.
-#[derive(Clone)]
-enum Rule {
-    Scopes(Scopes, bool),
-    Consumers(Orgnos, Delegation),
-}
-
-impl Rule {
-    /// A rejection of the request's validation as this guard gives it.
-    fn refine(&self, rejection: MaskinportenError) -> MaskinportenError {
-        match self {
-            Rule::Scopes(scopes, any) => rejection.for_scope_guard(&scopes.list, *any),
-            Rule::Consumers(..) => rejection,
-        }
-    }
-
-    fn decide(
-        &self,
-        record: Option<&observe::Record>,
-        claims: &MaskinportenClaims,
-    ) -> Result<(), MaskinportenError> {
-        let requirement = match self {
-            Rule::Scopes(scopes, any) => Requirement::Scopes {
-                scopes: &scopes.list,
-                any: *any,
-            },
-            Rule::Consumers(consumers, delegation) => Requirement::Consumers {
-                consumers: &consumers.list,
-                delegation: delegation.rule(),
-            },
-        };
-        guard::decide(record, claims, requirement)
-    }
-}
+/// What a guard middleware holds: its one [`Rule`], of the lists its
+/// [`Scopes`] or [`Orgnos`] share, for every worker's service.
+type SharedRule = Rule<Shared>;
 
 macro_rules! transform {
     ($guard:ty, $rule:expr) => {
@@ -219,20 +160,23 @@ macro_rules! transform {
     };
 }
 
-transform!(RequireScope, |g: &RequireScope| Rule::Scopes(
-    g.scopes.clone(),
-    g.any
+transform!(RequireScope, |g: &RequireScope| SharedRule::Scopes(
+    Shared::clone(&g.scopes.list),
+    if g.any { Match::Any } else { Match::All }
 ));
-transform!(RequireConsumer, |g: &RequireConsumer| Rule::Consumers(
-    g.consumers.clone(),
-    g.delegation.clone()
-));
+transform!(
+    RequireConsumer,
+    |g: &RequireConsumer| SharedRule::Consumers(
+        Shared::clone(&g.consumers.list),
+        g.delegation.clone()
+    )
+);
 
 /// The service a guard middleware wraps around the routes under it.
 #[doc(hidden)]
 pub struct GuardService<S> {
     service: Rc<S>,
-    rule: Arc<Rule>,
+    rule: Arc<SharedRule>,
 }
 
 type Guarded<B> = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>;

@@ -8,12 +8,18 @@
 //! came to (the first guard's rejection, else the validation's own outcome),
 //! counts it in `maskinporten_validations_total` and closes the span. No
 //! path through the extractor, the attribute or the middleware decides
-//! without passing through it. A direct [`Maskinporten::validate`] has a
+//! without passing through it. A direct
+//! [`Maskinporten::validate`](crate::Maskinporten::validate) has a
 //! record of its own, settled when it returns.
 //!
 //! Nothing here sees the token: the span holds the decision, the strategy,
 //! the cache's answer, the required scopes, the consumer's organisation
 //! number and the latency.
+//!
+//! This room sits below the ones it counts: it takes plain values (an
+//! outcome as an [`ErrorKind`], a strategy's name, an organisation number,
+//! timings) and imports nothing but the error vocabulary. A validation still
+//! under way reaches it as a [`Pending`], which the extractor implements.
 
 use std::{
     cell::{Cell, RefCell},
@@ -23,30 +29,59 @@ use std::{
 
 use tracing::{field::Empty, Instrument, Span};
 
-use crate::{extract::RequestValidation, guard::Requirement, ErrorKind, Maskinporten};
+use crate::error::ErrorKind;
+
+/// Valid claims, as far as the span cares: who the token acts for. Read
+/// only when a span records it.
+pub(crate) trait ActsFor {
+    /// The organisation number the token acts for, when known.
+    fn acting_for_orgno(&self) -> Option<&str>;
+}
+
+/// A validation as its record first sees it.
+pub(crate) enum Seen<'a, P> {
+    /// Decided on the spot (from the header, or a cache hit): the claims,
+    /// or the rejection.
+    Done(Result<&'a dyn ActsFor, ErrorKind>),
+    /// Under way: asked again when the request is done with.
+    InFlight(&'a P),
+}
+
+/// A validation still under way when its record was made.
+pub(crate) trait Pending {
+    /// What it came to, `None` while it is still under way; with `Ok`, the
+    /// organisation number the token acts for, given to `orgno` when known.
+    fn settled(&self, orgno: &mut dyn FnMut(&str)) -> Option<Result<(), ErrorKind>>;
+}
 
 /// What a validation came to, as the `outcome` label and the span's
-/// `decision` field.
+/// `decision` field: `allowed`, or the rejection's [`ErrorKind::code`], the
+/// name its JSON body gives it too.
 fn outcome(decided: Result<(), ErrorKind>) -> &'static str {
     match decided {
         Ok(()) => "allowed",
-        Err(kind) => OUTCOMES[rejection_index(kind)],
+        Err(kind) => kind.code(),
     }
 }
 
-/// The label values of `maskinporten_validations_total`, `allowed` first and
-/// then one per [`ErrorKind`], in the order of [`rejection_index`].
-const OUTCOMES: [&str; 8] = [
-    "allowed",
-    "no_token",
-    "invalid_request",
-    "invalid_token",
-    "insufficient_scope",
-    "access_denied",
-    "unavailable",
-    "misconfigured",
-];
+/// How many values the `outcome` label has: `allowed`, and one per
+/// [`ErrorKind`].
+#[cfg(feature = "metrics")]
+const OUTCOMES: usize = 1 + ErrorKind::ALL.len();
 
+/// The `outcome` label of the counter at `index`: `allowed` first, then the
+/// kinds in the order of [`ErrorKind::ALL`].
+#[cfg(feature = "metrics")]
+fn outcome_at(index: usize) -> &'static str {
+    match index {
+        0 => "allowed",
+        i => ErrorKind::ALL[i - 1].code(),
+    }
+}
+
+/// Where a rejection's counter is: its place in [`ErrorKind::ALL`], after
+/// `allowed`'s (a match, not a search, on the request path).
+#[cfg(feature = "metrics")]
 fn rejection_index(kind: ErrorKind) -> usize {
     match kind {
         ErrorKind::MissingToken => 1,
@@ -176,32 +211,32 @@ impl Start {
     /// the span want one. A validation that failed outright is settled at
     /// once: no guard decides on it.
     #[inline]
-    pub(crate) fn record(
+    pub(crate) fn record<P: Pending + Clone + 'static>(
         self,
-        handle: Option<&Maskinporten>,
-        validation: &RequestValidation,
+        strategy: Option<&'static str>,
+        validation: Seen<'_, P>,
     ) -> Option<Box<Record>> {
         if !counted::ENABLED && self.span.is_disabled() {
             return None;
         }
-        self.record_wanted(handle, validation).map(Box::new)
+        self.record_wanted(strategy, validation).map(Box::new)
     }
 
     /// [`record`](Self::record) when metrics or the span want one: out of
     /// line, so that the common path (neither) stays small.
     #[inline(never)]
-    fn record_wanted(
+    fn record_wanted<P: Pending + Clone + 'static>(
         self,
-        handle: Option<&Maskinporten>,
-        validation: &RequestValidation,
+        strategy: Option<&'static str>,
+        validation: Seen<'_, P>,
     ) -> Option<Record> {
         if !self.span.is_disabled() {
-            if let Some(handle) = handle {
-                self.span.record("strategy", handle.strategy_name());
+            if let Some(strategy) = strategy {
+                self.span.record("strategy", strategy);
             }
         }
         match validation {
-            RequestValidation::Done(outcome) => {
+            Seen::Done(outcome) => {
                 if let Some(started) = self.started {
                     // Decided on the spot: from the header, or a cache hit.
                     if outcome.is_ok() {
@@ -211,10 +246,10 @@ impl Start {
                 }
                 self.validated(outcome)
             }
-            RequestValidation::InFlight(_) => Some(Record {
+            Seen::InFlight(pending) => Some(Record {
                 span: self.span,
                 validated: Ok(()),
-                pending: Some(validation.clone()),
+                pending: Some(Box::new(pending.clone())),
                 rejection: Cell::new(None),
                 scopes: RefCell::new(String::new()),
             }),
@@ -222,27 +257,20 @@ impl Start {
     }
 
     /// Settles a direct validation (one outside a request) now.
-    pub(crate) fn finish(
-        self,
-        maskinporten: &Maskinporten,
-        outcome: &Result<crate::MaskinportenClaims, crate::MaskinportenError>,
-    ) {
+    pub(crate) fn finish(self, strategy: &'static str, outcome: Result<&dyn ActsFor, ErrorKind>) {
         if !self.span.is_disabled() {
-            self.span.record("strategy", maskinporten.strategy_name());
+            self.span.record("strategy", strategy);
         }
         drop(self.validated(outcome));
     }
 
     /// The record of a validation decided now; a rejection is settled at
     /// once (`None`), claims wait for the guards.
-    fn validated(
-        self,
-        outcome: &Result<crate::MaskinportenClaims, crate::MaskinportenError>,
-    ) -> Option<Record> {
+    fn validated(self, outcome: Result<&dyn ActsFor, ErrorKind>) -> Option<Record> {
         match outcome {
             Ok(claims) => {
                 if !self.span.is_disabled() {
-                    if let Some(orgno) = claims.acting_for().and_then(|c| c.orgno()) {
+                    if let Some(orgno) = claims.acting_for_orgno() {
                         self.span.record("consumer", orgno);
                     }
                 }
@@ -254,8 +282,8 @@ impl Start {
                     scopes: RefCell::new(String::new()),
                 })
             }
-            Err(error) => {
-                settle(&self.span, Err(error.kind()));
+            Err(kind) => {
+                settle(&self.span, Err(kind));
                 None
             }
         }
@@ -286,8 +314,8 @@ pub(crate) struct Record {
     span: Span,
     /// The validation's outcome when it was decided at once.
     validated: Result<(), ErrorKind>,
-    /// The introspection under way when it was not.
-    pending: Option<RequestValidation>,
+    /// The validation under way when it was not.
+    pending: Option<Box<dyn Pending>>,
     /// The first rejection of a guard: it overrides an allowed validation.
     rejection: Cell<Option<ErrorKind>>,
     /// The scopes the request's guards required, for the span.
@@ -295,22 +323,23 @@ pub(crate) struct Record {
 }
 
 /// Notes a guard's decision on the request's record: a rejection becomes
-/// what the request counts as, and the required scopes go into the span.
+/// what the request counts as, and the scopes it required (none for a
+/// consumer list) go into the span.
 #[inline]
 pub(crate) fn judged<S: AsRef<str>>(
     record: Option<&Record>,
-    requirement: &Requirement<'_, S>,
-    decision: &Result<(), crate::MaskinportenError>,
+    scopes: &[S],
+    rejection: Option<ErrorKind>,
 ) {
     let Some(record) = record else {
         return;
     };
-    if let Err(rejection) = decision {
+    if let Some(kind) = rejection {
         if record.rejection.get().is_none() {
-            record.rejection.set(Some(rejection.kind()));
+            record.rejection.set(Some(kind));
         }
     }
-    if let (false, Requirement::Scopes { scopes, .. }) = (record.span.is_disabled(), requirement) {
+    if !record.span.is_disabled() {
         let mut listed = record.scopes.borrow_mut();
         for scope in scopes.iter() {
             if !listed.is_empty() {
@@ -327,13 +356,7 @@ impl Record {
     fn decided(&self) -> Option<Result<(), ErrorKind>> {
         let validated = match &self.pending {
             None => self.validated,
-            Some(RequestValidation::InFlight(flight)) => match flight.peek()? {
-                Ok(_) => Ok(()),
-                Err(error) => Err(error.kind()),
-            },
-            Some(RequestValidation::Done(outcome)) => {
-                outcome.as_ref().map(drop).map_err(|e| e.kind())
-            }
+            Some(pending) => pending.settled(&mut |_| {})?,
         };
         Some(match self.rejection.get() {
             Some(kind) => Err(kind),
@@ -356,12 +379,11 @@ impl Drop for Record {
         if self.span.is_disabled() {
             return;
         }
-        if let Some(RequestValidation::InFlight(flight)) = &self.pending {
-            if let Some(Ok(claims)) = flight.peek() {
-                if let Some(orgno) = claims.acting_for().and_then(|c| c.orgno()) {
-                    self.span.record("consumer", orgno);
-                }
-            }
+        if let Some(pending) = &self.pending {
+            let span = &self.span;
+            pending.settled(&mut |orgno| {
+                span.record("consumer", orgno);
+            });
         }
         let scopes = self.scopes.get_mut();
         if !scopes.is_empty() {
@@ -433,12 +455,12 @@ mod counted {
 
     use ::metrics::{Counter, Gauge, Histogram};
 
-    use super::{metrics::*, rejection_index, Verdict, OUTCOMES};
+    use super::{metrics::*, outcome_at, rejection_index, Verdict, OUTCOMES};
 
     pub(super) const ENABLED: bool = true;
 
     pub(super) struct Handles {
-        validations: [Counter; OUTCOMES.len()],
+        validations: [Counter; OUTCOMES],
         cache_hit: Counter,
         cache_miss: Counter,
         introspections: [Counter; 3],
@@ -480,8 +502,9 @@ mod counted {
         );
         describe_gauge!(CACHE_ENTRIES, "Tokens in the cache of validated tokens");
         Handles {
-            validations: OUTCOMES
-                .map(|outcome| ::metrics::counter!(VALIDATIONS_TOTAL, "outcome" => outcome)),
+            validations: std::array::from_fn(
+                |index| ::metrics::counter!(VALIDATIONS_TOTAL, "outcome" => outcome_at(index)),
+            ),
             cache_hit: ::metrics::counter!(CACHE_LOOKUPS_TOTAL, "result" => "hit"),
             cache_miss: ::metrics::counter!(CACHE_LOOKUPS_TOTAL, "result" => "miss"),
             introspections: VERDICTS
@@ -551,7 +574,7 @@ mod counted {
 ///
 /// | name | kind | labels |
 /// |---|---|---|
-/// | `maskinporten_validations_total` | counter | `outcome`: `allowed`, `no_token`, `invalid_request`, `invalid_token`, `insufficient_scope`, `access_denied`, `unavailable`, `misconfigured` |
+/// | `maskinporten_validations_total` | counter | `outcome`: `allowed`, `missing_token`, `invalid_request`, `invalid_token`, `insufficient_scope`, `access_denied`, `validator_unavailable`, `misconfigured`: the rejection's [`ErrorKind::code`](crate::ErrorKind::code), as in the JSON body |
 /// | `maskinporten_cache_lookups_total` | counter | `result`: `hit`, `miss` |
 /// | `maskinporten_introspections_total` | counter | `result`: `active`, `inactive`, `failed` |
 /// | `maskinporten_local_verifications_total` | counter | `result`: `active`, `inactive`, `failed` |
@@ -621,5 +644,19 @@ pub mod metrics {
     /// them. Optional: the first request does the same.
     pub fn register() {
         std::sync::LazyLock::force(&super::counted::HANDLES);
+    }
+}
+
+#[cfg(all(test, feature = "metrics"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_rejection_counts_under_its_own_code() {
+        for (place, kind) in ErrorKind::ALL.into_iter().enumerate() {
+            assert_eq!(rejection_index(kind), place + 1, "{kind:?}");
+            assert_eq!(outcome_at(rejection_index(kind)), kind.code(), "{kind:?}");
+        }
+        assert_eq!(outcome_at(0), "allowed");
     }
 }

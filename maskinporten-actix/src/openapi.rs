@@ -332,7 +332,7 @@ fn install_scheme(openapi: &mut OpenApi) {
             }
         }
     }
-    let token_url = match std::env::var(crate::ISSUER_ENV) {
+    let token_url = match std::env::var(crate::env::ISSUER) {
         Ok(issuer) if issuer.trim().starts_with("https://") => {
             format!("{}/token", issuer.trim().trim_end_matches('/'))
         }

@@ -136,22 +136,10 @@ impl LocalTexas {
         LocalTexasBuilder::default()
     }
 
-    /// A [`Maskinporten`](crate::Maskinporten) handle that validates through
-    /// this endpoint, with the defaults.
-    ///
-    /// # Panics
-    ///
-    /// Never for the endpoint's own URL; the handle's HTTP client could only
-    /// fail to build if the platform had no TLS set-up at all.
-    pub fn maskinporten(&self) -> crate::Maskinporten {
-        self.maskinporten_builder()
-            .build()
-            .expect("a handle for the local endpoint")
-    }
-
     /// A [`MaskinportenBuilder`](crate::MaskinportenBuilder) pointed at this
-    /// endpoint and its issuer, to set a timeout, a realm or cache options on
-    /// top.
+    /// endpoint and its issuer: `.build()` it as it is for the defaults, or
+    /// set a timeout, a realm or cache options on top. Building never fails
+    /// for the endpoint's own URL.
     ///
     /// Says on standard error that the handle trusts public test keys: a
     /// line nobody can miss in the log of a service that should not have it.
@@ -160,19 +148,6 @@ impl LocalTexas {
         crate::Maskinporten::builder()
             .introspection_endpoint(self.introspection_endpoint())
             .issuer(self.issuer())
-    }
-
-    /// A [`Maskinporten`](crate::Maskinporten) handle that validates tokens
-    /// locally against this endpoint's JWKS and issuer, with the defaults.
-    ///
-    /// # Panics
-    ///
-    /// Never for the endpoint's own URLs; the handle's HTTP client could
-    /// only fail to build if the platform had no TLS set-up at all.
-    pub fn maskinporten_local(&self) -> crate::Maskinporten {
-        self.maskinporten_local_builder()
-            .build()
-            .expect("a local-validation handle for the local endpoint")
     }
 
     /// A [`MaskinportenBuilder`](crate::MaskinportenBuilder) for local
@@ -465,7 +440,7 @@ impl LocalTexasBuilder {
                     "LocalTexas refuses to start where NAIS runs ({marker} is set): its signing \
                      keys are public, so a service trusting it would accept tokens anyone can \
                      mint. On NAIS, validate through NAIS_TOKEN_INTROSPECTION_ENDPOINT \
-                     (Maskinporten::from_env)."
+                     (Maskinporten::builder_from_env)."
                 ),
             ));
         }

@@ -1,18 +1,20 @@
-//! Local validation: the token's RS256 signature checked in-process against
-//! Maskinporten's JWKS, and its claims checked as the sidecar checks them.
+//! The local strategy: the token's RS256 signature checked in-process
+//! against Maskinporten's JWKS, and its claims checked as the sidecar
+//! checks them.
 //!
 //! The algorithm is ours, not the token's: the header must say RS256 (read
-//! in [`jws`](crate::jws)), and the key is always used for RSASSA-PKCS1-v1_5
+//! in [`jws`](super::jws)), and the key is always used for RSASSA-PKCS1-v1_5
 //! with SHA-256, so a token signed with HS256 and the public key as secret
 //! can never verify.
 
 use std::sync::Arc;
 
-use crate::{
-    claims::ClaimSet,
+use super::{
     jwks::{KeyStore, Missing},
     jws::{self, CompactJws, Refusal},
+    not_active, unavailable,
 };
+use crate::{claims::ClaimSet, error::MaskinportenError, observe, stats::Counters};
 
 /// Why local validation gave no claims.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +38,32 @@ pub(crate) struct LocalVerifier {
 }
 
 impl LocalVerifier {
+    /// The verdict on a token that passed the precheck, counted.
+    pub(crate) async fn check(
+        &self,
+        jws: CompactJws<'_>,
+        counters: &Counters,
+    ) -> Result<Arc<ClaimSet>, MaskinportenError> {
+        match self.verify(jws).await {
+            Ok(claims) => {
+                observe::verified_locally(observe::Verdict::Active);
+                tracing::debug!(active = true, "token verified locally");
+                Ok(Arc::new(claims))
+            }
+            Err(Failure::Refused(reason)) => {
+                observe::verified_locally(observe::Verdict::Inactive);
+                tracing::debug!(reason, active = false, "token verified locally");
+                Err(not_active())
+            }
+            Err(Failure::Unavailable(reason)) => {
+                Counters::count(&counters.validator_failures);
+                observe::verified_locally(observe::Verdict::Failed);
+                tracing::warn!(reason, "token could not be validated");
+                Err(unavailable())
+            }
+        }
+    }
+
     /// The claims of a token whose signature and claims hold.
     pub(crate) async fn verify(&self, jws: CompactJws<'_>) -> Result<ClaimSet, Failure> {
         check_signature(&self.keys, &jws).await?;

@@ -1,11 +1,110 @@
-//! Token introspection against the NAIS sidecar (Texas), over HTTP.
+//! The introspection strategy: the NAIS sidecar (Texas) judges each new
+//! token, over HTTP, with a bound on the introspections in flight and,
+//! when Maskinporten's keys are known, a signature check in front.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{atomic::Ordering::Relaxed, Arc},
+    time::{Duration, Instant},
+};
 
 use reqwest::{header::CONTENT_TYPE, StatusCode, Url};
 use serde_json::{Map, Value};
 
-use crate::{claims::ClaimSet, error::ConfigError};
+use super::{jwks::KeyStore, jws::CompactJws, local, not_active, unavailable};
+use crate::{
+    claims::ClaimSet,
+    error::{ConfigError, MaskinportenError},
+    observe,
+    stats::Counters,
+};
+
+/// How long a place stays taken after its introspection timed out.
+const ABANDONED_CONNECTION_GRACE: Duration = Duration::from_millis(20);
+
+/// The sidecar, asked through an introspector with a bound on the
+/// introspections in flight, and the keys that check a token's signature
+/// before it is asked, when known.
+pub(crate) struct Sidecar {
+    pub(crate) introspector: Introspector,
+    pub(crate) in_flight: tokio::sync::Semaphore,
+    pub(crate) timeout: Duration,
+    pub(crate) keys: Option<Arc<KeyStore>>,
+}
+
+impl Sidecar {
+    /// The sidecar's verdict on a token that passed the precheck.
+    pub(crate) async fn check(
+        &self,
+        token: &str,
+        jws: CompactJws<'_>,
+        counters: &Counters,
+    ) -> Result<Arc<ClaimSet>, MaskinportenError> {
+        if let Some(keys) = &self.keys {
+            match local::check_signature(keys, &jws).await {
+                Ok(()) => {}
+                Err(local::Failure::Refused(reason)) => {
+                    Counters::count(&counters.refused_unasked);
+                    tracing::debug!(reason, "token refused before asking the sidecar");
+                    return Err(not_active());
+                }
+                // The sidecar can still judge: a key set that cannot
+                // be had here does not stop the tokens it would pass.
+                Err(local::Failure::Unavailable(reason)) => {
+                    tracing::debug!(reason, "signature not checked before the sidecar");
+                }
+            }
+        }
+        let started = Instant::now();
+        // Waiting for a place counts against the same timeout as the
+        // introspection itself: a caller never waits longer than it.
+        let permit = tokio::time::timeout(self.timeout, self.in_flight.acquire())
+            .await
+            .ok()
+            .and_then(Result::ok);
+        let left = self.timeout.saturating_sub(started.elapsed());
+        // A place that came free just before the deadline is not
+        // worth a connection that would be dropped at once.
+        let Some(_permit) = permit.filter(|_| left >= self.timeout / 10) else {
+            Counters::count(&counters.validator_failures);
+            observe::introspected(observe::Verdict::Failed, None);
+            tracing::warn!("token could not be validated: too many introspections in flight");
+            return Err(unavailable());
+        };
+        Counters::count(&counters.introspections);
+        // Boxed, as the HTTP exchange's future is large and the
+        // strategy's other paths should not carry it.
+        let verdict = Box::pin(self.introspector.introspect(token, left)).await;
+        if verdict.as_ref().err() == Some(&Failure::TIMED_OUT) {
+            // The abandoned connection closes on its own task: keep
+            // its place a moment longer, so that the endpoint never
+            // sees more connections than the bound.
+            tokio::time::sleep(ABANDONED_CONNECTION_GRACE).await;
+        }
+        let elapsed = started.elapsed();
+        counters
+            .introspection_micros
+            .fetch_add(elapsed.as_micros() as u64, Relaxed);
+        let elapsed_ms = elapsed.as_secs_f64() * 1e3;
+        match verdict {
+            Ok(Verdict::Active(claims)) => {
+                observe::introspected(observe::Verdict::Active, Some(elapsed));
+                tracing::debug!(elapsed_ms, active = true, "token introspected");
+                Ok(Arc::new(claims))
+            }
+            Ok(Verdict::Inactive | Verdict::Unusable) => {
+                observe::introspected(observe::Verdict::Inactive, Some(elapsed));
+                tracing::debug!(elapsed_ms, active = false, "token introspected");
+                Err(not_active())
+            }
+            Err(Failure(reason)) => {
+                Counters::count(&counters.validator_failures);
+                observe::introspected(observe::Verdict::Failed, Some(elapsed));
+                tracing::warn!(elapsed_ms, reason, "token could not be validated");
+                Err(unavailable())
+            }
+        }
+    }
+}
 
 /// The most an introspection answer may weigh. A Maskinporten answer is about
 /// one KiB; a far larger one is a broken or hostile endpoint, not a token.
@@ -42,44 +141,6 @@ pub(crate) struct Introspector {
     endpoint: Url,
 }
 
-/// The HTTP client both strategies talk through: to the sidecar, or to the
-/// JWKS. `peer` names what it talks to, for the error message; `direct`
-/// ignores proxies from the environment (the sidecar is on loopback, while
-/// the JWKS may sit behind the proxy the application is given).
-pub(crate) fn http_client(
-    timeout: Duration,
-    peer: &str,
-    direct: bool,
-) -> Result<reqwest::Client, ConfigError> {
-    // aws-lc-rs as the crypto provider, chosen here rather than installed
-    // process-wide, so the application's own rustls set-up is untouched.
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .and_then(|builder| {
-            use rustls_platform_verifier::BuilderVerifierExt;
-            builder.with_platform_verifier()
-        })
-        .map_err(|e| ConfigError::new(None, format!("cannot set up TLS for {peer}: {e}")))?
-        .with_no_client_auth();
-    let mut builder = reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .timeout(timeout)
-        .connect_timeout(timeout);
-    if direct {
-        // The sidecar is on loopback: a proxy from the environment must not
-        // come between the application and it.
-        builder = builder.no_proxy();
-    }
-    builder
-        // Texas never redirects; following a redirect would send the
-        // caller's token to wherever it points. A 3xx is a broken answer.
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_idle_timeout(Duration::from_secs(30))
-        .build()
-        .map_err(|e| ConfigError::new(None, format!("cannot build the HTTP client: {e}")))
-}
-
 #[derive(serde::Serialize)]
 struct Request<'a> {
     identity_provider: &'static str,
@@ -88,7 +149,7 @@ struct Request<'a> {
 
 impl Introspector {
     pub(crate) fn new(endpoint: Url, timeout: Duration) -> Result<Self, ConfigError> {
-        let client = http_client(timeout, "the introspection endpoint", true)?;
+        let client = crate::http::client(timeout, "the introspection endpoint", true)?;
         Ok(Introspector { client, endpoint })
     }
 

@@ -18,7 +18,7 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 
-use crate::{error::ConfigError, introspection::http_client};
+use crate::error::ConfigError;
 
 /// The most a JWKS (or the discovery document) may weigh. Maskinporten's
 /// holds a handful of keys in a few KiB.
@@ -32,11 +32,11 @@ const MAX_KEYS: usize = 64;
 const MIN_MODULUS_BITS: usize = 2048;
 
 /// How often the keys are fetched again in the background, by default.
-pub const DEFAULT_JWKS_REFRESH_INTERVAL: Duration = Duration::from_secs(5 * 60);
+pub(crate) const DEFAULT_JWKS_REFRESH_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
 /// The least time between two fetches asked for by tokens with a `kid` we do
 /// not hold (or while no key could be fetched yet), by default.
-pub const DEFAULT_JWKS_MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_JWKS_MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Whether a URL names this machine: `localhost` or a loopback address.
 pub(crate) fn is_loopback(url: &Url) -> bool {
@@ -166,7 +166,7 @@ impl KeyStore {
         // A JWKS on loopback (a local stand-in) is reached directly; a remote
         // one through the proxy the environment names, if any.
         let direct = is_loopback(url);
-        let client = http_client(settings.fetch_timeout, "the JWKS", direct)?;
+        let client = crate::http::client(settings.fetch_timeout, "the JWKS", direct)?;
         let endpoints = match &source {
             Source::Fixed { issuer, jwks_uri } => {
                 Some(Arc::new((issuer.clone(), jwks_uri.clone())))
