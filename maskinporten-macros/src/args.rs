@@ -42,7 +42,7 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Requirement> {
             format!(
                 "`#[require_scope]` needs at least one scope, as in \
                  `#[require_scope(\"{}\")]`",
-                maskinporten_scope::EXAMPLE
+                maskinporten_names::EXAMPLE
             ),
         ));
     }
@@ -212,7 +212,7 @@ fn check_scopes(scopes: &[LitStr], errors: &mut Errors) {
     let mut seen: Vec<String> = Vec::with_capacity(scopes.len());
     for lit in scopes {
         let scope = lit.value();
-        if let Err(err) = maskinporten_scope::validate(&scope) {
+        if let Err(err) = maskinporten_names::validate(&scope) {
             // "the scope is empty" needs no empty quote before it.
             let quoted = match scope.is_empty() {
                 true => String::new(),
@@ -222,7 +222,7 @@ fn check_scopes(scopes: &[LitStr], errors: &mut Errors) {
                 lit.span(),
                 format!(
                     "invalid Maskinporten scope{quoted}: {err}; a valid scope looks like `{}`",
-                    maskinporten_scope::EXAMPLE
+                    maskinporten_names::EXAMPLE
                 ),
             ));
         } else if seen.contains(&scope) {
@@ -254,8 +254,8 @@ impl List {
 
     fn example(self) -> &'static str {
         match self {
-            List::Scopes => maskinporten_scope::EXAMPLE,
-            List::Orgnos => maskinporten_scope::orgno::EXAMPLE,
+            List::Scopes => maskinporten_names::EXAMPLE,
+            List::Orgnos => maskinporten_names::orgno::EXAMPLE,
         }
     }
 }
@@ -591,7 +591,7 @@ fn check_orgnos(orgnos: &[LitStr], errors: &mut Errors) {
     let mut seen: Vec<String> = Vec::with_capacity(orgnos.len());
     for lit in orgnos {
         let orgno = lit.value();
-        if let Err(err) = maskinporten_scope::orgno::validate(&orgno) {
+        if let Err(err) = maskinporten_names::orgno::validate(&orgno) {
             let quoted = match orgno.is_empty() {
                 true => String::new(),
                 false => format!(" `{}`", orgno.escape_debug()),

@@ -638,7 +638,7 @@ impl Manifests {
                 if !matches!(entry.enabled, Enabled::Yes) || scopes.contains(&entry.full) {
                     continue;
                 }
-                if let Err(err) = maskinporten_scope::validate(&entry.full) {
+                if let Err(err) = maskinporten_names::validate(&entry.full) {
                     return Err(format!(
                         "`{}` exposes `{}`, which is not a scope NAIS accepts: {err}",
                         manifest.shown, entry.full
