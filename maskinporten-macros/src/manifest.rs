@@ -18,8 +18,9 @@ use quote::quote;
 use syn::LitStr;
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::args::{Errors, Match};
+use crate::args::Match;
 use crate::cache::{Cache, Reader};
+use crate::errors::Errors;
 use config::{Environment, Located, Source, MANIFEST_ENV, VARIABLES_ENV};
 use template::Rendered;
 
