@@ -28,10 +28,8 @@ pub(crate) struct Usable {
     /// The manifests checked against, for the expansion to track.
     pub(crate) manifests: Option<Arc<Manifests>>,
     /// What the manifests say against the rule, or why they could not be
-    /// read.
+    /// read: the expansion is still right, and goes out with them.
     pub(crate) errors: Errors,
-    /// Whether a `#[require_consumer]` stacked below was checked here.
-    pub(crate) consumers_checked: bool,
 }
 
 /// Checks a guard attribute: its arguments, then its handler, then (when
@@ -52,11 +50,10 @@ pub(crate) fn guard(guard: Guard, rule: Parsed<Rule>, handler: Parsed<ItemFn>) -
                 .expect_err("a missing rule or handler records an error"),
         );
     };
-    let mut consumers_checked = false;
     let manifests = match manifest::load() {
         Ok(manifests) => {
             if let Some(manifests) = &manifests {
-                consumers_checked = against_manifests(&rule, &handler, manifests, &mut errors);
+                against_manifests(&rule, &handler, manifests, &mut errors);
             }
             manifests
         }
@@ -70,7 +67,6 @@ pub(crate) fn guard(guard: Guard, rule: Parsed<Rule>, handler: Parsed<ItemFn>) -
         handler,
         manifests,
         errors,
-        consumers_checked,
     }))
 }
 
@@ -269,14 +265,8 @@ fn signature(guard: Guard, handler: &ItemFn, errors: &mut Errors) {
 /// `#[require_scope]` and `#[require_consumer]` are stacked, whichever
 /// expands first sees the other still written on the handler, and checks
 /// the pair; the second then sees the first's expansion and checks no
-/// consumers again. Returns whether a stacked `#[require_consumer]` was
-/// checked here.
-fn against_manifests(
-    rule: &Rule,
-    handler: &ItemFn,
-    manifests: &Manifests,
-    errors: &mut Errors,
-) -> bool {
+/// consumers again, whether the first found errors or not.
+fn against_manifests(rule: &Rule, handler: &ItemFn, manifests: &Manifests, errors: &mut Errors) {
     match rule {
         Rule::Scopes { scopes, .. } => {
             manifests.check_scopes(scopes, errors);
@@ -285,7 +275,6 @@ fn against_manifests(
             if let Some(consumers) = &stacked {
                 manifests.check_consumers(rule.scopes(), &consumers.orgnos(), errors);
             }
-            stacked.is_some()
         }
         Rule::Consumers { .. } => {
             let orgnos = &rule.orgnos();
@@ -301,12 +290,11 @@ fn against_manifests(
                 // every scope the application exposes.
                 None => manifests.check_consumers(None, orgnos, errors),
             }
-            false
         }
     }
 }
 
-pub(crate) fn is_attribute(attr: &syn::Attribute, guard: Guard) -> bool {
+fn is_attribute(attr: &syn::Attribute, guard: Guard) -> bool {
     attr.path()
         .segments
         .last()

@@ -13,7 +13,7 @@ use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, LitStr, Token, Type};
 
 use crate::args::{Delegation, Guard, List, Match, Rule};
-use crate::check::{self, Checked, Usable};
+use crate::check::{Checked, Usable};
 use crate::manifest::{self, Manifests};
 use crate::once;
 
@@ -85,36 +85,32 @@ fn named_scopes<T: ToTokens>(scopes: &[T]) -> TokenStream {
 /// longer argument lists are nested in tuples of at most this many.
 const MAX_TUPLE: usize = 16;
 
-/// A checked guard attribute: the expansion, or the untouched item plus
-/// the errors, so a mistake gives its own message and not a cascade about a
-/// missing handler.
+/// A checked guard attribute: the expansion, or, when the attribute or
+/// its handler is wrong, the untouched item plus the errors, so a mistake
+/// gives its own message and not a cascade about a missing handler.
+///
+/// What the manifests say against a rule leaves the expansion right, so it
+/// goes out with their errors: the handler, its requirement and a
+/// `#[require_consumer]` stacked below stay as they will be once the
+/// manifest or the rule is fixed. Left out, the stacked attribute's import
+/// drew an `unused import` warning, and following it broke the build after
+/// the fix.
 pub(crate) fn guard(guard: Guard, checked: Checked, item: TokenStream) -> TokenStream {
     let Usable {
         rule,
-        mut handler,
+        handler,
         manifests,
         errors,
-        consumers_checked,
     } = match checked {
         Checked::Usable(usable) => *usable,
         Checked::Unusable(errors) => return error_output(item, errors),
     };
-    match errors.finish() {
-        Ok(()) => {
-            let mut output = manifest::tracking_once(manifests.as_deref());
-            output.extend(expand(guard, &rule, handler));
-            output
-        }
-        // The stacked `#[require_consumer]` whose list was checked here is
-        // left out: expanding it after all would report its list twice.
-        Err(errors) if consumers_checked => {
-            handler
-                .attrs
-                .retain(|attr| !check::is_attribute(attr, Guard::Consumer));
-            error_output(handler.into_token_stream(), errors)
-        }
-        Err(errors) => error_output(item, errors),
+    let mut output = manifest::tracking_once(manifests.as_deref());
+    output.extend(expand(guard, &rule, handler));
+    if let Err(errors) = errors.finish() {
+        output.extend(errors.to_compile_error());
     }
+    output
 }
 
 /// When `#[utoipa::path]` is written below the guard, the guard moves
