@@ -153,54 +153,56 @@ fn names(rule: &Rule, errors: &mut Errors) {
 
 /// Checks each scope against the NAIS grammar and for repeats.
 fn scopes(scopes: &[LitStr], errors: &mut Errors) {
-    let mut seen: Vec<String> = Vec::with_capacity(scopes.len());
-    for lit in scopes {
-        let scope = lit.value();
-        if let Err(err) = maskinporten_names::validate(&scope) {
-            // "the scope is empty" needs no empty quote before it.
-            let quoted = match scope.is_empty() {
-                true => String::new(),
-                false => format!(" `{}`", scope.escape_debug()),
-            };
-            errors.push(syn::Error::new(
-                lit.span(),
-                format!(
-                    "invalid Maskinporten scope{quoted}: {err}; a valid scope looks like `{}`",
-                    maskinporten_names::EXAMPLE
-                ),
-            ));
-        } else if seen.contains(&scope) {
-            errors.push(syn::Error::new(
-                lit.span(),
-                format!("the scope `{scope}` is listed twice"),
-            ));
-        }
-        seen.push(scope);
-    }
+    names_of(List::Scopes, scopes, errors, |scope| {
+        maskinporten_names::validate(scope).map_err(|err| {
+            format!(
+                "{err}; a valid scope looks like `{}`",
+                maskinporten_names::EXAMPLE
+            )
+        })
+    });
 }
 
 /// Checks each organisation number (nine digits, mod-11 check digit) and
 /// for repeats.
 fn orgnos(orgnos: &[LitStr], errors: &mut Errors) {
-    let mut seen: Vec<String> = Vec::with_capacity(orgnos.len());
-    for lit in orgnos {
-        let orgno = lit.value();
-        if let Err(err) = maskinporten_names::orgno::validate(&orgno) {
-            let quoted = match orgno.is_empty() {
+    names_of(List::Orgnos, orgnos, errors, |orgno| {
+        maskinporten_names::orgno::validate(orgno).map_err(|err| err.to_string())
+    });
+}
+
+/// Checks each name of a list with `validate`, and for repeats: a name
+/// that is valid and listed before.
+fn names_of(
+    list: List,
+    literals: &[LitStr],
+    errors: &mut Errors,
+    validate: impl Fn(&str) -> Result<(), String>,
+) {
+    let invalid = match list {
+        List::Scopes => "invalid Maskinporten scope",
+        List::Orgnos => "invalid organisation number",
+    };
+    let mut seen: Vec<String> = Vec::with_capacity(literals.len());
+    for lit in literals {
+        let name = lit.value();
+        if let Err(problem) = validate(&name) {
+            // "the scope is empty" needs no empty quote before it.
+            let quoted = match name.is_empty() {
                 true => String::new(),
-                false => format!(" `{}`", orgno.escape_debug()),
+                false => format!(" `{}`", name.escape_debug()),
             };
             errors.push(syn::Error::new(
                 lit.span(),
-                format!("invalid organisation number{quoted}: {err}"),
+                format!("{invalid}{quoted}: {problem}"),
             ));
-        } else if seen.contains(&orgno) {
+        } else if seen.contains(&name) {
             errors.push(syn::Error::new(
                 lit.span(),
-                format!("the organisation number `{orgno}` is listed twice"),
+                format!("the {} `{name}` is listed twice", list.item()),
             ));
         }
-        seen.push(orgno);
+        seen.push(name);
     }
 }
 
