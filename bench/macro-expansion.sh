@@ -12,8 +12,10 @@
 #   guarded 200 / plain 200   (the attribute's share of an edit)
 #   guarded 400 / guarded 200 (2.0 when linear)
 #
-# Offline, against the workspace's Cargo.lock, in its own target directory
-# (target/macro-expansion/). The first run builds the dependencies there.
+# Offline, against the workspace's Cargo.lock, in the workspace's target
+# directory (or $CARGO_TARGET_DIR): the dependencies a test build of the
+# workspace compiled (build scripts, proc-macros) are reused, and the first
+# run only checks the rest.
 #
 # Usage: bench/macro-expansion.sh [--quick] [--runs N]
 #   --quick   3 timed checks per crate instead of 7 (for CI)
@@ -49,7 +51,7 @@ esac
 workspace="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 root="$workspace/target/macro-expansion"
 crates="$root/crates"
-export CARGO_TARGET_DIR="$root/target"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$workspace/target}"
 # What would otherwise change what the attribute reads.
 unset MASKINPORTEN_NAIS_MANIFEST MASKINPORTEN_NAIS_VARIABLES
 export CARGO_TERM_COLOR=never
@@ -167,7 +169,7 @@ now() { date +%s.%N; }
 # Seconds since $1, to the millisecond.
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
 
-echo "building the dependencies and each crate once (target/macro-expansion/)..." >&2
+echo "checking the dependencies and each crate once ($CARGO_TARGET_DIR)..." >&2
 start=$(now)
 for variant in "${variants[@]}"; do
     read -r name _ <<<"$variant"

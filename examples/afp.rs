@@ -34,12 +34,12 @@
 //! (the Maskinporten scheme, each operation's scopes) comes from the guards
 //! (feature `openapi`).
 
-use std::time::Duration;
+use std::{process::ExitCode, time::Duration};
 
 use actix_web::{get, post, web, App, HttpResponse, HttpServer, Responder};
 use maskinporten_actix::{
-    openapi::MaskinportenSecurity, require_scope, testing::LocalTexas, Maskinporten,
-    MaskinportenClaims,
+    openapi::MaskinportenSecurity, require_consumer, require_scope, testing::LocalTexas,
+    Maskinporten, MaskinportenClaims,
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use serde::{Deserialize, Serialize};
@@ -101,6 +101,25 @@ async fn write_afp(period: web::Json<NewPeriod>) -> impl Responder {
     HttpResponse::Created().json(serde_json::json!({ "stored": period.period }))
 }
 
+/// Needs `afp.read`, and the calling organisation on the allow-list: NAV
+/// itself. Another consumer with the same scope gets 403 `access_denied`.
+#[utoipa::path(
+    get,
+    path = "/afp/reconciliation",
+    tag = "afp",
+    responses(
+        (status = 200, description = "The reconciliation report, for NAV only"),
+        (status = 401, description = "No token, or a token that is not valid"),
+        (status = 403, description = "The token lacks `afp.read`, or its consumer may not call"),
+    )
+)]
+#[get("/afp/reconciliation")]
+#[require_scope("nav:helse/sykepenger/afp.read")]
+#[require_consumer("991825827")]
+async fn reconciliation() -> impl Responder {
+    HttpResponse::Ok().json(serde_json::json!({ "periods": 2, "mismatches": 0 }))
+}
+
 /// Any valid token: shows who is calling, from the typed claims.
 #[get("/whoami")]
 async fn whoami(claims: MaskinportenClaims) -> impl Responder {
@@ -116,7 +135,7 @@ async fn whoami(claims: MaskinportenClaims) -> impl Responder {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "AFP API", description = "Sykepenger AFP data for external organisations"),
-    paths(read_afp, write_afp),
+    paths(read_afp, write_afp, reconciliation),
     modifiers(&MaskinportenSecurity)
 )]
 struct ApiDoc;
@@ -173,8 +192,20 @@ fn install_prometheus() -> std::io::Result<PrometheusHandle> {
     Ok(prometheus)
 }
 
+/// Starts the API; a start-up error ends it with its sentence, not with
+/// the `Debug` of an `io::Error`.
 #[actix_web::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("afp: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -182,10 +213,12 @@ async fn main() -> std::io::Result<()> {
         )
         .init();
     let prometheus = web::Data::new(install_prometheus()?);
-    let port: u16 = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(8080);
+    let port: u16 = match std::env::var("PORT") {
+        Ok(port) => port
+            .parse()
+            .map_err(|_| format!("PORT={port:?} is not a port number"))?,
+        Err(_) => 8080,
+    };
 
     // Kept alive for as long as the API runs.
     let mut local_texas = None;
@@ -196,8 +229,8 @@ async fn main() -> std::io::Result<()> {
         std::env::var_os(maskinporten_actix::INTROSPECTION_ENDPOINT_ENV).is_some()
     };
     let builder = match (on_nais, local) {
-        (true, false) => Maskinporten::builder_from_env().map_err(std::io::Error::other)?,
-        (true, true) => Maskinporten::local_builder_from_env().map_err(std::io::Error::other)?,
+        (true, false) => Maskinporten::builder_from_env()?,
+        (true, true) => Maskinporten::local_builder_from_env()?,
         (false, _) => {
             let texas = LocalTexas::start();
             let builder = if local {
@@ -214,8 +247,7 @@ async fn main() -> std::io::Result<()> {
     // refuses it, also one that only takes `MaskinportenClaims`.
     let maskinporten = builder
         .exposed_scopes(maskinporten_actix::exposed_scopes!())
-        .build()
-        .map_err(std::io::Error::other)?;
+        .build()?;
 
     let server = HttpServer::new({
         let maskinporten = maskinporten.clone();
@@ -225,26 +257,41 @@ async fn main() -> std::io::Result<()> {
                 .app_data(prometheus.clone())
                 .service(read_afp)
                 .service(write_afp)
+                .service(reconciliation)
                 .service(whoami)
                 .service(health)
                 .service(metrics)
                 .service(openapi_json)
         }
     })
-    .bind(("127.0.0.1", port))?;
+    .bind(("127.0.0.1", port))
+    .map_err(|error| match error.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "port {port} is taken (is the example already running?); \
+             start it on another with PORT=8081 cargo run --example afp"
+        ),
+        _ => format!("cannot listen on 127.0.0.1:{port}: {error}"),
+    })?;
     let base = format!("http://127.0.0.1:{port}");
 
     match &local_texas {
         Some(texas) => print_local_banner(texas, &base, local),
         None => println!("AFP API on {base}, validating tokens through {maskinporten:?}"),
     }
-    server.run().await
+    server.run().await?;
+    Ok(())
 }
 
 fn print_local_banner(texas: &LocalTexas, base: &str, local: bool) {
     let hour = Duration::from_secs(3600);
     let read = texas.token().scope(READ).expires_in(hour).sign();
     let write = texas.token().scopes([READ, WRITE]).expires_in(hour).sign();
+    let other_consumer = texas
+        .token()
+        .scope(READ)
+        .consumer("974761076")
+        .expires_in(hour)
+        .sign();
     let none = texas
         .token()
         .scope("nav:helse/sykepenger/other.read")
@@ -283,6 +330,16 @@ fn print_local_banner(texas: &LocalTexas, base: &str, local: bool) {
         "read token, POST /afp -> 403 insufficient_scope",
         &read,
         &format!("-H 'Content-Type: application/json' -d '{{\"period\":\"2026-03\"}}' {base}/afp"),
+    );
+    curl(
+        "read token of NAV (991825827), GET /afp/reconciliation -> 200",
+        &read,
+        &format!("{base}/afp/reconciliation"),
+    );
+    curl(
+        "read token of another consumer (974761076), GET /afp/reconciliation -> 403 access_denied",
+        &other_consumer,
+        &format!("{base}/afp/reconciliation"),
     );
     curl(
         "token without AFP scopes, GET /afp -> 403 insufficient_scope",

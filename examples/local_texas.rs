@@ -16,17 +16,39 @@
 //! Scopes for the printed tokens: `SCOPES` (space-separated), default
 //! `nav:helse/sykepenger/afp.read`. Port: `TEXAS_PORT`, default 7164.
 
-use std::time::Duration;
+use std::{process::ExitCode, time::Duration};
 
 use maskinporten_actix::testing::LocalTexas;
 
-fn main() -> std::io::Result<()> {
-    let port = std::env::var("TEXAS_PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(7164);
+/// Starts the endpoint; a start-up error ends it with its sentence.
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("local_texas: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let port: u16 = match std::env::var("TEXAS_PORT") {
+        Ok(port) => port
+            .parse()
+            .map_err(|_| format!("TEXAS_PORT={port:?} is not a port number"))?,
+        Err(_) => 7164,
+    };
     let scopes = std::env::var("SCOPES").unwrap_or_else(|_| "nav:helse/sykepenger/afp.read".into());
-    let texas = LocalTexas::builder().port(port).start()?;
+    let texas = LocalTexas::builder()
+        .port(port)
+        .start()
+        .map_err(|error| match error.kind() {
+            std::io::ErrorKind::AddrInUse => format!(
+                "port {port} is taken (is a local_texas or a Texas already running?); \
+                 start it on another with TEXAS_PORT=7165 cargo run --example local_texas"
+            ),
+            _ => format!("cannot start on 127.0.0.1:{port}: {error}"),
+        })?;
     println!("A local Texas-compatible endpoint. Its keys are public test keys: use it on this");
     println!("machine only. Start your service with:\n");
     for (name, value) in texas.env_vars() {

@@ -198,7 +198,10 @@ fn write_stand_in(app: &Path) {
          pub enum Match {\n        All,\n        Any,\n    }\n    \
          pub mod inventory {\n        #[macro_export]\n        \
          macro_rules! __submit { ($($item:tt)*) => {}; }\n        \
-         pub use __submit as submit;\n    }\n}\n",
+         pub use __submit as submit;\n    }\n    \
+         #[macro_export]\n    \
+         macro_rules! __openapi_only { ($($item:tt)*) => {}; }\n    \
+         pub use __openapi_only as openapi_only;\n}\n",
     )
     .unwrap();
 }

@@ -62,6 +62,26 @@ pub struct GuardedHandler {
 
 inventory::collect!(GuardedHandler);
 
+/// Its input where the `openapi` feature is on, nothing where it is off:
+/// the attribute's submission of a [`GuardedHandler`] costs a build without
+/// the feature nothing to check.
+#[cfg(feature = "openapi")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __maskinporten_openapi_only {
+    ($($item:tt)*) => { $($item)* };
+}
+
+/// Its input where the `openapi` feature is on, nothing where it is off.
+#[cfg(not(feature = "openapi"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __maskinporten_openapi_only {
+    ($($item:tt)*) => {};
+}
+
+pub use crate::__maskinporten_openapi_only as openapi_only;
+
 /// The delegation option of `#[require_consumer]`, as the options of
 /// `RequireConsumer` set it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -29,7 +29,6 @@ use std::{
 
 use futures_util::FutureExt;
 
-
 use crate::{claims::ClaimSet, MaskinportenError};
 
 /// Entries held by default. At about 850 bytes resident per entry (see
@@ -206,6 +205,10 @@ fn time_left(claims: &ClaimSet) -> Duration {
         .unwrap_or(Duration::ZERO)
 }
 
+/// The most entries a cache's table is sized for up front (about 1 MiB of
+/// table); a larger bound grows the table as entries come.
+const MAX_INITIAL_ENTRIES: u64 = 65_536;
+
 impl IntrospectionCache {
     pub(crate) fn new(bounds: CacheBounds, max_ttl: Option<Duration>) -> Self {
         IntrospectionCache {
@@ -213,6 +216,10 @@ impl IntrospectionCache {
                 // Weighed in bytes: a count alone would let answers with
                 // 64 KiB of extra claims each take 64 times the memory.
                 .max_capacity(bounds.bytes)
+                // Sized for the entries it is bounded to: a cache that grows
+                // its table while a burst of new tokens comes in rehashes on
+                // their path.
+                .initial_capacity(bounds.entries.min(MAX_INITIAL_ENTRIES) as usize)
                 .weigher(move |_, claims: &Arc<ClaimSet>| bounds.weigh(claims))
                 .expire_after(UntilExpiry { max_ttl })
                 .build(),

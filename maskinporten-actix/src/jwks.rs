@@ -211,6 +211,17 @@ impl KeyStore {
             }
             state.generation
         };
+        // Boxed: the fetch's future is large, and a held key, the common
+        // case, should not make every verification's future carry it.
+        Box::pin(self.key_after_fetch(kid, seen)).await
+    }
+
+    /// [`key`](Self::key) for a `kid` not held when it looked.
+    async fn key_after_fetch(
+        self: &Arc<Self>,
+        kid: &str,
+        seen: u64,
+    ) -> Result<Arc<RsaKey>, Missing> {
         // Single flight: whoever waits here uses the outcome of the fetch in
         // progress instead of starting another. The wait is bounded by the
         // fetch's own timeout.

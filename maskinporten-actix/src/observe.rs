@@ -159,15 +159,15 @@ impl Start {
     /// finishes.
     pub(crate) fn instrument<F: Future>(&self, validation: F) -> impl Future<Output = F::Output> {
         let started = self.started;
-        let span = self.span.clone();
-        async move {
-            let output = validation.await;
+        // A combinator, not an `async` block: the block would hold the
+        // validation twice (as its capture and as the awaited future), and
+        // copy both whenever it moves.
+        futures_util::FutureExt::inspect(validation, move |_| {
             if let Some(started) = started {
                 Span::current().record("latency_us", micros(started));
             }
-            output
-        }
-        .instrument(span)
+        })
+        .instrument(self.span.clone())
     }
 
     /// The record of a request's validation, kept beside it in the

@@ -382,8 +382,10 @@ impl Maskinporten {
         }
         Counters::count(&inner.counters.misses);
         observe::cache(CacheUse::Miss);
-        let validated = cache
-            .get_or_introspect(key, || self.check(token, Some(key)))
+        // Boxed: the cache's loading future is kilobytes, and every future
+        // that holds it inline is copied whole each time it moves, on the
+        // paths that never load too.
+        let validated = Box::pin(cache.get_or_introspect(key, || self.check(token, Some(key))))
             .await
             .map_err(|error| MaskinportenError::clone(&error));
         observe::cache_entries(cache.entry_count());
@@ -509,7 +511,9 @@ impl Maskinporten {
                     ));
                 };
                 Counters::count(&counters.introspections);
-                let verdict = bounded.introspector.introspect(token, left).await;
+                // Boxed, as the HTTP exchange's future is large and the
+                // strategy's other paths should not carry it.
+                let verdict = Box::pin(bounded.introspector.introspect(token, left)).await;
                 if verdict.as_ref().err() == Some(&Failure::TIMED_OUT) {
                     // The abandoned connection closes on its own task: keep
                     // its place a moment longer, so that the endpoint never

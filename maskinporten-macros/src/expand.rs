@@ -120,9 +120,8 @@ pub(crate) fn guard(guard: Guard, checked: Checked, item: TokenStream) -> TokenS
 pub(crate) fn below_openapi_path(
     guard: Guard,
     args: &TokenStream,
-    item: &TokenStream,
+    handler: &ItemFn,
 ) -> Option<TokenStream> {
-    let mut handler = syn::parse2::<ItemFn>(item.clone()).ok()?;
     let position = handler.attrs.iter().position(|attr| {
         let segments = &attr.path().segments;
         segments.last().is_some_and(|last| last.ident == "path")
@@ -133,6 +132,7 @@ pub(crate) fn below_openapi_path(
     })?;
     let name = syn::Ident::new(guard.name(), Span::call_site());
     let ours: syn::Attribute = syn::parse_quote!(#[::maskinporten_actix::#name(#args)]);
+    let mut handler = handler.clone();
     handler.attrs.insert(position + 1, ours);
     Some(handler.into_token_stream())
 }
@@ -250,12 +250,15 @@ fn expand(guard: Guard, rule: &Rule, mut handler: ItemFn) -> TokenStream {
 
         #named
 
-        // The handler and its rule, for the OpenAPI document.
-        #private::inventory::submit! {
-            #private::GuardedHandler {
-                name: #handler_name,
-                module: ::core::module_path!(),
-                rule: <#requirement_ty as #private::Requirement>::RULE,
+        // The handler and its rule, for the OpenAPI document: nothing for
+        // the compiler to check where the `openapi` feature is off.
+        #private::openapi_only! {
+            #private::inventory::submit! {
+                #private::GuardedHandler {
+                    name: #handler_name,
+                    module: ::core::module_path!(),
+                    rule: <#requirement_ty as #private::Requirement>::RULE,
+                }
             }
         }
 
@@ -341,12 +344,15 @@ mod tests {
             ::maskinporten_actix::__private::inventory::submit! {
                 ::maskinporten_actix::__private::NamedScopes(&["nav:a/bb", "nav:c/dd"])
             }
-            // The handler and its rule, for the OpenAPI document.
-            ::maskinporten_actix::__private::inventory::submit! {
-                ::maskinporten_actix::__private::GuardedHandler {
-                    name: "afp",
-                    module: ::core::module_path!(),
-                    rule: <__maskinporten_scopes_afp as ::maskinporten_actix::__private::Requirement>::RULE,
+            // The handler and its rule, for the OpenAPI document: nothing for
+            // the compiler to check where the `openapi` feature is off.
+            ::maskinporten_actix::__private::openapi_only! {
+                ::maskinporten_actix::__private::inventory::submit! {
+                    ::maskinporten_actix::__private::GuardedHandler {
+                        name: "afp",
+                        module: ::core::module_path!(),
+                        rule: <__maskinporten_scopes_afp as ::maskinporten_actix::__private::Requirement>::RULE,
+                    }
                 }
             }
             #[doc = r" Docs."]

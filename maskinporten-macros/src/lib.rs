@@ -63,12 +63,15 @@ pub fn orgnos(input: TokenStream) -> TokenStream {
 
 /// `#[require_scope]` or `#[require_consumer]`.
 fn guard(guard: Guard, args: TokenStream2, item: TokenStream2) -> TokenStream2 {
+    // The item is parsed once, for the move below and for the rest.
+    let handler = args::handler(guard, item.clone());
     // Below `#[utoipa::path]`, the guard moves itself and expands later.
-    if let Some(moved) = expand::below_openapi_path(guard, &args, &item) {
-        return moved;
+    if let Some(handler) = &handler.value {
+        if let Some(moved) = expand::below_openapi_path(guard, &args, handler) {
+            return moved;
+        }
     }
     let rule = args::rule(guard, args);
-    let handler = args::handler(guard, item.clone());
     let checked = check::guard(guard, rule, handler);
     expand::guard(guard, checked, item)
 }
