@@ -7,7 +7,7 @@ use maskinporten_fuzz::reference;
 
 fuzz_target!(|data: &[u8]| {
     let scope = String::from_utf8_lossy(data);
-    let result = maskinporten_scope::validate(&scope);
+    let result = maskinporten_names::validate(&scope);
     assert_eq!(
         result.is_ok(),
         reference::scope_is_valid(&scope),

@@ -406,7 +406,7 @@ impl MaskinportenClaims {
             return Err(empty_requirement().rendered_with(&self.rendering));
         }
         for scope in scopes {
-            if let Err(error) = maskinporten_scope::validate(scope) {
+            if let Err(error) = maskinporten_names::validate(scope) {
                 tracing::error!(%error, "a handler required an invalid Maskinporten scope");
                 return Err(MaskinportenError::new(
                     ErrorKind::Misconfigured,

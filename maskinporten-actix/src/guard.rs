@@ -219,7 +219,7 @@ impl Scopes {
         I::Item: AsRef<str>,
     {
         let list = checked_list(scopes, ListKind::Scopes, |scope| {
-            maskinporten_scope::validate(scope).map_err(|e| e.to_string())
+            maskinporten_names::validate(scope).map_err(|e| e.to_string())
         })?;
         // A list built at run time names its scopes from now on: the
         // handles' default exposed scopes take them.
@@ -281,7 +281,7 @@ impl Orgnos {
         I::Item: AsRef<str>,
     {
         let list = checked_list(orgnos, ListKind::Orgnos, |orgno| {
-            maskinporten_scope::orgno::validate(orgno).map_err(|e| e.to_string())
+            maskinporten_names::orgno::validate(orgno).map_err(|e| e.to_string())
         })?;
         Ok(Orgnos { list })
     }

@@ -243,14 +243,14 @@ pub mod env {
 /// The NAIS scope grammar that `#[require_scope]` applies when the code
 /// compiles, for scopes only known at run time.
 pub mod scope {
-    pub use maskinporten_scope::{validate, ScopeError, ScopeErrorKind, EXAMPLE};
+    pub use maskinporten_names::{validate, ScopeError, ScopeErrorKind, EXAMPLE};
 }
 
 /// The organisation number check (nine digits, mod-11 check digit) that
 /// `#[require_consumer]` and `orgnos![]` apply when the code compiles, for
 /// numbers only known at run time.
 pub mod orgno {
-    pub use maskinporten_scope::orgno::{
+    pub use maskinporten_names::orgno::{
         check_digit, validate, OrgnoError, OrgnoErrorKind, EXAMPLE,
     };
 }

@@ -1,10 +1,48 @@
-//! Parsing and checking the arguments of `#[require_scope(...)]`,
-//! `#[require_consumer(...)]`, `scopes![...]` and `orgnos![...]`.
+//! Parsing: what the attribute or the list says, and the handler it is
+//! written on. Every mistake of syntax is collected, not just the first;
+//! whether the scopes and organisation numbers read are valid is for
+//! [`crate::check`] to say.
 
 use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::{quote, ToTokens};
 use syn::parse::{ParseStream, Parser};
-use syn::{Ident, Lit, LitStr, Token};
+use syn::{Ident, Item, ItemFn, Lit, LitStr, Token};
+
+use crate::errors::Errors;
+
+/// Which guard attribute is expanding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Guard {
+    /// `#[require_scope(...)]`.
+    Scope,
+    /// `#[require_consumer(...)]`.
+    Consumer,
+}
+
+impl Guard {
+    pub(crate) fn attribute(self) -> &'static str {
+        match self {
+            Guard::Scope => "`#[require_scope]`",
+            Guard::Consumer => "`#[require_consumer]`",
+        }
+    }
+
+    /// The attribute's name, as written in a path.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Guard::Scope => "require_scope",
+            Guard::Consumer => "require_consumer",
+        }
+    }
+
+    /// How the name of the requirement an expansion emits begins.
+    pub(crate) fn prefix(self) -> &'static str {
+        match self {
+            Guard::Scope => "__maskinporten_scopes_",
+            Guard::Consumer => "__maskinporten_consumers_",
+        }
+    }
+}
 
 /// How the listed scopes combine; mirrors `__private::Match`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,11 +51,122 @@ pub(crate) enum Match {
     Any,
 }
 
-/// The checked arguments: scopes that each satisfy the NAIS grammar, none
-/// listed twice.
-pub(crate) struct Requirement {
-    pub(crate) scopes: Vec<LitStr>,
-    pub(crate) match_: Match,
+/// What `#[require_consumer]` does with a delegated or system-user token;
+/// mirrors `__private::Delegation`.
+pub(crate) enum Delegation {
+    /// No option: judged by the organisation the token acts for.
+    Allowed,
+    /// `refuse_delegated`.
+    Refused,
+    /// `suppliers(...)`: organisation numbers.
+    Suppliers(Vec<LitStr>),
+}
+
+/// What a guard attribute requires, as written; mirrors `__private::Rule`.
+pub(crate) enum Rule {
+    /// `#[require_scope(...)]`: the scopes, and how they combine.
+    Scopes { scopes: Vec<LitStr>, match_: Match },
+    /// `#[require_consumer(...)]`: the consumers' organisation numbers, and
+    /// what to do with a delegated token.
+    Consumers {
+        consumers: Vec<LitStr>,
+        delegation: Delegation,
+    },
+}
+
+impl Rule {
+    /// The scopes of a scope rule, with how they combine.
+    pub(crate) fn scopes(&self) -> Option<(&[LitStr], Match)> {
+        match self {
+            Rule::Scopes { scopes, match_ } => Some((scopes, *match_)),
+            Rule::Consumers { .. } => None,
+        }
+    }
+
+    /// Every organisation number written: the consumers, then the
+    /// suppliers. None for a scope rule.
+    pub(crate) fn orgnos(&self) -> Vec<LitStr> {
+        match self {
+            Rule::Scopes { .. } => Vec::new(),
+            Rule::Consumers {
+                consumers,
+                delegation,
+            } => {
+                let suppliers = match delegation {
+                    Delegation::Suppliers(suppliers) => &suppliers[..],
+                    Delegation::Allowed | Delegation::Refused => &[],
+                };
+                consumers.iter().chain(suppliers).cloned().collect()
+            }
+        }
+    }
+}
+
+/// What was read, and the mistakes found on the way. A value read in part
+/// comes with the errors, so that the checks can still report what is
+/// wrong with the part that was read.
+pub(crate) struct Parsed<T> {
+    pub(crate) value: Option<T>,
+    pub(crate) errors: Errors,
+}
+
+impl<T> Parsed<T> {
+    fn error(error: syn::Error) -> Self {
+        let mut errors = Errors::default();
+        errors.push(error);
+        Parsed {
+            value: None,
+            errors,
+        }
+    }
+}
+
+/// Reads the arguments of `guard`.
+pub(crate) fn rule(guard: Guard, args: TokenStream) -> Parsed<Rule> {
+    match guard {
+        Guard::Scope => scopes(args),
+        Guard::Consumer => consumers(args),
+    }
+}
+
+/// Reads the item a guard attribute is written on: it must be a function.
+pub(crate) fn handler(guard: Guard, item: TokenStream) -> Parsed<ItemFn> {
+    match syn::parse2::<Item>(item) {
+        Ok(Item::Fn(handler)) => Parsed {
+            value: Some(handler),
+            errors: Errors::default(),
+        },
+        Ok(other) => Parsed::error(not_a_function(guard, &other)),
+        Err(e) => Parsed::error(e),
+    }
+}
+
+/// The error for anything but a function, on its keyword and name rather
+/// than its whole body.
+fn not_a_function(guard: Guard, item: &Item) -> syn::Error {
+    let message = format!("{} goes on an `async fn` handler", guard.attribute());
+    match item_head(item) {
+        Some(head) => syn::Error::new_spanned(head, message),
+        None => syn::Error::new(Span::call_site(), message),
+    }
+}
+
+fn item_head(item: &Item) -> Option<TokenStream> {
+    fn head(keyword: &dyn ToTokens, name: &dyn ToTokens) -> Option<TokenStream> {
+        Some(quote!(#keyword #name))
+    }
+    match item {
+        Item::Struct(i) => head(&i.struct_token, &i.ident),
+        Item::Enum(i) => head(&i.enum_token, &i.ident),
+        Item::Union(i) => head(&i.union_token, &i.ident),
+        Item::Trait(i) => head(&i.trait_token, &i.ident),
+        Item::Mod(i) => head(&i.mod_token, &i.ident),
+        Item::Const(i) => head(&i.const_token, &i.ident),
+        Item::Static(i) => head(&i.static_token, &i.ident),
+        Item::Type(i) => head(&i.type_token, &i.ident),
+        Item::Impl(i) => head(&i.impl_token, &i.self_ty),
+        _ => None,
+    }
 }
 
 /// One top-level argument, kept apart until every one has been read so that
@@ -33,51 +182,63 @@ enum Arg {
 
 const EXPECTED: &str = "expected a string literal scope or `any(...)`";
 
-/// Parses and checks `args`; every problem found is in the error, not just
-/// the first, so one build shows every bad scope.
-pub(crate) fn parse(args: TokenStream) -> syn::Result<Requirement> {
+/// Reads the arguments of `#[require_scope(...)]`. An argument that
+/// cannot be read is reported and left out, so the arguments after it are
+/// still read, and checked.
+fn scopes(args: TokenStream) -> Parsed<Rule> {
     if args.is_empty() {
-        return Err(syn::Error::new(
+        return Parsed::error(syn::Error::new(
             Span::call_site(),
             format!(
                 "`#[require_scope]` needs at least one scope, as in \
                  `#[require_scope(\"{}\")]`",
-                maskinporten_scope::EXAMPLE
+                maskinporten_names::EXAMPLE
             ),
         ));
     }
     let mut errors = Errors::default();
-    let parsed = Parser::parse2(
+    let parsed = match Parser::parse2(
         |input: ParseStream| parse_list(input, false, &mut errors),
         args,
-    )?;
+    ) {
+        Ok(parsed) => parsed,
+        Err(e) => return Parsed::error(e),
+    };
 
-    let mut requirement: Option<Requirement> = None;
+    let mut rule: Option<Rule> = None;
     for arg in parsed {
-        match (arg, &mut requirement) {
+        match (arg, &mut rule) {
             (Arg::Scope(scope), None) => {
-                requirement = Some(Requirement {
+                rule = Some(Rule::Scopes {
                     scopes: vec![scope],
                     match_: Match::All,
                 })
             }
             (Arg::Any { scopes, .. }, None) => {
-                requirement = Some(Requirement {
+                rule = Some(Rule::Scopes {
                     scopes,
                     match_: Match::Any,
                 })
             }
-            (Arg::Scope(scope), Some(r)) if r.match_ == Match::All => r.scopes.push(scope),
+            (
+                Arg::Scope(scope),
+                Some(Rule::Scopes {
+                    scopes,
+                    match_: Match::All,
+                }),
+            ) => scopes.push(scope),
             (Arg::Scope(scope), Some(_)) => errors.push(mixed_any(scope)),
             (Arg::Any { tokens, .. }, Some(_)) => errors.push(mixed_any(tokens)),
         }
     }
-    if let Some(requirement) = &requirement {
-        check_scopes(&requirement.scopes, &mut errors);
-    }
-    errors.finish()?;
     // Without errors, at least one argument was a scope or a non-empty `any`.
-    requirement.ok_or_else(|| syn::Error::new(Span::call_site(), EXPECTED))
+    if rule.is_none() && errors.is_empty() {
+        errors.push(syn::Error::new(Span::call_site(), EXPECTED));
+    }
+    Parsed {
+        value: rule,
+        errors,
+    }
 }
 
 /// Reads a comma-separated list of arguments; inside `any(...)`, `nested`
@@ -207,34 +368,6 @@ fn mixed_any(tokens: impl ToTokens) -> syn::Error {
     )
 }
 
-/// Checks each scope against the NAIS grammar and for repeats.
-fn check_scopes(scopes: &[LitStr], errors: &mut Errors) {
-    let mut seen: Vec<String> = Vec::with_capacity(scopes.len());
-    for lit in scopes {
-        let scope = lit.value();
-        if let Err(err) = maskinporten_scope::validate(&scope) {
-            // "the scope is empty" needs no empty quote before it.
-            let quoted = match scope.is_empty() {
-                true => String::new(),
-                false => format!(" `{}`", scope.escape_debug()),
-            };
-            errors.push(syn::Error::new(
-                lit.span(),
-                format!(
-                    "invalid Maskinporten scope{quoted}: {err}; a valid scope looks like `{}`",
-                    maskinporten_scope::EXAMPLE
-                ),
-            ));
-        } else if seen.contains(&scope) {
-            errors.push(syn::Error::new(
-                lit.span(),
-                format!("the scope `{scope}` is listed twice"),
-            ));
-        }
-        seen.push(scope);
-    }
-}
-
 /// What a plain list of string literals holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum List {
@@ -245,17 +378,17 @@ pub(crate) enum List {
 }
 
 impl List {
-    fn item(self) -> &'static str {
+    pub(crate) fn item(self) -> &'static str {
         match self {
             List::Scopes => "scope",
             List::Orgnos => "organisation number",
         }
     }
 
-    fn example(self) -> &'static str {
+    pub(crate) fn example(self) -> &'static str {
         match self {
-            List::Scopes => maskinporten_scope::EXAMPLE,
-            List::Orgnos => maskinporten_scope::orgno::EXAMPLE,
+            List::Scopes => maskinporten_names::EXAMPLE,
+            List::Orgnos => maskinporten_names::orgno::EXAMPLE,
         }
     }
 }
@@ -284,17 +417,12 @@ fn expected_literal(list: List) -> String {
     )
 }
 
-/// Parses and checks the comma-separated string literals of `scopes![...]`
-/// or `orgnos![...]`: every problem found is in the error. `usage` is the
-/// form the messages show, such as `scopes![...]`, with `...` standing for
-/// the list.
-pub(crate) fn parse_literals(
-    args: TokenStream,
-    list: List,
-    usage: &str,
-) -> syn::Result<Vec<LitStr>> {
+/// Reads the comma-separated string literals of `scopes![...]` or
+/// `orgnos![...]`. `usage` is the form the messages show, such as
+/// `scopes![...]`, with `...` standing for the list.
+pub(crate) fn literals(args: TokenStream, list: List, usage: &str) -> Parsed<Vec<LitStr>> {
     if args.is_empty() {
-        return Err(empty_list(list, usage));
+        return Parsed::error(empty_list(list, usage));
     }
     let mut errors = Errors::default();
     let expected = expected_literal(list);
@@ -328,13 +456,14 @@ pub(crate) fn parse_literals(
             Ok(literals)
         },
         args,
-    )?;
-    match list {
-        List::Scopes => check_scopes(&literals, &mut errors),
-        List::Orgnos => check_orgnos(&literals, &mut errors),
+    );
+    match literals {
+        Ok(literals) => Parsed {
+            value: Some(literals),
+            errors,
+        },
+        Err(e) => Parsed::error(e),
     }
-    errors.finish()?;
-    Ok(literals)
 }
 
 /// Reads one argument that should be a string literal of `list`: the
@@ -391,36 +520,7 @@ fn parse_literal(
     Ok(None)
 }
 
-/// What `#[require_consumer]` does with a delegated or system-user token;
-/// mirrors `__private::Delegation`.
-pub(crate) enum Delegation {
-    /// No option: judged by the organisation the token acts for.
-    Allowed,
-    /// `refuse_delegated`.
-    Refused,
-    /// `suppliers(...)`: organisation numbers, checked.
-    Suppliers(Vec<LitStr>),
-}
-
-/// The checked arguments of `#[require_consumer]`.
-pub(crate) struct Consumers {
-    pub(crate) consumers: Vec<LitStr>,
-    pub(crate) delegation: Delegation,
-}
-
-impl Consumers {
-    /// Every organisation number written: the consumers, then the
-    /// suppliers.
-    pub(crate) fn orgnos(&self) -> Vec<LitStr> {
-        let suppliers = match &self.delegation {
-            Delegation::Suppliers(suppliers) => &suppliers[..],
-            Delegation::Allowed | Delegation::Refused => &[],
-        };
-        self.consumers.iter().chain(suppliers).cloned().collect()
-    }
-}
-
-const REFUSE_DELEGATED: &str = "refuse_delegated";
+pub(crate) const REFUSE_DELEGATED: &str = "refuse_delegated";
 const SUPPLIERS: &str = "suppliers";
 /// A supplier in the messages: a valid organisation number other than
 /// the consumer of the examples.
@@ -440,18 +540,17 @@ fn is_known_option(ident: Ident) -> bool {
     ident == REFUSE_DELEGATED || ident == SUPPLIERS
 }
 
-/// Parses and checks the arguments of `#[require_consumer(...)]`: the
-/// consumers' organisation numbers, then at most one option,
-/// `refuse_delegated` or `suppliers("...", ...)`. Every problem found is in
-/// the error.
-pub(crate) fn parse_consumers(args: TokenStream) -> syn::Result<Consumers> {
+/// Reads the arguments of `#[require_consumer(...)]`: the consumers'
+/// organisation numbers, then at most one option, `refuse_delegated` or
+/// `suppliers("...", ...)`.
+fn consumers(args: TokenStream) -> Parsed<Rule> {
     let list = List::Orgnos;
     if args.is_empty() {
-        return Err(empty_list(list, "#[require_consumer(...)]"));
+        return Parsed::error(empty_list(list, "#[require_consumer(...)]"));
     }
     let mut errors = Errors::default();
     let expected = expected_literal(list);
-    let (consumers, option) = Parser::parse2(
+    let parsed = Parser::parse2(
         |input: ParseStream| {
             let mut consumers = Vec::new();
             // The first option given, with its tokens.
@@ -480,28 +579,19 @@ pub(crate) fn parse_consumers(args: TokenStream) -> syn::Result<Consumers> {
             Ok((consumers, option))
         },
         args,
-    )?;
+    );
+    let (consumers, option) = match parsed {
+        Ok(parsed) => parsed,
+        Err(e) => return Parsed::error(e),
+    };
     let delegation = option.map_or(Delegation::Allowed, |(_, delegation)| delegation);
-    check_orgnos(&consumers, &mut errors);
-    if let Delegation::Suppliers(suppliers) = &delegation {
-        check_orgnos(suppliers, &mut errors);
+    Parsed {
+        value: Some(Rule::Consumers {
+            consumers,
+            delegation,
+        }),
+        errors,
     }
-    errors.finish()?;
-    if consumers.is_empty() {
-        // Without errors, the arguments were options only.
-        return Err(syn::Error::new(
-            Span::call_site(),
-            format!(
-                "`#[require_consumer]` needs at least one organisation number before its \
-                 options, as in `#[require_consumer(\"{}\", {REFUSE_DELEGATED})]`",
-                list.example()
-            ),
-        ));
-    }
-    Ok(Consumers {
-        consumers,
-        delegation,
-    })
 }
 
 /// Reads one option of `#[require_consumer]`, which [`peek_option`] found
@@ -583,50 +673,4 @@ fn parse_option(
         ))),
     }
     Ok(())
-}
-
-/// Checks each organisation number (nine digits, mod-11 check digit) and
-/// for repeats.
-fn check_orgnos(orgnos: &[LitStr], errors: &mut Errors) {
-    let mut seen: Vec<String> = Vec::with_capacity(orgnos.len());
-    for lit in orgnos {
-        let orgno = lit.value();
-        if let Err(err) = maskinporten_scope::orgno::validate(&orgno) {
-            let quoted = match orgno.is_empty() {
-                true => String::new(),
-                false => format!(" `{}`", orgno.escape_debug()),
-            };
-            errors.push(syn::Error::new(
-                lit.span(),
-                format!("invalid organisation number{quoted}: {err}"),
-            ));
-        } else if seen.contains(&orgno) {
-            errors.push(syn::Error::new(
-                lit.span(),
-                format!("the organisation number `{orgno}` is listed twice"),
-            ));
-        }
-        seen.push(orgno);
-    }
-}
-
-/// Collects errors so that one expansion reports all of them.
-#[derive(Default)]
-pub(crate) struct Errors(Option<syn::Error>);
-
-impl Errors {
-    pub(crate) fn push(&mut self, error: syn::Error) {
-        match &mut self.0 {
-            Some(errors) => errors.combine(error),
-            None => self.0 = Some(error),
-        }
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_none()
-    }
-
-    pub(crate) fn finish(self) -> syn::Result<()> {
-        self.0.map_or(Ok(()), Err)
-    }
 }

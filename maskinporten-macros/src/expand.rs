@@ -1,78 +1,34 @@
-//! Rewriting the handler: its arguments move behind `Guarded`, which checks
-//! the token before extracting them; and the checked lists of `scopes![]`
-//! and `orgnos![]`.
+//! Emitting: the handler rewritten so that its arguments move behind
+//! `Guarded`, which checks the token before extracting them; the lists of
+//! `scopes![]`, `orgnos![]` and `exposed_scopes!()`; and, for what the
+//! checks found wrong, the errors. Nothing here reads a file or decides
+//! what is valid: [`crate::check`] did.
+
+use std::sync::Arc;
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
-use syn::{FnArg, Item, ItemFn, Token, Type};
+use syn::{FnArg, ItemFn, LitStr, Token, Type};
 
-use crate::args::{self, Consumers, Delegation, Errors, List, Match, Requirement};
+use crate::args::{Delegation, Guard, List, Match, Rule};
+use crate::check::{Checked, Usable};
 use crate::manifest::{self, Manifests};
 use crate::once;
 
-/// Which guard attribute is expanding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Guard {
-    /// `#[require_scope(...)]`.
-    Scope,
-    /// `#[require_consumer(...)]`.
-    Consumer,
-}
-
-impl Guard {
-    fn attribute(self) -> &'static str {
-        match self {
-            Guard::Scope => "`#[require_scope]`",
-            Guard::Consumer => "`#[require_consumer]`",
-        }
-    }
-
-    /// The attribute's name, as written in a path.
-    fn name(self) -> &'static str {
-        match self {
-            Guard::Scope => "require_scope",
-            Guard::Consumer => "require_consumer",
-        }
-    }
-
-    fn prefix(self) -> &'static str {
-        match self {
-            Guard::Scope => "__maskinporten_scopes_",
-            Guard::Consumer => "__maskinporten_consumers_",
-        }
-    }
-}
-
-/// What the attribute requires, checked.
-enum Rule {
-    Scopes(Requirement),
-    Consumers(Consumers),
-}
-
 /// `scopes![...]` or `orgnos![...]`: the checked list, or the errors.
-pub(crate) fn list(input: TokenStream, list: List) -> TokenStream {
-    let (usage, ty) = match list {
-        List::Scopes => ("scopes![...]", quote!(Scopes)),
-        List::Orgnos => ("orgnos![...]", quote!(Orgnos)),
+pub(crate) fn list(
+    list: List,
+    checked: syn::Result<(Vec<LitStr>, Option<Arc<Manifests>>)>,
+) -> TokenStream {
+    let ty = match list {
+        List::Scopes => quote!(Scopes),
+        List::Orgnos => quote!(Orgnos),
     };
-    let checked = args::parse_literals(input, list, usage).and_then(|literals| {
-        let manifests = manifest::load()?;
-        if let Some(manifests) = &manifests {
-            let mut errors = Errors::default();
-            match list {
-                List::Scopes => manifests.check_scopes(&literals, &mut errors),
-                // No scope is in sight of the list: its consumers are checked
-                // against every scope the application exposes.
-                List::Orgnos => manifests.check_consumers(None, &literals, &mut errors),
-            }
-            errors.finish()?;
-        }
-        Ok((literals, manifest::tracking_once(manifests.as_deref())))
-    });
     match checked {
-        Ok((literals, tracking)) => {
+        Ok((literals, manifests)) => {
+            let tracking = manifest::tracking_once(manifests.as_deref());
             let named = match list {
                 List::Scopes => named_scopes(&literals),
                 List::Orgnos => TokenStream::new(),
@@ -91,29 +47,10 @@ pub(crate) fn list(input: TokenStream, list: List) -> TokenStream {
 
 /// `exposed_scopes!()`: the enabled scopes of the configured manifests, as
 /// a `&'static [&'static str]`.
-pub(crate) fn exposed_scopes(input: TokenStream) -> TokenStream {
+pub(crate) fn exposed_scopes(checked: syn::Result<(Vec<String>, Arc<Manifests>)>) -> TokenStream {
     let exposed = syn::Ident::new("__MASKINPORTEN_EXPOSED", Span::mixed_site());
-    let scopes = match input.is_empty() {
-        false => Err(syn::Error::new_spanned(
-            input,
-            "`exposed_scopes!()` takes no arguments: it reads the scopes from the NAIS manifest \
-             named in Cargo.toml",
-        )),
-        true => manifest::load().and_then(|manifests| match manifests {
-            Some(manifests) => manifests
-                .exposed()
-                .map(|scopes| (scopes, manifest::tracking_once(Some(&*manifests))))
-                .map_err(|message| syn::Error::new(Span::call_site(), message)),
-            None => Err(syn::Error::new(
-                Span::call_site(),
-                "`exposed_scopes!()` reads the scopes the application exposes from its NAIS \
-                 manifest, and none is named: add `nais-manifest = \".nais/app.yaml\"` under \
-                 `[package.metadata.maskinporten]` in Cargo.toml",
-            )),
-        }),
-    };
-    let (tracking, scopes) = match scopes {
-        Ok((scopes, tracking)) => (tracking, scopes),
+    let (tracking, scopes) = match checked {
+        Ok((scopes, manifests)) => (manifest::tracking_once(Some(&*manifests)), scopes),
         Err(errors) => (errors.to_compile_error(), Vec::new()),
     };
     let named = named_scopes(&scopes);
@@ -148,74 +85,43 @@ fn named_scopes<T: ToTokens>(scopes: &[T]) -> TokenStream {
 /// longer argument lists are nested in tuples of at most this many.
 const MAX_TUPLE: usize = 16;
 
-/// Entry point: the expansion, or the untouched item plus the errors, so a
-/// mistake gives its own message and not a cascade about a missing handler.
-pub(crate) fn guard(guard: Guard, args: TokenStream, item: TokenStream) -> TokenStream {
-    // The item is parsed once, for the check below and for the expansion.
-    let parsed = syn::parse2::<Item>(item.clone());
-    if let Ok(Item::Fn(handler)) = &parsed {
-        if let Some(deferred) = below_openapi_path(guard, &args, handler) {
-            return deferred;
-        }
-    }
-    let mut errors = Errors::default();
-    let rule = match guard {
-        Guard::Scope => args::parse(args).map(Rule::Scopes),
-        Guard::Consumer => args::parse_consumers(args).map(Rule::Consumers),
+/// A checked guard attribute: the expansion, or, when the attribute or
+/// its handler is wrong, the untouched item plus the errors, so a mistake
+/// gives its own message and not a cascade about a missing handler.
+///
+/// What the manifests say against a rule leaves the expansion right, so it
+/// goes out with their errors: the handler, its requirement and a
+/// `#[require_consumer]` stacked below stay as they will be once the
+/// manifest or the rule is fixed. Left out, the stacked attribute's import
+/// drew an `unused import` warning, and following it broke the build after
+/// the fix.
+pub(crate) fn guard(guard: Guard, checked: Checked, item: TokenStream) -> TokenStream {
+    let Usable {
+        rule,
+        handler,
+        manifests,
+        errors,
+    } = match checked {
+        Checked::Usable(usable) => *usable,
+        Checked::Unusable(errors) => return error_output(item, errors),
     };
-    let requirement = rule.map_err(|e| errors.push(e)).ok();
-    let mut handler = match parsed {
-        Ok(Item::Fn(handler)) => check_handler(guard, &handler)
-            .map_err(|e| errors.push(e))
-            .ok()
-            .map(|()| handler),
-        Ok(other) => {
-            errors.push(not_a_function(guard, &other));
-            None
-        }
-        Err(e) => {
-            errors.push(e);
-            None
-        }
-    };
-    // The NAIS manifests, once the attribute itself is right.
-    let mut loaded = None;
-    let mut consumers_checked = false;
-    if let (true, Some(rule), Some(handler)) = (errors.is_empty(), &requirement, &handler) {
-        match manifest::load() {
-            Ok(manifests) => {
-                if let Some(manifests) = &manifests {
-                    consumers_checked = check_against(rule, handler, manifests, &mut errors);
-                }
-                loaded = manifests;
-            }
-            Err(e) => errors.push(e),
-        }
+    let mut output = manifest::tracking_once(manifests.as_deref());
+    output.extend(expand(guard, &rule, handler));
+    if let Err(errors) = errors.finish() {
+        output.extend(errors.to_compile_error());
     }
-    match (errors.finish(), requirement, handler.take()) {
-        (Ok(()), Some(requirement), Some(handler)) => {
-            let mut output = manifest::tracking_once(loaded.as_deref());
-            output.extend(expand(guard, &requirement, handler));
-            output
-        }
-        // The stacked `#[require_consumer]` whose list was checked here is
-        // left out: expanding it after all would report its list twice.
-        (Err(errors), _, Some(mut handler)) if consumers_checked => {
-            handler
-                .attrs
-                .retain(|attr| !is_attribute(attr, Guard::Consumer));
-            error_output(handler.into_token_stream(), errors)
-        }
-        (Err(errors), ..) => error_output(item, errors),
-        (Ok(()), ..) => unreachable!("a missing requirement or handler records an error"),
-    }
+    output
 }
 
 /// When `#[utoipa::path]` is written below the guard, the guard moves
 /// itself below it, so that utoipa reads the handler's own arguments (its
 /// path, query and body), not the guard's wrapper: the item comes back
 /// unchanged but for the attribute's place.
-fn below_openapi_path(guard: Guard, args: &TokenStream, handler: &ItemFn) -> Option<TokenStream> {
+pub(crate) fn below_openapi_path(
+    guard: Guard,
+    args: &TokenStream,
+    handler: &ItemFn,
+) -> Option<TokenStream> {
     let position = handler.attrs.iter().position(|attr| {
         let segments = &attr.path().segments;
         segments.last().is_some_and(|last| last.ident == "path")
@@ -229,85 +135,6 @@ fn below_openapi_path(guard: Guard, args: &TokenStream, handler: &ItemFn) -> Opt
     let mut handler = handler.clone();
     handler.attrs.insert(position + 1, ours);
     Some(handler.into_token_stream())
-}
-
-/// Checks the rule against the manifests: the scopes must be exposed, and
-/// the consumers (and the suppliers of `suppliers(...)`) must be ones
-/// Maskinporten gives a token for them. When
-/// `#[require_scope]` and `#[require_consumer]` are stacked, whichever
-/// expands first sees the other still written on the handler, and checks
-/// the pair; the second then sees the first's expansion and checks no
-/// consumers again. Returns whether a stacked `#[require_consumer]` was
-/// checked here.
-fn check_against(
-    rule: &Rule,
-    handler: &ItemFn,
-    manifests: &Manifests,
-    errors: &mut Errors,
-) -> bool {
-    match rule {
-        Rule::Scopes(requirement) => {
-            manifests.check_scopes(&requirement.scopes, errors);
-            let stacked = stacked(handler, Guard::Consumer)
-                .and_then(|tokens| args::parse_consumers(tokens).ok());
-            if let Some(consumers) = &stacked {
-                let scopes = (&requirement.scopes[..], requirement.match_);
-                manifests.check_consumers(Some(scopes), &consumers.orgnos(), errors);
-            }
-            stacked.is_some()
-        }
-        Rule::Consumers(consumers) => {
-            let orgnos = &consumers.orgnos();
-            match stacked(handler, Guard::Scope) {
-                // A malformed `#[require_scope]` reports itself.
-                Some(tokens) => {
-                    if let Ok(requirement) = args::parse(tokens) {
-                        let scopes = (&requirement.scopes[..], requirement.match_);
-                        manifests.check_consumers(Some(scopes), orgnos, errors);
-                    }
-                }
-                None if guarded_by_scopes(handler) => {}
-                // Guarded by a route tree's scopes, perhaps: checked against
-                // every scope the application exposes.
-                None => manifests.check_consumers(None, orgnos, errors),
-            }
-            false
-        }
-    }
-}
-
-fn is_attribute(attr: &syn::Attribute, guard: Guard) -> bool {
-    attr.path()
-        .segments
-        .last()
-        .is_some_and(|segment| segment.ident == guard.name())
-}
-
-/// The arguments of the other guard attribute, written on the handler and
-/// not expanded yet.
-fn stacked(handler: &ItemFn, guard: Guard) -> Option<TokenStream> {
-    let attr = handler
-        .attrs
-        .iter()
-        .find(|attr| is_attribute(attr, guard))?;
-    Some(attr.meta.require_list().ok()?.tokens.clone())
-}
-
-/// Whether `#[require_scope]` expanded on this handler already: its one
-/// argument is then the guard of a scope requirement.
-fn guarded_by_scopes(handler: &ItemFn) -> bool {
-    let mut inputs = handler.sig.inputs.iter();
-    match (inputs.next(), inputs.next()) {
-        (Some(FnArg::Typed(arg)), None) => {
-            matches!(&*arg.pat, syn::Pat::Ident(p) if p.ident == "__maskinporten_guarded")
-                && arg
-                    .ty
-                    .to_token_stream()
-                    .to_string()
-                    .contains(Guard::Scope.prefix())
-        }
-        _ => false,
-    }
 }
 
 /// The item as written, then the errors.
@@ -326,88 +153,6 @@ fn error_output(item: TokenStream, errors: syn::Error) -> TokenStream {
     output
 }
 
-/// Checks what the rewrite needs of the handler's signature.
-fn check_handler(guard: Guard, handler: &ItemFn) -> syn::Result<()> {
-    let sig = &handler.sig;
-    let attribute = guard.attribute();
-    let mut errors = Errors::default();
-    if sig.asyncness.is_none() {
-        errors.push(syn::Error::new(
-            sig.fn_token.span,
-            format!("{attribute} goes on an `async fn` handler; add `async`"),
-        ));
-    }
-    for input in &sig.inputs {
-        match input {
-            FnArg::Receiver(receiver) => errors.push(syn::Error::new_spanned(
-                receiver,
-                format!(
-                    "{attribute} goes on a free `async fn` handler, not on a method taking `self`"
-                ),
-            )),
-            // A tuple pattern has no place for them, and only `cfg`-like
-            // lint attributes are allowed on parameters anyway.
-            FnArg::Typed(arg) => {
-                if let Some(attr) = arg.attrs.first() {
-                    errors.push(syn::Error::new_spanned(
-                        attr,
-                        format!("{attribute} does not support attributes on handler arguments"),
-                    ));
-                }
-            }
-        }
-    }
-    // Only when the rest is fine: the one error then says all there is.
-    if errors.is_empty() && crate::context::in_impl_block(guard.name(), &sig.ident) {
-        let ident = &sig.ident;
-        let fn_token = &sig.fn_token;
-        errors.push(syn::Error::new_spanned(
-            quote!(#fn_token #ident),
-            format!(
-                "{attribute} goes on a free `async fn` handler, not on an associated function \
-                 of an `impl` block: the guard's requirement is an item beside the handler, and \
-                 an `impl` block cannot hold one; move `{ident}` out of the `impl`, to module \
-                 level, and register it from there"
-            ),
-        ));
-    }
-    if let Some(variadic) = &sig.variadic {
-        errors.push(syn::Error::new_spanned(
-            variadic,
-            "a handler cannot be variadic",
-        ));
-    }
-    errors.finish()
-}
-
-/// The error for anything but a function, on its keyword and name rather
-/// than its whole body.
-fn not_a_function(guard: Guard, item: &Item) -> syn::Error {
-    let message = format!("{} goes on an `async fn` handler", guard.attribute());
-    match item_head(item) {
-        Some(head) => syn::Error::new_spanned(head, message),
-        None => syn::Error::new(Span::call_site(), message),
-    }
-}
-
-fn item_head(item: &Item) -> Option<TokenStream> {
-    fn head(keyword: &dyn ToTokens, name: &dyn ToTokens) -> Option<TokenStream> {
-        Some(quote!(#keyword #name))
-    }
-    match item {
-        Item::Struct(i) => head(&i.struct_token, &i.ident),
-        Item::Enum(i) => head(&i.enum_token, &i.ident),
-        Item::Union(i) => head(&i.union_token, &i.ident),
-        Item::Trait(i) => head(&i.trait_token, &i.ident),
-        Item::Mod(i) => head(&i.mod_token, &i.ident),
-        Item::Const(i) => head(&i.const_token, &i.ident),
-        Item::Static(i) => head(&i.static_token, &i.ident),
-        Item::Type(i) => head(&i.type_token, &i.ident),
-        Item::Impl(i) => head(&i.impl_token, &i.self_ty),
-        _ => None,
-    }
-}
-
 /// The expansion described in `maskinporten_actix::__private`: a unit struct
 /// naming the requirement, and the handler taking `Guarded<that struct, its
 /// own arguments>`.
@@ -421,19 +166,18 @@ fn expand(guard: Guard, rule: &Rule, mut handler: ItemFn) -> TokenStream {
     let handler_name = name.unraw().to_string();
     let mut named = TokenStream::new();
     let rule = match rule {
-        Rule::Scopes(requirement) => {
-            let scopes = &requirement.scopes;
+        Rule::Scopes { scopes, match_ } => {
             named = named_scopes(scopes);
-            let match_ = match requirement.match_ {
+            let match_ = match match_ {
                 Match::All => quote!(All),
                 Match::Any => quote!(Any),
             };
             quote!(#private::Rule::Scopes(&[#(#scopes),*], #private::Match::#match_))
         }
-        Rule::Consumers(Consumers {
+        Rule::Consumers {
             consumers,
             delegation,
-        }) => {
+        } => {
             let delegation = match delegation {
                 Delegation::Allowed => quote!(#private::Delegation::Allowed),
                 Delegation::Refused => quote!(#private::Delegation::Refused),
@@ -567,7 +311,7 @@ mod tests {
     }
 
     fn expansion(args: TokenStream, item: TokenStream) -> String {
-        text(guard(Guard::Scope, args, item))
+        text(crate::guard(Guard::Scope, args, item))
     }
 
     #[test]
@@ -729,7 +473,7 @@ mod tests {
 
     #[test]
     fn require_consumer_expands_to_a_consumer_requirement() {
-        let actual = text(guard(
+        let actual = text(crate::guard(
             Guard::Consumer,
             quote!("991825827", "974760673"),
             quote!(
@@ -751,7 +495,7 @@ mod tests {
     #[test]
     fn require_consumer_options_expand_to_the_delegation_of_the_rule() {
         let rule = |args: TokenStream| {
-            text(guard(
+            text(crate::guard(
                 Guard::Consumer,
                 args,
                 quote!(
@@ -779,7 +523,7 @@ mod tests {
 
     #[test]
     fn require_consumer_names_itself_in_handler_errors() {
-        let actual = text(guard(
+        let actual = text(crate::guard(
             Guard::Consumer,
             quote!("991825827"),
             quote!(
@@ -798,7 +542,7 @@ mod tests {
     fn lists_expand_to_checked_constructors() {
         let tracking = text(crate::manifest::tracking(None));
         assert_eq!(
-            text(list(quote!("nav:a/bb", "nav:c/dd"), List::Scopes)),
+            text(crate::list(quote!("nav:a/bb", "nav:c/dd"), List::Scopes)),
             format!(
                 "{{{tracking}{}{}}}",
                 text(quote!(
@@ -812,7 +556,7 @@ mod tests {
             )
         );
         assert_eq!(
-            text(list(quote!("991825827",), List::Orgnos)),
+            text(crate::list(quote!("991825827",), List::Orgnos)),
             format!(
                 "{{{tracking}{}}}",
                 text(quote!(::maskinporten_actix::Orgnos::__checked(&[
@@ -824,7 +568,7 @@ mod tests {
 
     #[test]
     fn a_bad_list_is_only_errors() {
-        let actual = text(list(quote!("123456789", "99182582"), List::Orgnos));
+        let actual = text(crate::list(quote!("123456789", "99182582"), List::Orgnos));
         assert!(actual.starts_with("{::core::compile_error!"), "{actual}");
         assert!(actual.ends_with("__checked(&[])}"), "{actual}");
     }

@@ -8,17 +8,23 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// Each macro reads as three steps: `args` parses what is written, `check`
+// asks the NAIS grammar, the handler's place in the source and the NAIS
+// manifests whether it is right, and `expand` emits the code, or the item
+// with the errors.
 mod args;
 mod cache;
+mod check;
 mod context;
+mod errors;
 mod expand;
 mod manifest;
 mod once;
 
 use proc_macro::TokenStream;
+use proc_macro2::TokenStream as TokenStream2;
 
-use args::List;
-use expand::Guard;
+use args::{Guard, List};
 
 // The macros are documented where users see them, on their re-exports in
 // `maskinporten-actix` (where the examples also run as doctests): rustdoc
@@ -28,29 +34,54 @@ use expand::Guard;
 #[allow(missing_docs)]
 #[proc_macro_attribute]
 pub fn require_scope(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::guard(Guard::Scope, args.into(), item.into()).into()
+    guard(Guard::Scope, args.into(), item.into()).into()
 }
 
 #[allow(missing_docs)]
 #[proc_macro_attribute]
 pub fn require_consumer(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::guard(Guard::Consumer, args.into(), item.into()).into()
+    guard(Guard::Consumer, args.into(), item.into()).into()
 }
 
 #[allow(missing_docs)]
 #[proc_macro]
 pub fn scopes(input: TokenStream) -> TokenStream {
-    expand::list(input.into(), List::Scopes).into()
+    list(input.into(), List::Scopes).into()
 }
 
 #[allow(missing_docs)]
 #[proc_macro]
 pub fn exposed_scopes(input: TokenStream) -> TokenStream {
-    expand::exposed_scopes(input.into()).into()
+    expand::exposed_scopes(check::exposed_scopes(input.into())).into()
 }
 
 #[allow(missing_docs)]
 #[proc_macro]
 pub fn orgnos(input: TokenStream) -> TokenStream {
-    expand::list(input.into(), List::Orgnos).into()
+    list(input.into(), List::Orgnos).into()
+}
+
+/// `#[require_scope]` or `#[require_consumer]`.
+fn guard(guard: Guard, args: TokenStream2, item: TokenStream2) -> TokenStream2 {
+    // The item is parsed once, for the move below and for the rest.
+    let handler = args::handler(guard, item.clone());
+    // Below `#[utoipa::path]`, the guard moves itself and expands later.
+    if let Some(handler) = &handler.value {
+        if let Some(moved) = expand::below_openapi_path(guard, &args, handler) {
+            return moved;
+        }
+    }
+    let rule = args::rule(guard, args);
+    let checked = check::guard(guard, rule, handler);
+    expand::guard(guard, checked, item)
+}
+
+/// `scopes![...]` or `orgnos![...]`.
+fn list(input: TokenStream2, list: List) -> TokenStream2 {
+    let usage = match list {
+        List::Scopes => "scopes![...]",
+        List::Orgnos => "orgnos![...]",
+    };
+    let literals = args::literals(input, list, usage);
+    expand::list(list, check::list(list, literals))
 }

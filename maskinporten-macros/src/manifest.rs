@@ -18,8 +18,9 @@ use quote::quote;
 use syn::LitStr;
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::args::{Errors, Match};
+use crate::args::Match;
 use crate::cache::{Cache, Reader};
+use crate::errors::Errors;
 use config::{Environment, Located, Source, MANIFEST_ENV, VARIABLES_ENV};
 use template::Rendered;
 
@@ -638,7 +639,7 @@ impl Manifests {
                 if !matches!(entry.enabled, Enabled::Yes) || scopes.contains(&entry.full) {
                     continue;
                 }
-                if let Err(err) = maskinporten_scope::validate(&entry.full) {
+                if let Err(err) = maskinporten_names::validate(&entry.full) {
                     return Err(format!(
                         "`{}` exposes `{}`, which is not a scope NAIS accepts: {err}",
                         manifest.shown, entry.full

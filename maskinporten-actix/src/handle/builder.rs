@@ -505,7 +505,7 @@ impl MaskinportenBuilder {
             }
             (Some(scopes), false) => {
                 if let Some((scope, err)) = scopes.iter().find_map(|scope| {
-                    maskinporten_scope::validate(scope)
+                    maskinporten_names::validate(scope)
                         .err()
                         .map(|err| (scope, err))
                 }) {

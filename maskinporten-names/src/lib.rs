@@ -1,16 +1,20 @@
-//! The NAIS grammar for Maskinporten scope names.
+//! The names Maskinporten puts in a token, and the rules they follow: the
+//! NAIS grammar for scope names (this module) and organisation numbers
+//! ([`orgno`]).
 //!
-//! A scope an application exposes on NAIS reads `nav:<product><separator><name>`,
-//! for example [`EXAMPLE`]. This crate is the one place that grammar lives:
-//! `#[require_scope]` checks its literals with it at compile time and
-//! `maskinporten-actix` uses it at run time. It has no dependencies.
+//! This crate is the one place those rules live: `#[require_scope]`,
+//! `#[require_consumer]`, `scopes![]` and `orgnos![]` check their literals
+//! with it when the code compiles, and `maskinporten-actix` checks the
+//! scopes and organisation numbers it reads at run time with it. It has no
+//! dependencies.
 //!
-//! The same goes for the other name Maskinporten puts in a token, the
-//! organisation number of a consumer or supplier: its mod-11 check lives in
-//! [`orgno`].
+//! A scope an application exposes on NAIS reads
+//! `nav:<product><separator><name>`, for example [`EXAMPLE`]; an
+//! organisation number, the name of a consumer or supplier, has nine digits
+//! and a mod-11 check digit, as [`orgno::EXAMPLE`].
 //!
 //! ```
-//! use maskinporten_scope::{validate, ScopeErrorKind};
+//! use maskinporten_names::{validate, ScopeErrorKind};
 //!
 //! assert!(validate("nav:helse/sykepenger/afp.read").is_ok());
 //!
@@ -64,7 +68,7 @@ const PREFIX: &str = "nav";
 /// without repeating the scope.
 ///
 /// ```
-/// use maskinporten_scope::validate;
+/// use maskinporten_names::validate;
 ///
 /// assert!(validate("nav:helse:afp.read").is_ok());
 /// assert_eq!(

@@ -9,7 +9,7 @@
 //! `maskinporten-actix` applies it to lists read at run time.
 //!
 //! ```
-//! use maskinporten_scope::orgno::{check_digit, validate, OrgnoErrorKind};
+//! use maskinporten_names::orgno::{check_digit, validate, OrgnoErrorKind};
 //!
 //! assert!(validate("991825827").is_ok());
 //! assert_eq!(check_digit(*b"99182582"), Some(7));
