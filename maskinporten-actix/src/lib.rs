@@ -65,6 +65,8 @@ mod observe;
 mod stats;
 mod strategy;
 
+pub mod manual;
+
 #[doc(hidden)]
 pub mod __private;
 
