@@ -2,8 +2,11 @@
 //!
 //! An external organisation calls your API with a Maskinporten access token;
 //! this crate checks the token (through the NAIS introspection endpoint,
-//! Texas), gives your handler its typed claims, and answers callers that may
-//! not pass with the RFC 6750 rejection they are owed.
+//! Texas, or locally against Maskinporten's keys), gives your handler its
+//! typed claims, and answers callers that may not pass with the RFC 6750
+//! rejection they are owed. Scopes and organisation numbers are checked when
+//! the code compiles, against the NAIS scope grammar and the application's
+//! NAIS manifest.
 //!
 //! ```no_run
 //! use actix_web::{get, App, HttpResponse, HttpServer, Responder};
@@ -17,36 +20,78 @@
 //! }
 //!
 //! #[actix_web::main]
-//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     // Reads NAIS_TOKEN_INTROSPECTION_ENDPOINT, which NAIS sets when
-//!     // Maskinporten is enabled for the application; without it, `main`
-//!     // prints a sentence naming the variable.
-//!     let maskinporten = Maskinporten::builder_from_env()?.build()?;
+//! async fn main() -> std::io::Result<()> {
+//!     // The endpoint and issuer NAIS sets when Maskinporten is enabled for the
+//!     // application, and the scopes it exposes: with the manifest named in
+//!     // Cargo.toml, `exposed_scopes(maskinporten_actix::exposed_scopes!())`.
+//!     let maskinporten = Maskinporten::builder_from_env()
+//!         .and_then(|from_env| from_env.exposed_scopes(["nav:helse/sykepenger/afp.read"]).build())
+//!         .map_err(std::io::Error::other)?;
 //!     HttpServer::new(move || App::new().app_data(maskinporten.clone()).service(afp))
 //!         .bind(("0.0.0.0", 8080))?
 //!         .run()
-//!         .await?;
-//!     Ok(())
+//!         .await
 //! }
 //! ```
 //!
-//! - [`Maskinporten`] is the validator handle, registered once as app data.
-//! - [`MaskinportenClaims`] is the extractor: typed claims of a valid token.
-//! - [`require_scope`] guards a handler with scopes that are checked against
-//!   the NAIS scope grammar when the code compiles.
-//! - [`MaskinportenError`] is every rejection, with its status and challenge.
-#![cfg_attr(
-    feature = "testing",
-    doc = "- The `testing` feature brings [`testing::LocalTexas`], a local \
-           Texas-compatible endpoint that mints real tokens: the way to test \
-           handlers and to run an API without NAIS."
-)]
-#![cfg_attr(
-    not(feature = "testing"),
-    doc = "- The `testing` feature brings `testing::LocalTexas`, a local \
-           Texas-compatible endpoint that mints real tokens: the way to test \
-           handlers and to run an API without NAIS."
-)]
+//! The README has the quick start: the manifest, `Cargo.toml`, and a service
+//! with its test. This page is the map; the [`manual`] holds the guide.
+//!
+//! # The map
+//!
+//! - **The handle.** [`Maskinporten`] validates tokens, built once from the
+//!   environment NAIS sets ([`Maskinporten::builder_from_env`]) or by hand
+//!   ([`MaskinportenBuilder`]) and registered as app data. Environment
+//!   variables, every option and its default:
+//!   [configuration](manual::configuration).
+//! - **The claims.** [`MaskinportenClaims`] is the extractor: the consumer and
+//!   supplier [`Organization`]s, the Altinn [`SystemUser`], the client, the
+//!   scopes, any other claim.
+//! - **Guards on handlers.** [`require_scope`] (one or more scopes, or
+//!   `any(..)`) and [`require_consumer`] (an allow-list of organisation
+//!   numbers) guard one handler; their literals are checked when the code
+//!   compiles. [Guards](manual::guards).
+//! - **Guards on route trees.** The middleware [`RequireScope`] and
+//!   [`RequireConsumer`] guard a `web::scope`, a `web::resource` or an `App`,
+//!   with lists from [`scopes!`] and [`orgnos!`], or read at run time
+//!   ([`Scopes`], [`Orgnos`], [`ListError`]). [Guards](manual::guards).
+//! - **Consumer allow-lists, delegation, Altinn system users.** Who the token
+//!   acts for ([`MaskinportenClaims::acting_for`]), suppliers and vendors:
+//!   [guards](manual::guards#delegation-and-altinn-system-users).
+//! - **Rejections.** [`MaskinportenError`] and [`ErrorKind`]: every status,
+//!   challenge and body, and your own renderer:
+//!   [rejections](manual::rejections).
+//! - **Local mode.** Verifying signatures in-process against the JWKS instead
+//!   of asking the sidecar ([`Maskinporten::local_builder_from_env`]): the
+//!   [strategies](manual::strategies) compared, and how keys are fetched.
+//! - **The cache and floods.** Validated tokens cached by their SHA-256, junk
+//!   kept off the sidecar: [cache](manual::cache).
+//! - **The NAIS manifest.** [`exposed_scopes!`] and the compile-time checks of
+//!   scopes and consumers against `.nais/app.yaml`:
+//!   [manifest](manual::manifest).
+//! - **Tracing and metrics.** The `maskinporten.validate` span:
+//!   [observability](manual::observability). Prometheus metrics (feature
+//!   `metrics`), the [`metrics`][metrics-module] module and its set-up:
+//!   [metrics](manual::metrics).
+//! - **OpenAPI.** The document's security from the guards (feature
+//!   `openapi`): the [`openapi`][openapi-module] module,
+//!   [OpenAPI](manual::openapi).
+//! - **Testing.** A local Texas-compatible endpoint that mints real tokens
+//!   (feature `testing`), [`LocalTexas`][local-texas]:
+//!   [testing](manual::testing).
+//! - **Names.** The scope grammar and the organisation number check, for
+//!   values only known at run time: [`scope`] and [`orgno`].
+//! - **The threat model.** What is guaranteed, and what is the
+//!   application's to check: [threat model](manual::threat_model).
+//!
+//! Features: `testing`, `metrics`, `openapi`, none on by default.
+//!
+#![cfg_attr(feature = "testing", doc = "[local-texas]: testing::LocalTexas")]
+#![cfg_attr(not(feature = "testing"), doc = "[local-texas]: manual::testing")]
+#![cfg_attr(feature = "metrics", doc = "[metrics-module]: metrics")]
+#![cfg_attr(not(feature = "metrics"), doc = "[metrics-module]: manual::metrics")]
+#![cfg_attr(feature = "openapi", doc = "[openapi-module]: openapi")]
+#![cfg_attr(not(feature = "openapi"), doc = "[openapi-module]: manual::openapi")]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
