@@ -10,11 +10,13 @@
 //! Point your guard at [`LocalTexas::introspection_endpoint`], send
 //! `Authorization: Bearer <token>` to your handler, and assert on the answer.
 //!
-//! It needs the `testing` feature:
+//! It needs the `testing` feature. The crates are not on crates.io yet, so
+//! the dependency is a path (or git) dependency on a checkout of this
+//! repository until they are:
 //!
 //! ```toml
 //! [dev-dependencies]
-//! maskinporten-actix = { version = "0.1", features = ["testing"] }
+//! maskinporten-actix = { path = "../maskinporten-actix/maskinporten-actix", features = ["testing"] }
 //! ```
 //!
 //! ```
