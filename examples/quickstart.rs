@@ -1,32 +1,50 @@
-//! The README's quick start, whole: one file with a guarded handler, `main`,
-//! and a test against a local Texas-compatible endpoint. `tests/readme.rs`
-//! checks that the README shows this file as it is.
+//! The README's quick start, whole: one file with guarded handlers, `main`,
+//! and a test against a local Texas-compatible endpoint. It is compiled
+//! against `examples/.nais/app.yaml` (named in `examples/Cargo.toml`), the
+//! README's manifest; the README must show both as they are.
 
-use actix_web::{get, App, HttpResponse, HttpServer, Responder};
-use maskinporten_actix::{require_scope, Maskinporten, MaskinportenClaims};
+use actix_web::{get, post, App, HttpResponse, HttpServer, Responder};
+use maskinporten_actix::{
+    exposed_scopes, require_consumer, require_scope, Maskinporten, MaskinportenClaims,
+};
 
 #[get("/afp")]
 #[require_scope("nav:helse/sykepenger/afp.read")]
-async fn afp(claims: MaskinportenClaims) -> impl Responder {
+#[require_consumer("991825827", "974761076")]
+async fn read_afp(claims: MaskinportenClaims) -> impl Responder {
     let orgno = claims
-        .consumer()
-        .and_then(|c| c.orgno())
+        .acting_for()
+        .and_then(|o| o.orgno())
         .unwrap_or("unknown");
     HttpResponse::Ok().body(format!("AFP data for {orgno}"))
 }
 
+#[post("/afp")]
+#[require_scope("nav:helse/sykepenger/afp.write")]
+#[require_consumer("991825827")]
+async fn write_afp() -> impl Responder {
+    HttpResponse::Created().finish()
+}
+
 #[actix_web::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::io::Result<()> {
     // NAIS sets NAIS_TOKEN_INTROSPECTION_ENDPOINT (and MASKINPORTEN_ISSUER)
     // when the application has Maskinporten enabled. Without them this
-    // refuses to start, with a sentence naming the variable: there is no
-    // fallback that could accept any token.
-    let maskinporten = Maskinporten::builder_from_env()?.build()?;
-    HttpServer::new(move || App::new().app_data(maskinporten.clone()).service(afp))
-        .bind(("0.0.0.0", 8080))?
-        .run()
-        .await?;
-    Ok(())
+    // refuses to start: there is no fallback that could accept any token.
+    // The scopes .nais/app.yaml exposes are read when the code compiles: a
+    // token that holds none of them was issued for another API.
+    let maskinporten = Maskinporten::builder_from_env()
+        .and_then(|from_env| from_env.exposed_scopes(exposed_scopes!()).build())
+        .map_err(std::io::Error::other)?;
+    HttpServer::new(move || {
+        App::new()
+            .app_data(maskinporten.clone())
+            .service(read_afp)
+            .service(write_afp)
+    })
+    .bind(("0.0.0.0", 8080))?
+    .run()
+    .await
 }
 
 #[cfg(test)]
@@ -36,34 +54,28 @@ mod tests {
     use maskinporten_actix::testing::LocalTexas;
 
     #[actix_web::test]
-    async fn reading_afp_needs_the_read_scope() {
+    async fn reading_afp_needs_the_read_scope_and_a_listed_organisation() {
         // A local endpoint that answers like Texas, and a handle that asks it.
         let texas = LocalTexas::start();
-        let app = test::init_service(
-            App::new()
-                .app_data(texas.maskinporten_builder().build().unwrap())
-                .service(afp),
-        )
-        .await;
+        let builder = texas.maskinporten_builder();
+        let maskinporten = builder.exposed_scopes(exposed_scopes!()).build().unwrap();
+        let app = test::init_service(App::new().app_data(maskinporten).service(read_afp)).await;
+        let get_afp = |scope: &str, consumer: &str| {
+            let token = texas.token().scope(scope).consumer(consumer).sign();
+            test::TestRequest::get()
+                .uri("/afp")
+                .insert_header(("Authorization", format!("Bearer {token}")))
+                .to_request()
+        };
 
-        let read = texas
-            .token()
-            .scope("nav:helse/sykepenger/afp.read")
-            .consumer("974761076")
-            .sign();
-        let request = test::TestRequest::get()
-            .uri("/afp")
-            .insert_header(("Authorization", format!("Bearer {read}")))
-            .to_request();
-        let body = test::call_and_read_body(&app, request).await;
+        let oslo = get_afp("nav:helse/sykepenger/afp.read", "974761076");
+        let body = test::call_and_read_body(&app, oslo).await;
         assert_eq!(body, "AFP data for 974761076");
-
-        let write = texas.token().scope("nav:helse/sykepenger/afp.write").sign();
-        let request = test::TestRequest::get()
-            .uri("/afp")
-            .insert_header(("Authorization", format!("Bearer {write}")))
-            .to_request();
-        let response = test::call_service(&app, request).await;
+        let write_only = get_afp("nav:helse/sykepenger/afp.write", "974761076");
+        let response = test::call_service(&app, write_only).await;
+        assert_eq!(response.status(), 403);
+        let unlisted = get_afp("nav:helse/sykepenger/afp.read", "938708606");
+        let response = test::call_service(&app, unlisted).await;
         assert_eq!(response.status(), 403);
     }
 }
