@@ -71,3 +71,210 @@ pub mod testing {}
 #[doc = include_str!("manual/threat_model.md")]
 pub mod threat_model {}
 
+/// The README's quick start agrees with what is compiled, and with itself.
+///
+/// The quick start's `src/main.rs` is `examples/quickstart.rs` and its
+/// manifest `examples/.nais/app.yaml`, which `examples/Cargo.toml` names: the
+/// examples are compiled against it (every required scope exposed, every
+/// allow-listed organisation a consumer of its scope) and the test runs with
+/// the workspace's. This checks that the README shows those files as they
+/// are, that the manifest exposes exactly the scopes the code requires to
+/// exactly the organisations it lets in, and that the README's `Cargo.toml`
+/// lines, commands and manual links name things that exist.
+///
+/// ```
+/// const README: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"));
+/// const QUICKSTART: &str =
+///     include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/quickstart.rs"));
+/// const APP_YAML: &str =
+///     include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/.nais/app.yaml"));
+/// const EXAMPLES_TOML: &str =
+///     include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/Cargo.toml"));
+/// const WORKSPACE_TOML: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml"));
+/// const CRATE_TOML: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
+/// const CI: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../.ci/run"));
+/// const MANUAL_MANIFEST: &str =
+///     include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/src/manual/manifest.md"));
+///
+/// /// The fenced blocks of a Markdown text: (info string, body).
+/// fn blocks(markdown: &str) -> Vec<(String, String)> {
+///     let mut blocks = Vec::new();
+///     let mut open: Option<(String, Vec<&str>)> = None;
+///     for line in markdown.lines() {
+///         match (&mut open, line.strip_prefix("```")) {
+///             (None, Some(info)) => open = Some((info.to_owned(), Vec::new())),
+///             (Some(_), Some("")) => {
+///                 let (info, body) = open.take().unwrap();
+///                 blocks.push((info, body.join("\n")));
+///             }
+///             (Some((_, body)), _) => body.push(line),
+///             (None, None) => {}
+///         }
+///     }
+///     assert!(open.is_none(), "an unclosed code block");
+///     blocks
+/// }
+///
+/// /// The string literals of every `#[name(...)]` attribute.
+/// fn attribute_literals(code: &str, name: &str) -> std::collections::BTreeSet<String> {
+///     let mut found = std::collections::BTreeSet::new();
+///     for line in code.lines().map(str::trim) {
+///         if let Some(args) = line.strip_prefix(&format!("#[{name}(")) {
+///             found.extend(args.split('"').skip(1).step_by(2).map(str::to_owned));
+///         }
+///     }
+///     found
+/// }
+///
+/// /// The scopes a manifest exposes (enabled), as NAIS names them, and the
+/// /// organisation numbers of their consumers.
+/// fn exposed(manifest: &str) -> (std::collections::BTreeSet<String>, std::collections::BTreeSet<String>) {
+///     let value = |line: &str| line.split_once(':').unwrap().1.trim().trim_matches('"').to_owned();
+///     let mut entries: Vec<std::collections::HashMap<&str, String>> = Vec::new();
+///     let mut consumers = std::collections::BTreeSet::new();
+///     let mut list_indent = None;
+///     for line in manifest.lines() {
+///         let indent = line.len() - line.trim_start().len();
+///         let trimmed = line.trim();
+///         if trimmed == "exposes:" {
+///             list_indent = Some(indent + 2);
+///             continue;
+///         }
+///         let Some(at) = list_indent else { continue };
+///         if trimmed.is_empty() || trimmed.starts_with('#') {
+///             continue;
+///         }
+///         if indent < at {
+///             list_indent = None;
+///             continue;
+///         }
+///         let field = trimmed.trim_start_matches("- ");
+///         if indent == at && trimmed.starts_with("- ") {
+///             entries.push(Default::default());
+///         }
+///         let entry = entries.last_mut().unwrap();
+///         if field.starts_with("orgno:") {
+///             consumers.insert(value(field));
+///         } else if indent <= at + 2 {
+///             for key in ["name", "product", "separator", "enabled"] {
+///                 if field.starts_with(&format!("{key}:")) {
+///                     entry.insert(key, value(field));
+///                 }
+///             }
+///         }
+///     }
+///     let scopes = entries
+///         .iter()
+///         .filter(|e| e.get("enabled").is_some_and(|v| v == "true"))
+///         .map(|e| {
+///             let name = &e["name"];
+///             let separator = e.get("separator").map(String::as_str).unwrap_or(
+///                 if name.contains('/') { "/" } else { ":" },
+///             );
+///             format!("nav:{}{separator}{name}", e["product"])
+///         })
+///         .collect();
+///     (scopes, consumers)
+/// }
+///
+/// let readme = blocks(README);
+///
+/// // The quick start's code is the compiled example, below its module docs.
+/// let example: Vec<&str> = QUICKSTART.lines().skip_while(|l| l.starts_with("//!")).collect();
+/// let example = example.join("\n");
+/// let code = readme
+///     .iter()
+///     .find(|(_, body)| body.trim() == example.trim())
+///     .map(|(info, body)| (info.as_str(), body.as_str()))
+///     .expect("README.md shows examples/quickstart.rs as it is, below its module docs");
+/// // `ignore` only for the crate's doctests: the example is compiled and tested.
+/// assert_eq!(code.0, "rust,ignore");
+///
+/// // The quick start's manifest is the one the examples are compiled against.
+/// let manifest = &APP_YAML[APP_YAML.find("apiVersion:").unwrap()..];
+/// let yaml = readme
+///     .iter()
+///     .find(|(info, body)| info == "yaml" && body.trim() == manifest.trim())
+///     .map(|(_, body)| body.as_str())
+///     .expect("README.md shows examples/.nais/app.yaml as it is, from `apiVersion:` on");
+///
+/// // It exposes exactly the scopes the code requires, to exactly the
+/// // organisations the code lets in.
+/// let (scopes, consumers) = exposed(yaml);
+/// assert_eq!(scopes, attribute_literals(code.1, "require_scope"));
+/// assert_eq!(consumers, attribute_literals(code.1, "require_consumer"));
+/// assert!(code.1.contains("exposed_scopes!()") && code.1.contains("builder_from_env()"));
+///
+/// // The manual's manifest example names the scope its text says.
+/// let (scopes, _) = exposed(&blocks(MANUAL_MANIFEST).into_iter().find(|(i, _)| i == "yaml").unwrap().1);
+/// assert_eq!(scopes.into_iter().collect::<Vec<_>>(), ["nav:helse/sykepenger/afp.read"]);
+///
+/// // Every other Rust block is one of the crate's doctests.
+/// for (info, body) in &readme {
+///     if info.starts_with("rust") && body != code.1 {
+///         assert!(!info.contains("ignore"), "a README block left out of the doctests:\n{body}");
+///     }
+/// }
+///
+/// // The Cargo.toml lines: the manifest as the examples name it, the
+/// // features the crate has, the repository the workspace names.
+/// let repository = WORKSPACE_TOML
+///     .lines()
+///     .find_map(|l| l.strip_prefix("repository = "))
+///     .unwrap()
+///     .trim_matches('"');
+/// for (_, toml) in readme.iter().filter(|(info, _)| info == "toml") {
+///     if let Some(at) = toml.find("[package.metadata.maskinporten]") {
+///         assert!(EXAMPLES_TOML.contains(toml[at..].trim()));
+///     }
+///     for line in toml.lines().filter(|l| l.starts_with("maskinporten-actix = ")) {
+///         if let Some((_, features)) = line.split_once("features = [") {
+///             for feature in features.split(']').next().unwrap().split(',') {
+///                 let feature = feature.trim().trim_matches('"');
+///                 assert!(CRATE_TOML.contains(&format!("\n{feature} = [")), "no feature {feature}");
+///             }
+///         }
+///         if let Some((_, git)) = line.split_once("git = \"") {
+///             assert_eq!(git.split('"').next().unwrap(), repository);
+///         }
+///         if let Some((_, path)) = line.split_once("path = \"") {
+///             assert!(path.split('"').next().unwrap().ends_with("/maskinporten-actix"));
+///         }
+///     }
+/// }
+/// assert!(README.contains(repository));
+///
+/// // The commands: the CI runs the tests as the README says, the examples
+/// // exist, the variables are the ones the crate reads.
+/// let commands: Vec<&str> = readme
+///     .iter()
+///     .filter(|(info, _)| info == "sh")
+///     .flat_map(|(_, body)| body.lines())
+///     .collect();
+/// for command in &commands {
+///     let command = command.split('#').next().unwrap().trim();
+///     if command == "cargo test --workspace" {
+///         assert!(CI.contains("\ncargo test --workspace\n"));
+///     } else if let Some(example) = command.strip_prefix("cargo run --example ") {
+///         let file = format!("/../examples/{example}.rs");
+///         assert!(std::path::Path::new(&(env!("CARGO_MANIFEST_DIR").to_owned() + &file)).exists());
+///     } else if let Some(assignment) = command.strip_prefix("export ") {
+///         let name = assignment.split('=').next().unwrap();
+///         assert!(
+///             [maskinporten_actix::INTROSPECTION_ENDPOINT_ENV, maskinporten_actix::ISSUER_ENV]
+///                 .contains(&name),
+///             "{name} is not a variable the crate reads"
+///         );
+///     }
+/// }
+///
+/// // Links to the manual name its pages.
+/// let docs = "https://docs.rs/maskinporten-actix/latest/maskinporten_actix/manual/";
+/// for link in README.split(docs).skip(1) {
+///     let page = link.split('/').next().unwrap();
+///     let file = format!("{}/src/manual/{page}.md", env!("CARGO_MANIFEST_DIR"));
+///     assert!(std::path::Path::new(&file).exists(), "no manual page {page}");
+/// }
+/// ```
+#[cfg(doctest)]
+pub struct ReadmeQuickStart;
