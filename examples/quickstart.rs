@@ -27,15 +27,15 @@ async fn write_afp() -> impl Responder {
 }
 
 #[actix_web::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // NAIS sets NAIS_TOKEN_INTROSPECTION_ENDPOINT (and MASKINPORTEN_ISSUER)
     // when the application has Maskinporten enabled. Without them this
     // refuses to start: there is no fallback that could accept any token.
-    // The scopes .nais/app.yaml exposes are read when the code compiles: a
-    // token that holds none of them was issued for another API.
-    let maskinporten = Maskinporten::builder_from_env()
-        .and_then(|from_env| from_env.exposed_scopes(exposed_scopes!()).build())
-        .map_err(std::io::Error::other)?;
+    let maskinporten = Maskinporten::builder_from_env()?
+        // The scopes .nais/app.yaml exposes, read when the code compiles: a
+        // token that holds none of them was issued for another API.
+        .exposed_scopes(exposed_scopes!())
+        .build()?;
     HttpServer::new(move || {
         App::new()
             .app_data(maskinporten.clone())
@@ -44,7 +44,8 @@ async fn main() -> std::io::Result<()> {
     })
     .bind(("0.0.0.0", 8080))?
     .run()
-    .await
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -20,17 +20,18 @@
 //! }
 //!
 //! #[actix_web::main]
-//! async fn main() -> std::io::Result<()> {
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     // The endpoint and issuer NAIS sets when Maskinporten is enabled for the
 //!     // application, and the scopes it exposes: with the manifest named in
 //!     // Cargo.toml, `exposed_scopes(maskinporten_actix::exposed_scopes!())`.
-//!     let maskinporten = Maskinporten::builder_from_env()
-//!         .and_then(|from_env| from_env.exposed_scopes(["nav:helse/sykepenger/afp.read"]).build())
-//!         .map_err(std::io::Error::other)?;
+//!     let maskinporten = Maskinporten::builder_from_env()?
+//!         .exposed_scopes(["nav:helse/sykepenger/afp.read"])
+//!         .build()?;
 //!     HttpServer::new(move || App::new().app_data(maskinporten.clone()).service(afp))
 //!         .bind(("0.0.0.0", 8080))?
 //!         .run()
-//!         .await
+//!         .await?;
+//!     Ok(())
 //! }
 //! ```
 //!
