@@ -268,7 +268,7 @@ pub mod threat_model {}
 ///     } else if let Some(assignment) = command.strip_prefix("export ") {
 ///         let name = assignment.split('=').next().unwrap();
 ///         assert!(
-///             [maskinporten_actix::INTROSPECTION_ENDPOINT_ENV, maskinporten_actix::ISSUER_ENV]
+///             [maskinporten_actix::env::INTROSPECTION_ENDPOINT, maskinporten_actix::env::ISSUER]
 ///                 .contains(&name),
 ///             "{name} is not a variable the crate reads"
 ///         );
