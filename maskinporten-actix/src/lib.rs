@@ -129,7 +129,10 @@ pub use observe::metrics;
 pub mod openapi;
 
 /// Every Rust block of the README, compiled (and run, unless marked
-/// `no_run`) as a doctest, so that what a new user copies builds.
+/// `no_run`) as a doctest, so that what a new user copies builds. The quick
+/// start is the one `ignore` block: it is `examples/quickstart.rs`, which
+/// needs a manifest named in its own Cargo.toml, and `tests/readme.rs` holds
+/// the two to the same text.
 #[cfg(all(doctest, feature = "testing", feature = "openapi"))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
@@ -247,8 +250,8 @@ pub use maskinporten_macros::scopes;
 /// as a `&'static [&'static str]`, for
 /// [`MaskinportenBuilder::exposed_scopes`].
 ///
-/// The manifest is named in the application's Cargo.toml (the README's
-/// section on the NAIS manifest has the details):
+/// The manifest is named in the application's Cargo.toml
+/// ([`manual::manifest`] has the details):
 ///
 /// ```toml
 /// [package.metadata.maskinporten]
