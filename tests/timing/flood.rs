@@ -93,6 +93,7 @@ fn active_answer() -> String {
 
 #[actix_web::test]
 async fn a_flood_of_junk_tokens_does_not_lock_out_a_cached_consumer() {
+    let _turn = crate::TURN.lock().await;
     // The endpoint runs on a runtime of its own, so that it notices a
     // connection closing as soon as the guard drops it, however busy the
     // API's thread is.
