@@ -2,12 +2,12 @@
 //! misses, expiry at `exp`, single-flight, no caching of failures, and
 //! resistance to a flood of distinct tokens.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use actix_web::{get, web, HttpResponse, Responder};
 use futures_util::future::join_all;
 use maskinporten_actix::{require_scope, testing::LocalTexas, Maskinporten, MaskinportenClaims};
-use maskinporten_tests::{client, Fault, FaultServer, TestApi};
+use maskinporten_tests::{client, now, Fault, FaultServer, TestApi};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -21,13 +21,6 @@ async fn read_afp(claims: MaskinportenClaims) -> impl Responder {
 
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(read_afp);
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 async fn status(api: &TestApi, token: &str) -> StatusCode {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use actix_web::{get, web, HttpResponse, Responder};
 use futures_util::{stream, StreamExt};
 use maskinporten_actix::{require_scope, testing::TokenBuilder, Maskinporten};
-use maskinporten_tests::{client, Fault, FaultServer, TestApi};
+use maskinporten_tests::{client, now, Fault, FaultServer, TestApi};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -23,10 +23,6 @@ const JUNK: usize = 1000;
 #[require_scope("nav:helse/sykepenger/afp.read")]
 async fn afp() -> impl Responder {
     HttpResponse::Ok().finish()
-}
-
-fn now() -> i64 {
-    maskinporten_actix::testing::unix_now()
 }
 
 fn b64(json: &serde_json::Value) -> String {
