@@ -20,6 +20,7 @@ mod composition;
 mod core;
 mod differential;
 mod fail_closed;
+mod fuzz_corpus;
 mod fuzz_props;
 mod guards;
 mod local;
