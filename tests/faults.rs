@@ -6,7 +6,7 @@
 //! the endpoint again, counted there), and the first healthy answer lets the
 //! caller through again.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use actix_web::{get, web, HttpResponse, Responder};
 use futures_util::future::join_all;
@@ -14,7 +14,7 @@ use maskinporten_actix::{
     env, require_scope, testing::TokenBuilder, Maskinporten, MaskinportenClaims,
 };
 use maskinporten_tests::{
-    assert_no_stray_panics, chunked_response, client, truncated_response, watch_panics, Fault,
+    assert_no_stray_panics, chunked_response, client, now, truncated_response, watch_panics, Fault,
     FaultServer, TestApi,
 };
 use reqwest::StatusCode;
@@ -52,13 +52,6 @@ async fn whoami(claims: MaskinportenClaims) -> impl Responder {
 
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(read_afp).service(whoami);
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 /// A real Maskinporten-shaped token; the fault server never looks at it.

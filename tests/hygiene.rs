@@ -23,37 +23,16 @@ use actix_web::{get, web, HttpResponse, Responder};
 use maskinporten_actix::{
     require_scope, testing::LocalTexas, Maskinporten, MaskinportenClaims, MaskinportenError,
 };
-use maskinporten_tests::{client, refused_url, Fault, FaultServer, TestApi};
+use maskinporten_tests::{client, refused_url, Fault, FaultServer, LogCapture, TestApi};
 use reqwest::StatusCode;
 
 const READ: &str = "nav:helse/sykepenger/afp.read";
 const WRITE: &str = "nav:helse/sykepenger/afp.write";
 
-/// Every log line of the process, as the fmt subscriber writes it.
-#[derive(Clone)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
 /// Every span's and event's fields, one line each as a layer receives them:
 /// `new <span> field=value ...`, `record <span> field=value`, `event
 /// <target> field=value ...`.
-struct Fields(Capture);
+struct Fields(LogCapture);
 
 /// Writes each field as `name=value`, whatever its type.
 struct Line(String);
@@ -105,24 +84,20 @@ where
 impl Fields {
     fn write(&self, mut line: Line) {
         line.0.push('\n');
-        self.0
-             .0
-            .lock()
-            .unwrap()
-            .extend_from_slice(line.0.as_bytes());
+        io::Write::write_all(&mut self.0.clone(), line.0.as_bytes()).unwrap();
     }
 }
 
 /// The log lines and the fields, captured.
 struct Captured {
-    logs: Capture,
-    fields: Capture,
+    logs: LogCapture,
+    fields: LogCapture,
 }
 
 /// Installs the capturing subscriber once for the whole test binary, for
 /// `tracing` events and spans and (through tracing-log) `log` records, at
 /// TRACE.
-fn logs() -> &'static Capture {
+fn logs() -> &'static LogCapture {
     &captured().logs
 }
 
@@ -131,8 +106,8 @@ fn captured() -> &'static Captured {
     CAPTURE.get_or_init(|| {
         use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt};
         let captured = Captured {
-            logs: Capture(Arc::default()),
-            fields: Capture(Arc::default()),
+            logs: LogCapture::default(),
+            fields: LogCapture::default(),
         };
         let writer = captured.logs.clone();
         tracing_subscriber::registry()

@@ -1,7 +1,7 @@
 //! Reference implementations of the guard's network-free parsers, written
 //! from the contract (RFC 6750, the NAIS scope patterns, the introspection
 //! protocol) rather than from the guard's code: the fuzz targets in this
-//! directory and the property tests in `tests/fuzz_props.rs` check the guard
+//! directory and the property tests in `tests/it/fuzz_props.rs` check the guard
 //! against them.
 
 use std::sync::LazyLock;

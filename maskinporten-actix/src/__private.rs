@@ -201,3 +201,116 @@ pub mod internals {
         }
     }
 }
+
+/// The entry points of the cargo-fuzz targets in `fuzz/` and of the test
+/// that runs their seed corpus on the stable compiler: each reads arbitrary
+/// bytes as the guard does and panics when an invariant of the result does
+/// not hold.
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::collections::BTreeSet;
+
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+
+    use crate::{
+        bearer,
+        strategy::{jwks, jws},
+    };
+
+    /// Reads `data` as a compact JWS, as both strategies do before anything
+    /// else; returns whether it was read. Never panics on any input; what is
+    /// read has exactly three non-empty base64url parts, of which the header
+    /// and the payload decode and encode back to themselves (the signature
+    /// too, when it decodes); the signing input and the
+    /// signature are the token's own bytes around its last dot; the prechecks
+    /// refuse what is not read, for the same reason; and a token that is read
+    /// passes the `Authorization` parser unchanged.
+    pub fn read_jws(data: &[u8]) -> bool {
+        let Ok(token) = std::str::from_utf8(data) else {
+            return false;
+        };
+        let now = jws::unix_now();
+        let jws = match jws::CompactJws::read(token) {
+            Ok(jws) => jws,
+            Err(refusal) => {
+                assert_eq!(jws::precheck(token, None, 60, now).err(), Some(refusal));
+                return false;
+            }
+        };
+        let parts: Vec<&str> = token.split('.').collect();
+        assert_eq!(parts.len(), 3, "{token:?}");
+        for part in &parts[..2] {
+            let decoded = URL_SAFE_NO_PAD.decode(part).expect("a part that was read");
+            assert_eq!(URL_SAFE_NO_PAD.encode(decoded), *part, "{token:?}");
+        }
+        assert_eq!(jws.signing_input, format!("{}.{}", parts[0], parts[1]));
+        assert_eq!(jws.signature, parts[2]);
+        // The signature is only read as base64url characters; it decodes
+        // when verified, and then encodes back to itself.
+        assert!(!jws.signature.is_empty());
+        match jws.signature_bytes() {
+            Ok(signature) => assert_eq!(URL_SAFE_NO_PAD.encode(signature), jws.signature),
+            Err(_) => assert!(URL_SAFE_NO_PAD.decode(jws.signature).is_err()),
+        }
+        // The claims the checks read are those of the payload.
+        let payload: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        assert_eq!(payload, jws.claims);
+        for claim in ["exp", "iat", "nbf"] {
+            let seconds = jws.seconds(claim);
+            assert_eq!(seconds == Ok(None), !jws.claims.contains_key(claim));
+            if let Some(exact) = jws.claims.get(claim).and_then(|v| v.as_i64()) {
+                assert_eq!(seconds, Ok(Some(exact)));
+            }
+        }
+        // The prechecks fail exactly where their steps say.
+        let prechecked = jws::precheck(token, None, 60, now).map(drop);
+        let stepwise = jws
+            .rs256_kid()
+            .map(drop)
+            .and_then(|()| jws.precheck_claims(None, 60, now));
+        assert_eq!(prechecked, stepwise);
+        // A token that reads as a JWS is a b64token the header parser takes.
+        let header = format!("Bearer {token}");
+        assert_eq!(
+            bearer::parse(header.as_bytes(), token.len()).ok(),
+            Some(token)
+        );
+        true
+    }
+
+    /// Parses `data` as a JWKS, as local validation and the signature check
+    /// do; returns the number of keys kept. Never panics on any input; a set
+    /// that is taken holds at least one key, each under the `kid` of an RSA
+    /// entry of the document; parsing is deterministic; and the kept entries
+    /// alone, written out again, parse to the same keys.
+    pub fn parse_jwks(data: &[u8]) -> usize {
+        let Ok(keys) = jwks::parse_jwks(data) else {
+            return 0;
+        };
+        assert!(!keys.is_empty());
+        let kids: BTreeSet<&str> = keys.keys().map(String::as_str).collect();
+        let document: serde_json::Value = serde_json::from_slice(data).expect("a JSON key set");
+        let entries = document["keys"].as_array().expect("a keys array");
+        let kept: Vec<&serde_json::Value> = entries
+            .iter()
+            .filter(|entry| entry["kty"] == "RSA")
+            .filter(|entry| entry["kid"].as_str().is_some_and(|kid| kids.contains(kid)))
+            .collect();
+        for kid in &kids {
+            assert!(kept.iter().any(|entry| entry["kid"] == *kid), "{kid:?}");
+        }
+        let again = jwks::parse_jwks(data).expect("the same document");
+        assert_eq!(
+            again.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+            kids
+        );
+        let rewritten = serde_json::json!({ "keys": kept }).to_string();
+        let reparsed = jwks::parse_jwks(rewritten.as_bytes()).expect("the kept keys");
+        assert_eq!(
+            reparsed.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+            kids
+        );
+        keys.len()
+    }
+}

@@ -131,7 +131,7 @@ pub mod openapi;
 /// Every Rust block of the README, compiled (and run, unless marked
 /// `no_run`) as a doctest, so that what a new user copies builds. The quick
 /// start is the one `ignore` block: it is `examples/quickstart.rs`, which
-/// needs a manifest named in its own Cargo.toml, and `tests/readme.rs` holds
+/// needs a manifest named in its own Cargo.toml, and `tests/it/readme.rs` holds
 /// the two to the same text.
 #[cfg(all(doctest, feature = "testing", feature = "openapi"))]
 #[doc = include_str!("../../README.md")]

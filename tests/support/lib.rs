@@ -580,3 +580,25 @@ pub fn logs() -> &'static LogCapture {
         capture
     })
 }
+
+/// A GET of `url`, with `token` as the bearer token when given.
+pub async fn get(url: &str, token: Option<&str>) -> reqwest::Response {
+    let mut request = client().get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("request")
+}
+
+/// The `WWW-Authenticate` challenge of a response, if it has one.
+pub fn challenge(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get(reqwest::header::WWW_AUTHENTICATE)
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+/// Now, in Unix seconds, as the guard reads `exp` and `iat`.
+pub fn now() -> i64 {
+    maskinporten_actix::testing::unix_now()
+}

@@ -1,5 +1,5 @@
 //! Unit tests of the parsing and validation rules (the HTTP replay of the
-//! captured Texas answers lives in `tests/texas_compat.rs`).
+//! captured Texas answers lives in `tests/it/texas_compat.rs`).
 
 use std::time::Duration;
 

@@ -77,6 +77,7 @@ async fn until_fetches(texas: &LocalTexas, n: u64) {
 
 #[actix_web::test]
 async fn down_at_start_answers_503_then_200_once_it_is_up() {
+    let _turn = crate::TURN.lock().await;
     // Nothing listens on the port yet.
     let port = {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -107,6 +108,7 @@ async fn down_at_start_answers_503_then_200_once_it_is_up() {
 
 #[actix_web::test]
 async fn an_error_status_at_start_is_503_and_retried_once_per_window() {
+    let _turn = crate::TURN.lock().await;
     let texas = LocalTexas::start();
     texas.set_jwks_fault(JwksFault::Status(503));
     let api = TestApi::start(Some(handle(&texas, NEVER)), routes);
@@ -131,6 +133,7 @@ async fn an_error_status_at_start_is_503_and_retried_once_per_window() {
 
 #[actix_web::test]
 async fn down_later_keeps_serving_with_the_keys_held() {
+    let _turn = crate::TURN.lock().await;
     let texas = LocalTexas::start();
     let api = TestApi::start(Some(handle(&texas, Duration::from_millis(200))), routes);
     assert_eq!(
@@ -171,6 +174,7 @@ async fn down_later_keeps_serving_with_the_keys_held() {
 
 #[actix_web::test]
 async fn slow_is_bounded_by_the_timeout() {
+    let _turn = crate::TURN.lock().await;
     let texas = LocalTexas::start();
     texas.set_jwks_fault(JwksFault::Delay(Duration::from_secs(3)));
     let api = TestApi::start(Some(handle(&texas, NEVER)), routes);
@@ -193,6 +197,7 @@ async fn slow_is_bounded_by_the_timeout() {
 
 #[actix_web::test]
 async fn garbage_empty_or_oversized_at_start_is_503() {
+    let _turn = crate::TURN.lock().await;
     for fault in [
         JwksFault::Garbage,
         JwksFault::EmptyKeySet,
@@ -216,6 +221,7 @@ async fn garbage_empty_or_oversized_at_start_is_503() {
 
 #[actix_web::test]
 async fn a_removed_key_is_refused_after_the_refresh() {
+    let _turn = crate::TURN.lock().await;
     let texas = LocalTexas::start();
     texas.set_jwks_keys(&[DEFAULT_KID, OTHER_KID]);
     let api = TestApi::start(Some(handle(&texas, Duration::from_millis(200))), routes);
@@ -236,6 +242,7 @@ async fn a_removed_key_is_refused_after_the_refresh() {
 
 #[actix_web::test]
 async fn an_added_key_is_accepted_after_exactly_one_refetch() {
+    let _turn = crate::TURN.lock().await;
     let texas = LocalTexas::start();
     let api = TestApi::start(Some(handle(&texas, NEVER)), routes);
     assert_eq!(
@@ -263,6 +270,7 @@ async fn an_added_key_is_accepted_after_exactly_one_refetch() {
 
 #[actix_web::test]
 async fn a_thousand_made_up_kids_fetch_at_most_once_per_window() {
+    let _turn = crate::TURN.lock().await;
     let texas = LocalTexas::start();
     let window = Duration::from_secs(1);
     let maskinporten = texas
@@ -320,6 +328,7 @@ async fn a_thousand_made_up_kids_fetch_at_most_once_per_window() {
 
 #[actix_web::test]
 async fn concurrent_unknown_kids_share_one_fetch() {
+    let _turn = crate::TURN.lock().await;
     let texas = LocalTexas::start();
     texas.set_jwks_fault(JwksFault::Delay(Duration::from_millis(300)));
     let maskinporten = texas

@@ -8,8 +8,8 @@ use actix_web::{get, post, web, HttpResponse, Responder};
 use maskinporten_actix::{
     require_scope, testing::LocalTexas, ErrorKind, Maskinporten, MaskinportenClaims,
 };
-use maskinporten_tests::{client, refused_url, Fault, FaultServer, TestApi};
-use reqwest::{header::WWW_AUTHENTICATE, StatusCode};
+use maskinporten_tests::{challenge, client, get, refused_url, Fault, FaultServer, TestApi};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 const READ: &str = "nav:helse/sykepenger/afp.read";
@@ -83,21 +83,6 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(either)
         .service(thrice)
         .service(whoami);
-}
-
-fn challenge(response: &reqwest::Response) -> Option<String> {
-    response
-        .headers()
-        .get(WWW_AUTHENTICATE)
-        .map(|v| v.to_str().unwrap().to_owned())
-}
-
-async fn get(url: &str, token: Option<&str>) -> reqwest::Response {
-    let mut request = client().get(url);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    request.send().await.expect("request")
 }
 
 #[actix_web::test]

@@ -61,6 +61,7 @@ fn forged(issuer: &str, i: u32) -> String {
 
 #[actix_web::test]
 async fn forged_tokens_never_reach_the_sidecar_and_genuine_ones_pass_during_a_flood() {
+    let _turn = crate::TURN.lock().await;
     let texas = LocalTexas::builder().latency(SIDECAR_COST).start().unwrap();
     let maskinporten = texas
         .maskinporten_builder()
@@ -152,6 +153,7 @@ async fn forged_tokens_never_reach_the_sidecar_and_genuine_ones_pass_during_a_fl
 /// goes to the sidecar, which stays the judge.
 #[actix_web::test]
 async fn without_the_jwks_the_sidecar_judges_every_token() {
+    let _turn = crate::TURN.lock().await;
     let texas = LocalTexas::start();
     let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), |cfg| {
         cfg.service(afp);

@@ -1,10 +1,9 @@
-//! `Maskinporten::from_env`, alone in its own test binary because it changes
+//! `Maskinporten::from_env`, in the test binary of the tests that change
 //! the process environment.
 
 use maskinporten_actix::{env, testing::LocalTexas, ErrorKind, Maskinporten};
 
-/// The tests here change the one process environment: one at a time.
-static ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
+use crate::ENV;
 
 #[test]
 fn from_env_reads_the_nais_variable_and_names_it_when_it_is_wrong() {

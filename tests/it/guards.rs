@@ -11,8 +11,8 @@ use maskinporten_actix::{
     require_scope, scopes, testing::LocalTexas, ErrorKind, Maskinporten, MaskinportenClaims,
     RequireScope,
 };
-use maskinporten_tests::{client, refused_url, TestApi};
-use reqwest::{header::WWW_AUTHENTICATE, StatusCode};
+use maskinporten_tests::{challenge, client, get, refused_url, TestApi};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 const READ: &str = "nav:helse/sykepenger/afp.read";
@@ -21,21 +21,6 @@ const OTHER: &str = "nav:helse/sykepenger/annet";
 
 async fn ok() -> HttpResponse {
     HttpResponse::Ok().body("afp")
-}
-
-async fn get(url: &str, token: Option<&str>) -> reqwest::Response {
-    let mut request = client().get(url);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    request.send().await.expect("request")
-}
-
-fn challenge(response: &reqwest::Response) -> Option<String> {
-    response
-        .headers()
-        .get(WWW_AUTHENTICATE)
-        .map(|v| v.to_str().unwrap().to_owned())
 }
 
 /// Status, challenge, content type and body: everything a caller sees.

@@ -13,7 +13,7 @@ use maskinporten_actix::testing::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-const VECTORS: &str = include_str!("data/texas-introspection-vectors.json");
+const VECTORS: &str = include_str!("../data/texas-introspection-vectors.json");
 const SCOPE: &str = "nav:helse/sykepenger/afp.read";
 
 #[derive(Deserialize)]

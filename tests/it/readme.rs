@@ -5,8 +5,8 @@
 
 #[test]
 fn the_quick_start_is_the_tested_example() {
-    let readme = include_str!("../README.md");
-    let example = include_str!("../examples/quickstart.rs");
+    let readme = include_str!("../../README.md");
+    let example = include_str!("../../examples/quickstart.rs");
     // The file's own module docs say where it is shown; the README starts
     // after them.
     let body = example

@@ -9,7 +9,7 @@ use actix_web::{get, web, HttpResponse};
 use maskinporten_actix::{
     orgnos, require_consumer, testing::LocalTexas, MaskinportenClaims, RequireConsumer,
 };
-use maskinporten_tests::{client, logs, TestApi};
+use maskinporten_tests::{get, logs, TestApi};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -94,17 +94,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
-async fn get(url: &str, token: &str) -> reqwest::Response {
-    client()
-        .get(url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("request")
-}
-
 async fn whoami_of(api: &TestApi, token: &str) -> Value {
-    let response = get(&api.url("/whoami"), token).await;
+    let response = get(&api.url("/whoami"), Some(token)).await;
     assert_eq!(response.status(), StatusCode::OK);
     response.json().await.unwrap()
 }
@@ -151,7 +142,7 @@ async fn a_delegated_token_is_typed() {
     ] {
         let body = whoami_of(&api, &token).await;
         assert_eq!(body["delegated"], true, "{body}");
-        let response = get(&api.url("/no-delegation"), &token).await;
+        let response = get(&api.url("/no-delegation"), Some(&token)).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
     }
 }
@@ -167,7 +158,9 @@ async fn the_allow_list_judges_the_consumer_whose_data_it_is() {
         .supplier(OTHER_SUPPLIER)
         .sign();
     assert_eq!(
-        get(&api.url("/by-consumer"), &for_listed).await.status(),
+        get(&api.url("/by-consumer"), Some(&for_listed))
+            .await
+            .status(),
         StatusCode::OK
     );
     // A listed organisation as supplier for someone else is not let in.
@@ -176,7 +169,7 @@ async fn the_allow_list_judges_the_consumer_whose_data_it_is() {
         .consumer(OTHER_SUPPLIER)
         .supplier(CONSUMER)
         .sign();
-    let response = get(&api.url("/by-consumer"), &listed_as_supplier).await;
+    let response = get(&api.url("/by-consumer"), Some(&listed_as_supplier)).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "access_denied");
@@ -189,10 +182,10 @@ async fn delegation_can_be_refused() {
     let own = texas.token().consumer(CONSUMER).sign();
     let delegated = texas.token().consumer(CONSUMER).supplier(SUPPLIER).sign();
     assert_eq!(
-        get(&api.url("/no-delegation"), &own).await.status(),
+        get(&api.url("/no-delegation"), Some(&own)).await.status(),
         StatusCode::OK
     );
-    let response = get(&api.url("/no-delegation"), &delegated).await;
+    let response = get(&api.url("/no-delegation"), Some(&delegated)).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert!(response.headers().get("www-authenticate").is_none());
     let body: Value = response.json().await.unwrap();
@@ -238,7 +231,7 @@ async fn suppliers_can_be_allow_listed_too() {
         ),
     ];
     for (i, (token, status)) in cases.iter().enumerate() {
-        let response = get(&api.url("/listed-suppliers"), token).await;
+        let response = get(&api.url("/listed-suppliers"), Some(token)).await;
         assert_eq!(response.status().as_u16(), *status, "case {i}");
     }
 }
@@ -353,7 +346,7 @@ async fn unknown_or_malformed_details_never_fail_a_request() {
         // The allow-list is not troubled by details it does not know. A
         // system user whose organisation cannot be read acts for nobody
         // known: the allow-list refuses it rather than judge the vendor.
-        let response = get(&api.url("/by-consumer"), &token).await;
+        let response = get(&api.url("/by-consumer"), Some(&token)).await;
         let status = match expected.is_null() {
             true => StatusCode::OK,
             false => StatusCode::FORBIDDEN,
@@ -522,7 +515,7 @@ async fn judge_every_kind_of_token(api: &TestApi, texas: &LocalTexas, guards: &G
         let paths = [guards.plain, guards.refuse_delegated, guards.suppliers];
         for (path, allowed) in paths.into_iter().zip(allowed) {
             let what = format!("{what}, at {path}");
-            let response = get(&api.url(path), &token).await;
+            let response = get(&api.url(path), Some(&token)).await;
             match allowed {
                 true => assert_eq!(response.status(), StatusCode::OK, "{what}"),
                 false => assert_access_denied(response, &what).await,
@@ -554,9 +547,9 @@ async fn a_system_user_refusal_logs_the_customer_and_the_vendor_never_the_token(
     // through an unlisted vendor.
     let unlisted_customer = for_system_user(&texas, SUPPLIER, Some(organization(OTHER_SUPPLIER)));
     let unlisted_vendor = for_system_user(&texas, OTHER_SUPPLIER, Some(organization(CONSUMER)));
-    let response = get(&api.url("/by-consumer"), &unlisted_customer).await;
+    let response = get(&api.url("/by-consumer"), Some(&unlisted_customer)).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    let response = get(&api.url("/listed-suppliers"), &unlisted_vendor).await;
+    let response = get(&api.url("/listed-suppliers"), Some(&unlisted_vendor)).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 
     let text = logs.text();

@@ -2,12 +2,12 @@
 //! misses, expiry at `exp`, single-flight, no caching of failures, and
 //! resistance to a flood of distinct tokens.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use actix_web::{get, web, HttpResponse, Responder};
 use futures_util::future::join_all;
 use maskinporten_actix::{require_scope, testing::LocalTexas, Maskinporten, MaskinportenClaims};
-use maskinporten_tests::{client, Fault, FaultServer, TestApi};
+use maskinporten_tests::{client, now, Fault, FaultServer, TestApi};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -21,13 +21,6 @@ async fn read_afp(claims: MaskinportenClaims) -> impl Responder {
 
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(read_afp);
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 async fn status(api: &TestApi, token: &str) -> StatusCode {
@@ -51,6 +44,7 @@ fn with(
 
 #[actix_web::test]
 async fn a_reused_token_is_introspected_once() {
+    let _turn = crate::TURN.lock().await;
     let texas = LocalTexas::start();
     let mp = with(&texas, |b| b);
     let api = TestApi::start(Some(mp.clone()), routes);
@@ -74,6 +68,7 @@ async fn a_reused_token_is_introspected_once() {
 
 #[actix_web::test]
 async fn without_the_cache_every_request_is_introspected() {
+    let _turn = crate::TURN.lock().await;
     let texas = LocalTexas::start();
     let api = TestApi::start(Some(with(&texas, |b| b.disable_cache())), routes);
     let token = texas.token().scope(READ).sign();
@@ -85,6 +80,7 @@ async fn without_the_cache_every_request_is_introspected() {
 
 #[actix_web::test]
 async fn no_answer_is_served_past_exp() {
+    let _turn = crate::TURN.lock().await;
     let texas = LocalTexas::start();
     let api = TestApi::start(Some(with(&texas, |b| b)), routes);
     // Expires at the next whole second but one: cached until then.
@@ -114,6 +110,7 @@ async fn no_answer_is_served_past_exp() {
 
 #[actix_web::test]
 async fn the_max_ttl_caps_an_entry() {
+    let _turn = crate::TURN.lock().await;
     let texas = LocalTexas::start();
     let api = TestApi::start(
         Some(with(&texas, |b| {
@@ -132,6 +129,7 @@ async fn the_max_ttl_caps_an_entry() {
 
 #[actix_web::test]
 async fn concurrent_first_requests_share_one_introspection() {
+    let _turn = crate::TURN.lock().await;
     let texas = LocalTexas::builder()
         .latency(Duration::from_millis(300))
         .start()
@@ -149,6 +147,7 @@ async fn concurrent_first_requests_share_one_introspection() {
 
 #[actix_web::test]
 async fn failures_are_shared_by_a_flight_but_never_cached() {
+    let _turn = crate::TURN.lock().await;
     let fault =
         FaultServer::start(Fault::Slow(Duration::from_millis(300), "{not json".into())).await;
     let texas = LocalTexas::start();
@@ -185,6 +184,7 @@ async fn failures_are_shared_by_a_flight_but_never_cached() {
 
 #[actix_web::test]
 async fn a_flood_of_distinct_tokens_does_not_evict_hot_entries() {
+    let _turn = crate::TURN.lock().await;
     let texas = LocalTexas::start();
     let mp = with(&texas, |b| {
         b.cache_capacity(100).max_concurrent_introspections(64)
@@ -231,6 +231,7 @@ async fn a_flood_of_distinct_tokens_does_not_evict_hot_entries() {
 /// answer.
 #[actix_web::test]
 async fn a_cached_token_in_a_malformed_header_is_still_refused() {
+    let _turn = crate::TURN.lock().await;
     use maskinporten_tests::raw_request;
     let texas = LocalTexas::start();
     let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
@@ -288,6 +289,7 @@ async fn a_cached_token_in_a_malformed_header_is_still_refused() {
 /// by what its entries weigh, not only by how many there are.
 #[actix_web::test]
 async fn heavy_answers_are_bounded_by_bytes() {
+    let _turn = crate::TURN.lock().await;
     const MAX_BYTES: u64 = 1024 * 1024;
     let texas = LocalTexas::start();
     let heavy = json!({

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use actix_web::{get, web, HttpResponse, Responder};
 use futures_util::{stream, StreamExt};
 use maskinporten_actix::{require_scope, testing::TokenBuilder, Maskinporten};
-use maskinporten_tests::{client, Fault, FaultServer, TestApi};
+use maskinporten_tests::{client, now, Fault, FaultServer, TestApi};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -23,10 +23,6 @@ const JUNK: usize = 1000;
 #[require_scope("nav:helse/sykepenger/afp.read")]
 async fn afp() -> impl Responder {
     HttpResponse::Ok().finish()
-}
-
-fn now() -> i64 {
-    maskinporten_actix::testing::unix_now()
 }
 
 fn b64(json: &serde_json::Value) -> String {
@@ -93,6 +89,7 @@ fn active_answer() -> String {
 
 #[actix_web::test]
 async fn a_flood_of_junk_tokens_does_not_lock_out_a_cached_consumer() {
+    let _turn = crate::TURN.lock().await;
     // The endpoint runs on a runtime of its own, so that it notices a
     // connection closing as soon as the guard drops it, however busy the
     // API's thread is.

@@ -1,10 +1,9 @@
-//! `Maskinporten::local_from_env`, alone in its own test binary because it
-//! changes the process environment.
+//! `Maskinporten::local_from_env`, in the test binary of the tests that
+//! change the process environment.
 
 use maskinporten_actix::{env, testing::LocalTexas, Maskinporten};
 
-/// The tests here change the one process environment: one at a time.
-static ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
+use crate::ENV;
 
 fn clear() {
     for name in [env::ISSUER, env::JWKS_URI, env::WELL_KNOWN_URL] {

@@ -16,7 +16,7 @@ use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
 /// The reference implementations, shared with the cargo-fuzz targets.
-#[path = "../fuzz/src/reference.rs"]
+#[path = "../../fuzz/src/reference.rs"]
 mod reference;
 use reference::POOL;
 

@@ -10,7 +10,7 @@ use maskinporten_actix::{
     orgnos, require_consumer, require_scope, testing::LocalTexas, MaskinportenClaims,
     RequireConsumer, RequireScope,
 };
-use maskinporten_tests::{client, logs, TestApi};
+use maskinporten_tests::{get, logs, TestApi};
 use reqwest::{header::WWW_AUTHENTICATE, StatusCode};
 use serde_json::{json, Value};
 
@@ -56,14 +56,6 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 ]))
                 .route("/afp", web::get().to(HttpResponse::Ok)),
         );
-}
-
-async fn get(url: &str, token: Option<&str>) -> reqwest::Response {
-    let mut request = client().get(url);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    request.send().await.expect("request")
 }
 
 /// A 403 `access_denied` as the issue specifies it, and nothing more.
