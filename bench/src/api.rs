@@ -179,13 +179,15 @@ pub fn run_api(mut args: Args) -> io::Result<()> {
     // another are refused without asking the validator.
     let issuer = maskinporten_actix::testing::DEFAULT_ISSUER;
     let mut builder = match (introspection, jwks) {
-        (None, Some(jwks)) => Maskinporten::builder().local_validation(issuer, jwks),
+        (None, Some(jwks)) => Maskinporten::builder()
+            .issuer(issuer)
+            .local_validation(jwks),
         (Some(endpoint), jwks) => {
             let builder = Maskinporten::builder()
                 .introspection_endpoint(endpoint)
                 .issuer(issuer);
             match jwks {
-                Some(jwks) => builder.signature_check(issuer, jwks),
+                Some(jwks) => builder.issuer(issuer).signature_check(jwks),
                 None => builder,
             }
         }

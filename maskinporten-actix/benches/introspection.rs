@@ -78,7 +78,8 @@ fn introspection(c: &mut Criterion) {
             |texas| {
                 texas
                     .maskinporten_builder()
-                    .signature_check(texas.issuer(), texas.jwks_uri())
+                    .issuer(texas.issuer())
+                    .signature_check(texas.jwks_uri())
             },
         ),
     ];

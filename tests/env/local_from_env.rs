@@ -88,7 +88,8 @@ fn a_missing_or_invalid_variable_is_named() {
 fn keys_by_hand_are_fetched_over_https_or_from_loopback_only() {
     let local = |jwks: &str| {
         Maskinporten::builder()
-            .local_validation("https://test.maskinporten.no/", jwks)
+            .issuer("https://test.maskinporten.no/")
+            .local_validation(jwks)
             .build()
     };
     assert!(local("https://test.maskinporten.no/jwk").is_ok());
@@ -98,21 +99,17 @@ fn keys_by_hand_are_fetched_over_https_or_from_loopback_only() {
     let checked = |jwks: &str| {
         Maskinporten::builder()
             .introspection_endpoint("http://127.0.0.1:7164/api/v1/introspect")
-            .signature_check("https://test.maskinporten.no/", jwks)
+            .issuer("https://test.maskinporten.no/")
+            .signature_check(jwks)
             .build()
     };
     assert!(checked("https://test.maskinporten.no/jwk").is_ok());
     assert!(checked("http://test.maskinporten.no/jwk").is_err());
     // Local validation checks every signature itself.
     let both = Maskinporten::builder()
-        .local_validation(
-            "https://test.maskinporten.no/",
-            "https://test.maskinporten.no/jwk",
-        )
-        .signature_check(
-            "https://test.maskinporten.no/",
-            "https://test.maskinporten.no/jwk",
-        )
+        .issuer("https://test.maskinporten.no/")
+        .local_validation("https://test.maskinporten.no/jwk")
+        .signature_check("https://test.maskinporten.no/jwk")
         .build();
     assert!(both.is_err());
 }

@@ -39,7 +39,7 @@ fn b64(json: &serde_json::Value) -> String {
 /// trusted `kid` (even `i`) or a random one (odd `i`), and 256 bytes of
 /// signature nobody made.
 fn forged(issuer: &str, i: u32) -> String {
-    let now = maskinporten_actix::testing::unix_now();
+    let now = maskinporten_tests::now();
     let kid = if i.is_multiple_of(2) {
         maskinporten_actix::testing::DEFAULT_KID.to_owned()
     } else {
@@ -65,7 +65,8 @@ async fn forged_tokens_never_reach_the_sidecar_and_genuine_ones_pass_during_a_fl
     let texas = LocalTexas::builder().latency(SIDECAR_COST).start().unwrap();
     let maskinporten = texas
         .maskinporten_builder()
-        .signature_check(texas.issuer(), texas.jwks_uri())
+        .issuer(texas.issuer())
+        .signature_check(texas.jwks_uri())
         .build()
         .unwrap();
     let api = Rc::new(TestApi::start(Some(maskinporten.clone()), |cfg| {

@@ -84,10 +84,8 @@ async fn down_at_start_answers_503_then_200_once_it_is_up() {
         listener.local_addr().unwrap().port()
     };
     let maskinporten = Maskinporten::builder()
-        .local_validation(
-            maskinporten_actix::testing::DEFAULT_ISSUER,
-            format!("http://127.0.0.1:{port}/jwks"),
-        )
+        .issuer(maskinporten_actix::testing::DEFAULT_ISSUER)
+        .local_validation(format!("http://127.0.0.1:{port}/jwks"))
         .disable_cache()
         .jwks_min_refetch_interval(WINDOW)
         .build()

@@ -69,13 +69,22 @@ pub struct MaskinportenBuilder {
     issuer: Option<String>,
     leeway: Option<Duration>,
     max_concurrent_introspections: Option<usize>,
-    pub(super) local: Option<Result<Source, String>>,
+    pub(super) local: Option<Result<KeySet, String>>,
     audience: Option<String>,
     jwks_refresh_interval: Option<Duration>,
     jwks_min_refetch_interval: Option<Duration>,
     exposed_scopes: Option<Vec<String>>,
     accept_any_scope: bool,
-    pub(super) signature_check: Option<Result<Source, String>>,
+    pub(super) signature_check: Option<Result<KeySet, String>>,
+}
+
+/// Where a handle's keys come from, as the builder was told.
+pub(super) enum KeySet {
+    /// A JWKS URI, whose keys sign for the builder's [`issuer`](MaskinportenBuilder::issuer).
+    Jwks(Url),
+    /// The authorization server metadata at this URL: the issuer and the
+    /// JWKS URI are read from it on the first fetch.
+    Discovery(Url),
 }
 
 /// The defaults of the settings, where a setting's docs name them: each
@@ -170,18 +179,12 @@ impl MaskinportenBuilder {
     ///
     /// [`Maskinporten::builder_from_env`] sets it from `MASKINPORTEN_JWKS_URI` (or
     /// `MASKINPORTEN_WELL_KNOWN_URL`), which NAIS sets beside the endpoint.
-    pub fn signature_check(mut self, issuer: impl Into<String>, jwks_uri: impl AsRef<str>) -> Self {
-        let issuer = issuer.into().trim().to_owned();
-        self.signature_check = Some(if issuer.is_empty() {
-            Err("signature_check: the issuer must not be empty".to_owned())
-        } else {
+    pub fn signature_check(mut self, jwks_uri: impl AsRef<str>) -> Self {
+        self.signature_check = Some(
             parse_key_url(jwks_uri.as_ref())
-                .map(|jwks_uri| Source::Fixed {
-                    issuer: issuer.into_boxed_str(),
-                    jwks_uri,
-                })
-                .map_err(|message| format!("signature_check: jwks_uri: {message}"))
-        });
+                .map(KeySet::Jwks)
+                .map_err(|message| format!("signature_check: jwks_uri: {message}")),
+        );
         self
     }
 
@@ -198,8 +201,9 @@ impl MaskinportenBuilder {
 
     /// Validates tokens here instead of asking the sidecar: the signature
     /// against the keys at `jwks_uri` (`MASKINPORTEN_JWKS_URI`), `iss` equal
-    /// to `issuer` (`MASKINPORTEN_ISSUER`), and `exp`, `iat` and `nbf` as the
-    /// sidecar checks them. An unparsable or non-HTTP(S) `jwks_uri` is a
+    /// to the [`issuer`](Self::issuer) (`MASKINPORTEN_ISSUER`, which local
+    /// validation needs), and `exp`, `iat` and `nbf` as the sidecar checks
+    /// them. An unparsable or non-HTTP(S) `jwks_uri`, or no issuer, is a
     /// [`ConfigError`] from [`build`](Self::build).
     ///
     /// The keys are fetched on first need, not by `build`, and refreshed in
@@ -208,29 +212,17 @@ impl MaskinportenBuilder {
     /// ```
     /// # use maskinporten_actix::Maskinporten;
     /// let maskinporten = Maskinporten::builder()
-    ///     .local_validation(
-    ///         "https://test.maskinporten.no/",
-    ///         "https://test.maskinporten.no/jwk",
-    ///     )
+    ///     .issuer("https://test.maskinporten.no/")
+    ///     .local_validation("https://test.maskinporten.no/jwk")
     ///     .build()?;
     /// # Ok::<(), maskinporten_actix::ConfigError>(())
     /// ```
-    pub fn local_validation(
-        mut self,
-        issuer: impl Into<String>,
-        jwks_uri: impl AsRef<str>,
-    ) -> Self {
-        let issuer = issuer.into().trim().to_owned();
-        self.local = Some(if issuer.is_empty() {
-            Err("local_validation: the issuer must not be empty".to_owned())
-        } else {
+    pub fn local_validation(mut self, jwks_uri: impl AsRef<str>) -> Self {
+        self.local = Some(
             parse_key_url(jwks_uri.as_ref())
-                .map(|jwks_uri| Source::Fixed {
-                    issuer: issuer.into_boxed_str(),
-                    jwks_uri,
-                })
-                .map_err(|message| format!("local_validation: jwks_uri: {message}"))
-        });
+                .map(KeySet::Jwks)
+                .map_err(|message| format!("local_validation: jwks_uri: {message}")),
+        );
         self
     }
 
@@ -247,7 +239,8 @@ impl MaskinportenBuilder {
     /// let maskinporten = Maskinporten::local_builder_from_env()?.build()?;
     /// // Or by hand, with options that apply to both strategies:
     /// let maskinporten = Maskinporten::builder()
-    ///     .local_validation("https://maskinporten.no/", "https://maskinporten.no/jwk")
+    ///     .issuer("https://maskinporten.no/")
+    ///     .local_validation("https://maskinporten.no/jwk")
     ///     .audience("https://afp.nav.no")            // only when you require audience-restricted tokens
     ///     .leeway(std::time::Duration::from_secs(60)) // the default
     ///     .build()?;
@@ -337,8 +330,11 @@ impl MaskinportenBuilder {
     }
 
     /// The issuer every token must name in `iss` (`MASKINPORTEN_ISSUER`, read
-    /// by [`Maskinporten::builder_from_env`]). With it, a token from another issuer
-    /// is refused as `invalid_token` without asking the validator.
+    /// by [`Maskinporten::builder_from_env`]): the one place the issuer is
+    /// given. With it, a token from another issuer is refused as
+    /// `invalid_token` without asking the validator; the keys of
+    /// [`local_validation`](Self::local_validation) and
+    /// [`signature_check`](Self::signature_check) are taken as this issuer's.
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuer = Some(issuer.into());
         self
@@ -402,7 +398,7 @@ impl MaskinportenBuilder {
             }
             (Some(Ok(url)), None) => Ok(url),
             (Some(Err(message)), None) => return Err(ConfigError::new(None, format!("introspection_endpoint: {message}"))),
-            (None, Some(Ok(source))) => Err(source),
+            (None, Some(Ok(keys))) => Err(keys),
             (None, Some(Err(message))) => return Err(ConfigError::new(None, message)),
             (None, None) => {
                 return Err(ConfigError::new(
@@ -426,7 +422,7 @@ impl MaskinportenBuilder {
         }
         let leeway = self.leeway.unwrap_or(DEFAULT_LEEWAY);
         let leeway_secs = i64::try_from(leeway.as_secs()).unwrap_or(i64::MAX);
-        let mut issuer = match self.issuer.map(|issuer| issuer.trim().to_owned()) {
+        let issuer = match self.issuer.map(|issuer| issuer.trim().to_owned()) {
             Some(issuer) if issuer.is_empty() => {
                 return Err(ConfigError::new(None, "issuer: must not be empty"))
             }
@@ -454,6 +450,24 @@ impl MaskinportenBuilder {
                 .jwks_min_refetch_interval
                 .unwrap_or(DEFAULT_JWKS_MIN_REFETCH_INTERVAL),
         };
+        // The keys a JWKS URI names sign for the one issuer given.
+        let key_source = |keys: KeySet, what: &str| match keys {
+            KeySet::Discovery(url) => Ok(Source::Discovery(url)),
+            KeySet::Jwks(jwks_uri) => match &issuer {
+                Some(issuer) => Ok(Source::Fixed {
+                    issuer: issuer.clone(),
+                    jwks_uri,
+                }),
+                None => Err(ConfigError::new(
+                    None,
+                    format!(
+                        "{what}: needs the issuer its keys sign for; set it with issuer(..) \
+                         ({})",
+                        env::ISSUER
+                    ),
+                )),
+            },
+        };
         let strategy = match chosen {
             Ok(endpoint) => Strategy::Introspection(Sidecar {
                 introspector: Introspector::new(endpoint, timeout)?,
@@ -462,7 +476,10 @@ impl MaskinportenBuilder {
                 keys: match self.signature_check {
                     None => None,
                     Some(Err(message)) => return Err(ConfigError::new(None, message)),
-                    Some(Ok(source)) => Some(Arc::new(KeyStore::new(source, settings)?)),
+                    Some(Ok(keys)) => Some(Arc::new(KeyStore::new(
+                        key_source(keys, "signature_check")?,
+                        settings,
+                    )?)),
                 },
             }),
             Err(_) if self.signature_check.is_some() => {
@@ -472,21 +489,13 @@ impl MaskinportenBuilder {
                      signature itself",
                 ))
             }
-            Err(source) => {
-                if let Source::Fixed { issuer: own, .. } = &source {
-                    if issuer.as_ref().is_some_and(|issuer| issuer != own) {
-                        return Err(ConfigError::new(
-                            None,
-                            "issuer: differs from the issuer given to local_validation",
-                        ));
-                    }
-                    issuer = Some(own.clone());
-                }
-                Strategy::Local(LocalVerifier {
-                    keys: Arc::new(KeyStore::new(source, settings)?),
-                    leeway_secs,
-                })
-            }
+            Err(keys) => Strategy::Local(LocalVerifier {
+                keys: Arc::new(KeyStore::new(
+                    key_source(keys, "local_validation")?,
+                    settings,
+                )?),
+                leeway_secs,
+            }),
         };
         let exposure = match (self.exposed_scopes, self.accept_any_scope) {
             (Some(_), true) => {

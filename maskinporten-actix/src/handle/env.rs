@@ -2,10 +2,10 @@
 //! the variables' names, and the builders read from them.
 
 use super::{
-    builder::{parse_endpoint, parse_key_url},
+    builder::{parse_endpoint, parse_key_url, KeySet},
     Maskinporten, MaskinportenBuilder,
 };
-use crate::{error::ConfigError, strategy::jwks::Source};
+use crate::error::ConfigError;
 
 /// The environment variable NAIS sets to the introspection endpoint of the
 /// Texas sidecar.
@@ -64,7 +64,7 @@ impl Maskinporten {
         // metadata URL beside the endpoint), a token's signature is checked
         // here before the sidecar is asked: forged tokens never reach it.
         builder.signature_check = match (optional_env(JWKS_URI)?, &issuer) {
-            (Some(jwks_uri), Some(issuer)) => Some(Ok(fixed_keys_from_env(issuer, &jwks_uri)?)),
+            (Some(jwks_uri), Some(_)) => Some(Ok(keys_from_env(&jwks_uri)?)),
             (Some(_), None) => return Err(issuer_missing_from_env()),
             (None, _) => match optional_env(WELL_KNOWN_URL)? {
                 Some(url) => Some(Ok(discovered_keys_from_env(&url)?)),
@@ -95,8 +95,8 @@ impl Maskinporten {
         let jwks_uri = optional_env(JWKS_URI)?;
         match (issuer, jwks_uri) {
             (Some(issuer), Some(jwks_uri)) => {
-                let mut builder = Self::builder();
-                builder.local = Some(Ok(fixed_keys_from_env(&issuer, &jwks_uri)?));
+                let mut builder = Self::builder().issuer(issuer);
+                builder.local = Some(Ok(keys_from_env(&jwks_uri)?));
                 Ok(builder)
             }
             (Some(_), None) => Err(ConfigError::new(
@@ -134,21 +134,19 @@ fn optional_env(name: &'static str) -> Result<Option<String>, ConfigError> {
     }
 }
 
-/// The key set `MASKINPORTEN_JWKS_URI` names, for tokens from `issuer`
-/// (`MASKINPORTEN_ISSUER`).
-fn fixed_keys_from_env(issuer: &str, jwks_uri: &str) -> Result<Source, ConfigError> {
-    Ok(Source::Fixed {
-        issuer: issuer.into(),
-        jwks_uri: parse_key_url(jwks_uri)
-            .map_err(|message| ConfigError::unusable(JWKS_URI, message))?,
-    })
+/// The key set `MASKINPORTEN_JWKS_URI` names, for tokens from the issuer
+/// `MASKINPORTEN_ISSUER` names.
+fn keys_from_env(jwks_uri: &str) -> Result<KeySet, ConfigError> {
+    parse_key_url(jwks_uri)
+        .map(KeySet::Jwks)
+        .map_err(|message| ConfigError::unusable(JWKS_URI, message))
 }
 
 /// The issuer and key set read from the metadata `MASKINPORTEN_WELL_KNOWN_URL`
 /// names.
-fn discovered_keys_from_env(url: &str) -> Result<Source, ConfigError> {
+fn discovered_keys_from_env(url: &str) -> Result<KeySet, ConfigError> {
     parse_key_url(url)
-        .map(Source::Discovery)
+        .map(KeySet::Discovery)
         .map_err(|message| ConfigError::unusable(WELL_KNOWN_URL, message))
 }
 

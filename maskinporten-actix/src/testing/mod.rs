@@ -77,7 +77,7 @@ mod keys;
 mod server;
 mod token;
 
-pub use keys::{unix_now, DEFAULT_KID, OTHER_KID};
+pub use keys::{DEFAULT_KID, OTHER_KID};
 pub use token::{TokenBuilder, DEFAULT_CONSUMER_ORGNO, DEFAULT_EXPIRES_IN};
 
 use server::Shared;
@@ -177,7 +177,9 @@ impl LocalTexas {
     /// ```
     pub fn maskinporten_local_builder(&self) -> crate::MaskinportenBuilder {
         self.warn_public_keys();
-        crate::Maskinporten::builder().local_validation(self.issuer(), self.jwks_uri())
+        crate::Maskinporten::builder()
+            .issuer(self.issuer())
+            .local_validation(self.jwks_uri())
     }
 
     fn warn_public_keys(&self) {
