@@ -252,7 +252,7 @@ async fn no_token_in_logs_or_responses() {
 
     // Failing endpoints: error status, silence, garbage, unusable claims,
     // nobody listening, a redirect.
-    let now = maskinporten_actix::testing::unix_now();
+    let now = maskinporten_tests::now();
     let unusable = format!(r#"{{"active":true,"iss":"x","exp":"soon","iat":{now}}}"#);
     let faults = [
         Fault::Answer(500, r#"{"error":"boom"}"#.into()),

@@ -189,9 +189,9 @@ fn write_stand_in(app: &Path) {
     std::fs::write(
         app.join("stand-in/src/lib.rs"),
         "pub struct Scopes(pub &'static [&'static str]);\n\
-         impl Scopes {\n    pub const fn __checked(scopes: &'static [&'static str]) -> Self {\n        \
-         Scopes(scopes)\n    }\n}\n\
          pub mod __private {\n    pub struct NamedScopes(pub &'static [&'static str]);\n    \
+         pub const fn checked_scopes(scopes: &'static [&'static str]) -> super::Scopes {\n        \
+         super::Scopes(scopes)\n    }\n    \
          pub struct Guarded<R, A>(core::marker::PhantomData<(R, A)>);\n    \
          pub trait Requirement {\n        const RULE: Rule;\n    }\n    \
          pub enum Rule {\n        Scopes(&'static [&'static str], Match),\n    }\n    \

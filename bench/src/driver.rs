@@ -170,7 +170,7 @@ pub fn forged_token_below_modulus(i: usize, kid: &str) -> String {
 
 fn forged_token_with(i: usize, kid: &str, first_byte_mask: u8) -> String {
     use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
-    let now = maskinporten_actix::testing::unix_now();
+    let now = crate::unix_now();
     let header = serde_json::json!({"alg": "RS256", "kid": kid, "typ": "JWT"});
     let claims = serde_json::json!({
         "iss": DEFAULT_ISSUER, "scope": READ_SCOPE, "exp": now + 3600, "iat": now, "jti": i,

@@ -79,3 +79,10 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// Seconds since the Unix epoch, for the claims of minted tokens.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs() as i64)
+}

@@ -165,7 +165,7 @@ fn mint(duration: Duration) -> Tokens {
 fn junk(i: usize, forged: bool) -> String {
     use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
     let b64 = |json: serde_json::Value| URL_SAFE_NO_PAD.encode(json.to_string());
-    let now = maskinporten_actix::testing::unix_now();
+    let now = crate::unix_now();
     let rs256 =
         b64(serde_json::json!({"alg": "RS256", "kid": maskinporten_actix::testing::DEFAULT_KID}));
     let claims = |iss: &str, exp: i64| {

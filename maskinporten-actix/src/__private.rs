@@ -42,6 +42,16 @@ pub struct GuardedHandler {
 
 inventory::collect!(GuardedHandler);
 
+/// What `scopes![..]` expands to: its literals were checked when it did.
+pub fn checked_scopes(scopes: &[&str]) -> crate::Scopes {
+    crate::Scopes::checked(scopes)
+}
+
+/// What `orgnos![..]` expands to: its literals were checked when it did.
+pub fn checked_orgnos(orgnos: &[&str]) -> crate::Orgnos {
+    crate::Orgnos::checked(orgnos)
+}
+
 /// Its input where the `openapi` feature is on, nothing where it is off:
 /// the attribute's submission of a [`GuardedHandler`] costs a build without
 /// the feature nothing to check.

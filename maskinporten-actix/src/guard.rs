@@ -227,9 +227,9 @@ impl Scopes {
         Ok(Scopes { list })
     }
 
-    /// What `scopes![]` expands to: the literals were checked when it did.
-    #[doc(hidden)]
-    pub fn __checked(scopes: &[&str]) -> Scopes {
+    /// What `scopes![]` expands to (through `__private`): the literals were
+    /// checked when it did.
+    pub(crate) fn checked(scopes: &[&str]) -> Scopes {
         Scopes {
             list: scopes.iter().map(|&s| Box::from(s)).collect(),
         }
@@ -286,9 +286,9 @@ impl Orgnos {
         Ok(Orgnos { list })
     }
 
-    /// What `orgnos![]` expands to: the literals were checked when it did.
-    #[doc(hidden)]
-    pub fn __checked(orgnos: &[&str]) -> Orgnos {
+    /// What `orgnos![]` expands to (through `__private`): the literals were
+    /// checked when it did.
+    pub(crate) fn checked(orgnos: &[&str]) -> Orgnos {
         Orgnos {
             list: orgnos.iter().map(|&s| Box::from(s)).collect(),
         }

@@ -22,9 +22,9 @@ pub(crate) fn list(
     list: List,
     checked: syn::Result<(Vec<LitStr>, Option<Arc<Manifests>>)>,
 ) -> TokenStream {
-    let ty = match list {
-        List::Scopes => quote!(Scopes),
-        List::Orgnos => quote!(Orgnos),
+    let checked_list = match list {
+        List::Scopes => quote!(checked_scopes),
+        List::Orgnos => quote!(checked_orgnos),
     };
     match checked {
         Ok((literals, manifests)) => {
@@ -33,14 +33,14 @@ pub(crate) fn list(
                 List::Scopes => named_scopes(&literals),
                 List::Orgnos => TokenStream::new(),
             };
-            quote!({ #tracking #named ::maskinporten_actix::#ty::__checked(&[#(#literals),*]) })
+            quote!({ #tracking #named ::maskinporten_actix::__private::#checked_list(&[#(#literals),*]) })
         }
         // Several `compile_error!`s are not one expression: a block holds
         // them, and ends in a value of the right type so that the errors are
         // not followed by a type mismatch.
         Err(errors) => {
             let errors = errors.to_compile_error();
-            quote!({ #errors ::maskinporten_actix::#ty::__checked(&[]) })
+            quote!({ #errors ::maskinporten_actix::__private::#checked_list(&[]) })
         }
     }
 }
@@ -550,7 +550,7 @@ mod tests {
                         ::maskinporten_actix::__private::NamedScopes(&["nav:a/bb", "nav:c/dd"])
                     }
                 )),
-                text(quote!(::maskinporten_actix::Scopes::__checked(&[
+                text(quote!(::maskinporten_actix::__private::checked_scopes(&[
                     "nav:a/bb", "nav:c/dd"
                 ])))
             )
@@ -559,7 +559,7 @@ mod tests {
             text(crate::list(quote!("991825827",), List::Orgnos)),
             format!(
                 "{{{tracking}{}}}",
-                text(quote!(::maskinporten_actix::Orgnos::__checked(&[
+                text(quote!(::maskinporten_actix::__private::checked_orgnos(&[
                     "991825827"
                 ])))
             )
@@ -570,6 +570,6 @@ mod tests {
     fn a_bad_list_is_only_errors() {
         let actual = text(crate::list(quote!("123456789", "99182582"), List::Orgnos));
         assert!(actual.starts_with("{::core::compile_error!"), "{actual}");
-        assert!(actual.ends_with("__checked(&[])}"), "{actual}");
+        assert!(actual.ends_with("checked_orgnos(&[])}"), "{actual}");
     }
 }

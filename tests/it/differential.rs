@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::{get, web, HttpResponse, Responder};
 use maskinporten_actix::{
-    testing::{unix_now, LocalTexas, DEFAULT_KID, OTHER_KID},
+    testing::{LocalTexas, DEFAULT_KID, OTHER_KID},
     MaskinportenClaims,
 };
 use maskinporten_tests::{client, TestApi};
@@ -97,7 +97,7 @@ async fn local_validation_decides_as_introspection_does() {
             routes,
         ),
     };
-    let now = unix_now();
+    let now = maskinporten_tests::now();
     let valid = texas
         .token()
         .scope(READ)

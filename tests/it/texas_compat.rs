@@ -7,9 +7,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use maskinporten_actix::testing::{
-    unix_now, LocalTexas, TokenBuilder, DEFAULT_ISSUER, DEFAULT_KID,
-};
+use maskinporten_actix::testing::{LocalTexas, TokenBuilder, DEFAULT_ISSUER, DEFAULT_KID};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -32,7 +30,7 @@ struct Case {
 
 /// The token each placeholder in a vector's request body stands for.
 fn token_for(texas: &LocalTexas, placeholder: &str) -> TokenBuilder {
-    let now = unix_now();
+    let now = maskinporten_tests::now();
     let valid = texas.token().scope(SCOPE);
     match placeholder {
         "<valid RS256 JWT>" => valid,
@@ -233,7 +231,7 @@ async fn counts_every_post_whatever_the_answer() {
 #[tokio::test]
 async fn sixty_seconds_of_leeway() {
     let texas = LocalTexas::start();
-    let now = unix_now();
+    let now = maskinporten_tests::now();
     let inside = texas.token().exp(now - 30).sign();
     assert_eq!(introspect(&texas, &inside).await["active"], true);
     let outside = texas.token().exp(now - 90).sign();

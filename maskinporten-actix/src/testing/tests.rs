@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::server::{parse_form, parse_json, validate, IdentityProvider};
-use super::{unix_now, TokenBuilder, DEFAULT_ISSUER, DEFAULT_KID};
+use super::{keys::unix_now, TokenBuilder, DEFAULT_ISSUER, DEFAULT_KID};
 
 fn token() -> TokenBuilder {
     TokenBuilder::new(DEFAULT_ISSUER)
