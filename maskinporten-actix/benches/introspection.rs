@@ -9,12 +9,13 @@
 //! cargo bench -p maskinporten-actix --features testing --bench introspection
 //! ```
 
-use std::{hint::black_box, time::Duration, time::Instant};
+use std::{hint::black_box, time::Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use maskinporten_actix::{testing::LocalTexas, Maskinporten, MaskinportenBuilder};
+use maskinporten_actix::{testing::LocalTexas, MaskinportenBuilder};
 
-const SCOPE: &str = "nav:helse/sykepenger/afp.read";
+mod common;
+use common::SCOPE;
 
 /// How a row's handle is configured against the local endpoint.
 type Configure = fn(&LocalTexas) -> MaskinportenBuilder;
@@ -78,39 +79,14 @@ fn introspection(c: &mut Criterion) {
             |texas| {
                 texas
                     .maskinporten_builder()
-                    .issuer(texas.issuer())
                     .signature_check(texas.jwks_uri())
             },
         ),
     ];
     for (name, builder) in rows {
-        // A fresh handle (an empty cache, keys fetched outside the clock)
-        // for every pool's worth of tokens.
-        let fresh_handle = || -> Maskinporten {
-            let handle = builder(&texas).exposed_scopes([SCOPE]).build().unwrap();
-            runtime.block_on(async {
-                let warm = texas.token().scope(SCOPE).sign();
-                assert!(handle.validate(&warm).await.is_ok());
-            });
-            handle
-        };
         c.bench_function(name, |b| {
             b.iter_custom(|iters| {
-                let mut spent = Duration::ZERO;
-                let mut left = iters as usize;
-                while left > 0 {
-                    let handle = fresh_handle();
-                    let round = left.min(POOL);
-                    spent += runtime.block_on(async {
-                        let started = Instant::now();
-                        for token in &pool[..round] {
-                            assert!(handle.validate(black_box(token)).await.is_ok());
-                        }
-                        started.elapsed()
-                    });
-                    left -= round;
-                }
-                spent
+                common::new_tokens(&runtime, &texas, || builder(&texas), &pool, iters)
             })
         });
     }

@@ -19,6 +19,9 @@ use maskinporten_actix::testing::{LocalTexas, DEFAULT_KID};
 use ring::signature::{RsaPublicKeyComponents, RSA_PKCS1_2048_8192_SHA256};
 use serde_json::Value;
 
+mod common;
+use common::SCOPE;
+
 /// The JWKS LocalTexas serves, read over a plain HTTP/1.0 GET.
 fn jwks(texas: &LocalTexas) -> Value {
     let mut stream = TcpStream::connect(texas.addr()).unwrap();
@@ -42,7 +45,7 @@ fn verify(c: &mut Criterion) {
         unsigned(key["n"].as_str().unwrap()),
         unsigned(key["e"].as_str().unwrap()),
     );
-    let token = texas.token().scope("nav:helse/sykepenger/afp.read").sign();
+    let token = texas.token().scope(SCOPE).sign();
     let (signing_input, signature) = token.rsplit_once('.').unwrap();
     let signature = unsigned(signature);
     let public = RsaPublicKeyComponents { n: &n, e: &e };
@@ -81,13 +84,13 @@ fn verify(c: &mut Criterion) {
     let runtime = actix_web::rt::Runtime::new().unwrap();
     let maskinporten = texas
         .maskinporten_local_builder()
-        .exposed_scopes(["nav:helse/sykepenger/afp.read"])
+        .exposed_scopes([SCOPE])
         .disable_cache()
         .build()
         .unwrap();
     let forged = texas
         .token()
-        .scope("nav:helse/sykepenger/afp.read")
+        .scope(SCOPE)
         .signed_by_other_key()
         .kid(DEFAULT_KID)
         .sign();
@@ -122,44 +125,21 @@ fn verify(c: &mut Criterion) {
     });
 
     // The whole cold path of a new token as an API meets it: parse, verify,
-    // claims, and the insert into the cache. Each token is new to the
-    // handle: a fresh handle (an empty cache, keys fetched outside the
-    // clock) for every pool's worth of tokens.
-    const POOL: usize = 2048;
-    let pool: Vec<String> = (0..POOL)
-        .map(|_| texas.token().scope("nav:helse/sykepenger/afp.read").sign())
+    // claims, and the insert into the cache.
+    let pool: Vec<String> = (0..2048)
+        .map(|_| texas.token().scope(SCOPE).sign())
         .collect();
-    let fresh_handle = || {
-        let handle = texas
-            .maskinporten_local_builder()
-            .exposed_scopes(["nav:helse/sykepenger/afp.read"])
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let warm = texas.token().scope("nav:helse/sykepenger/afp.read").sign();
-            assert!(handle.validate(&warm).await.is_ok());
-        });
-        handle
-    };
     c.bench_function(
         "local validation, new token, cache on (insert included)",
         |b| {
             b.iter_custom(|iters| {
-                let mut spent = std::time::Duration::ZERO;
-                let mut left = iters as usize;
-                while left > 0 {
-                    let handle = fresh_handle();
-                    let round = left.min(POOL);
-                    spent += runtime.block_on(async {
-                        let started = std::time::Instant::now();
-                        for token in &pool[..round] {
-                            assert!(handle.validate(black_box(token)).await.is_ok());
-                        }
-                        started.elapsed()
-                    });
-                    left -= round;
-                }
-                spent
+                common::new_tokens(
+                    &runtime,
+                    &texas,
+                    || texas.maskinporten_local_builder(),
+                    &pool,
+                    iters,
+                )
             })
         },
     );
