@@ -604,3 +604,10 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs() as i64)
 }
+
+/// `json`, written out and encoded as unpadded base64url: a part of a
+/// compact JWS made by hand.
+pub fn b64_json(json: &serde_json::Value) -> String {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+    URL_SAFE_NO_PAD.encode(json.to_string())
+}

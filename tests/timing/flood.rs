@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use actix_web::{get, web, HttpResponse, Responder};
 use futures_util::{stream, StreamExt};
 use maskinporten_actix::{require_scope, testing::TokenBuilder, Maskinporten};
-use maskinporten_tests::{client, now, Fault, FaultServer, TestApi};
+use maskinporten_tests::{b64_json, client, now, Fault, FaultServer, TestApi};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -25,17 +25,12 @@ async fn afp() -> impl Responder {
     HttpResponse::Ok().finish()
 }
 
-fn b64(json: &serde_json::Value) -> String {
-    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
-    URL_SAFE_NO_PAD.encode(json.to_string())
-}
-
 /// A token the sidecar would have to check the signature of: a compact
 /// JWS, RS256 with a kid, unexpired, from the issuer, with a signature
 /// nobody made.
 fn well_formed_junk(i: usize) -> String {
-    let header = b64(&json!({"alg": "RS256", "kid": "local-texas-1", "typ": "JWT"}));
-    let payload = b64(&json!({"iss": ISSUER, "exp": now() + 600, "iat": now(), "jti": i}));
+    let header = b64_json(&json!({"alg": "RS256", "kid": "local-texas-1", "typ": "JWT"}));
+    let payload = b64_json(&json!({"iss": ISSUER, "exp": now() + 600, "iat": now(), "jti": i}));
     format!("{header}.{payload}.{}", "A".repeat(342))
 }
 
@@ -43,30 +38,34 @@ fn well_formed_junk(i: usize) -> String {
 /// kind chosen by `i`.
 fn malformed_junk(i: usize) -> String {
     let claims = json!({"iss": ISSUER, "exp": now() + 600, "iat": now(), "jti": i});
-    let rs256 = b64(&json!({"alg": "RS256", "kid": "local-texas-1"}));
+    let rs256 = b64_json(&json!({"alg": "RS256", "kid": "local-texas-1"}));
     let sig = "A".repeat(342);
     match i % 8 {
         0 => format!("junk{i}"),
-        1 => format!("{rs256}.{}", b64(&claims)),
+        1 => format!("{rs256}.{}", b64_json(&claims)),
         2 => format!(
             "{}.{}.{sig}",
-            b64(&json!({"alg": "none", "kid": "k"})),
-            b64(&claims)
+            b64_json(&json!({"alg": "none", "kid": "k"})),
+            b64_json(&claims)
         ),
-        3 => format!("{}.{}.{sig}", b64(&json!({"alg": "RS256"})), b64(&claims)),
+        3 => format!(
+            "{}.{}.{sig}",
+            b64_json(&json!({"alg": "RS256"})),
+            b64_json(&claims)
+        ),
         4 => format!(
             "{}.{}.{sig}",
-            b64(&json!({"alg": "HS256", "kid": "k"})),
-            b64(&claims)
+            b64_json(&json!({"alg": "HS256", "kid": "k"})),
+            b64_json(&claims)
         ),
         5 => {
             let expired =
                 json!({"iss": ISSUER, "exp": now() - 3600, "iat": now() - 4000, "jti": i});
-            format!("{rs256}.{}.{sig}", b64(&expired))
+            format!("{rs256}.{}.{sig}", b64_json(&expired))
         }
         6 => {
             let other = json!({"iss": "https://maskinporten.no/", "exp": now() + 600, "jti": i});
-            format!("{rs256}.{}.{sig}", b64(&other))
+            format!("{rs256}.{}.{sig}", b64_json(&other))
         }
         _ => format!("{rs256}.bm90IGpzb24{i}.{sig}"),
     }

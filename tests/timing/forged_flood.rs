@@ -16,7 +16,7 @@ use std::{
 
 use actix_web::{get, HttpResponse, Responder};
 use maskinporten_actix::{require_scope, testing::LocalTexas};
-use maskinporten_tests::{client, TestApi};
+use maskinporten_tests::{b64_json, client, TestApi};
 use serde_json::json;
 
 const READ: &str = "nav:helse/sykepenger/afp.read";
@@ -30,11 +30,6 @@ async fn afp() -> impl Responder {
     HttpResponse::Ok().finish()
 }
 
-fn b64(json: &serde_json::Value) -> String {
-    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
-    URL_SAFE_NO_PAD.encode(json.to_string())
-}
-
 /// A forged token: well formed, from the right issuer, unexpired, with the
 /// trusted `kid` (even `i`) or a random one (odd `i`), and 256 bytes of
 /// signature nobody made.
@@ -45,8 +40,8 @@ fn forged(issuer: &str, i: u32) -> String {
     } else {
         format!("forged-{i}-{}", now)
     };
-    let header = b64(&json!({"alg": "RS256", "kid": kid, "typ": "JWT"}));
-    let payload = b64(&json!({
+    let header = b64_json(&json!({"alg": "RS256", "kid": kid, "typ": "JWT"}));
+    let payload = b64_json(&json!({
         "iss": issuer, "exp": now + 600, "iat": now, "jti": i, "scope": READ,
         "consumer": {"authority": "iso6523-actorid-upis", "ID": "0192:991825827"},
     }));
@@ -65,7 +60,6 @@ async fn forged_tokens_never_reach_the_sidecar_and_genuine_ones_pass_during_a_fl
     let texas = LocalTexas::builder().latency(SIDECAR_COST).start().unwrap();
     let maskinporten = texas
         .maskinporten_builder()
-        .issuer(texas.issuer())
         .signature_check(texas.jwks_uri())
         .build()
         .unwrap();
