@@ -11,14 +11,26 @@
 //! manifest name theirs in `MASKINPORTEN_NAIS_MANIFEST` (and
 //! `MASKINPORTEN_NAIS_VARIABLES`), which cargo passes on to the compiler,
 //! one trybuild run per group.
+//!
+//! Every case here is a `compile_fail` case, so that trybuild only checks:
+//! one `trybuild::TestCases::pass` case makes it build every dependency
+//! (actix, reqwest, the crypto provider) in its own target directory and
+//! each case on its own, which took most of `cargo test --workspace`. What
+//! must compile without a manifest is in `tests/it/compiles/`, built with
+//! the other tests. What must compile against a manifest (`accepted/` of
+//! each group) ends in one `compile_error!`, the only error its `.stderr`
+//! holds: any error of the attribute, the types or a constant assertion
+//! above it would show beside it. Those cases assert what
+//! `exposed_scopes!()` gives in constants, which the check evaluates.
 
 use std::path::PathBuf;
 
 const MANIFEST_ENV: &str = "MASKINPORTEN_NAIS_MANIFEST";
 const VARIABLES_ENV: &str = "MASKINPORTEN_NAIS_VARIABLES";
 
-/// A directory of `ui/manifest/`, whose `pass/` files must compile and
-/// whose `fail/` files must fail with their `.stderr`, and the fixtures they
+/// A directory of `ui/manifest/`, whose `accepted/` files must compile (but
+/// for their closing `compile_error!`) and whose `fail/` files must fail with
+/// their `.stderr`, and the fixtures they
 /// compile against: (manifest, variables file) pairs from `ui/manifest/fixtures/`.
 struct Group {
     dir: &'static str,
@@ -67,7 +79,6 @@ fn ui() {
     std::env::remove_var(VARIABLES_ENV);
     {
         let t = trybuild::TestCases::new();
-        t.pass("ui/pass/*.rs");
         t.compile_fail("ui/fail/*.rs");
     }
     for group in GROUPS {
@@ -83,18 +94,14 @@ fn ui() {
         std::env::set_var(MANIFEST_ENV, manifests);
         std::env::set_var(VARIABLES_ENV, variables);
         let t = trybuild::TestCases::new();
-        for (kind, expected) in [("pass", true), ("fail", false)] {
+        for kind in ["accepted", "fail"] {
             let dir = format!(
                 "{}/ui/manifest/{}/{kind}",
                 env!("CARGO_MANIFEST_DIR"),
                 group.dir
             );
             if std::fs::exists(&dir).unwrap_or(false) {
-                let files = format!("ui/manifest/{}/{kind}/*.rs", group.dir);
-                match expected {
-                    true => t.pass(files),
-                    false => t.compile_fail(files),
-                }
+                t.compile_fail(format!("ui/manifest/{}/{kind}/*.rs", group.dir));
             }
         }
         // trybuild runs its cases when dropped.

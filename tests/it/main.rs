@@ -16,6 +16,7 @@
 //! names (`nav:other/...`).
 
 mod bad_input;
+mod compiles;
 mod composition;
 mod core;
 mod differential;

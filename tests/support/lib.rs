@@ -611,3 +611,28 @@ pub fn b64_json(json: &serde_json::Value) -> String {
     use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
     URL_SAFE_NO_PAD.encode(json.to_string())
 }
+
+/// Whether two lists of scopes are equal, in order, as a constant: the UI
+/// cases checked against a NAIS manifest assert what `exposed_scopes!()`
+/// gives while they compile, since they are checked and not run.
+pub const fn same_scopes(a: &[&str], b: &[&str]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        let (x, y) = (a[i].as_bytes(), b[i].as_bytes());
+        if x.len() != y.len() {
+            return false;
+        }
+        let mut j = 0;
+        while j < x.len() {
+            if x[j] != y[j] {
+                return false;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    true
+}

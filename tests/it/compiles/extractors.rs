@@ -35,6 +35,6 @@ async fn store(
     Ok(web::Json(body))
 }
 
-fn main() {
+pub(super) fn app() {
     let _ = actix_web::App::new().service(afp).service(store);
 }

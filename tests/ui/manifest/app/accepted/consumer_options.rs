@@ -21,3 +21,6 @@ async fn unscoped() {}
 fn main() {
     let _ = (listed, open, refused, unscoped);
 }
+
+// Checked, not run (tests/ui.rs says why): the one error expected here.
+compile_error!("checked against the manifest");

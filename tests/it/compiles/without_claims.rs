@@ -20,7 +20,7 @@ async fn manual() -> HttpResponse {
     HttpResponse::NoContent().finish()
 }
 
-fn main() {
+pub(super) fn app() {
     let _ = actix_web::App::new()
         .service(ping)
         .service(path)

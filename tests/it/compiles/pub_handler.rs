@@ -18,6 +18,6 @@ mod api {
     }
 }
 
-fn main() {
+pub(super) fn app() {
     let _ = actix_web::App::new().service(api::afp).service(api::r#type);
 }

@@ -29,15 +29,16 @@ async fn either() -> &'static str {
 
 const EXPOSED: &[&str] = exposed_scopes!();
 
+const _: () = assert!(maskinporten_tests::same_scopes(
+    EXPOSED,
+    &[
+        "nav:helse/sykepenger/afp.read",
+        "nav:helse:afp.write",
+        "nav:helse:afp.open"
+    ]
+));
+
 fn main() {
-    assert_eq!(
-        EXPOSED,
-        [
-            "nav:helse/sykepenger/afp.read",
-            "nav:helse:afp.write",
-            "nav:helse:afp.open"
-        ]
-    );
     let maskinporten = Maskinporten::builder()
         .introspection_endpoint("http://127.0.0.1:7164/api/v1/introspect")
         .exposed_scopes(exposed_scopes!())
@@ -50,3 +51,6 @@ fn main() {
         .service(read);
     let _ = (open, either);
 }
+
+// Checked, not run (tests/ui.rs says why): the one error expected here.
+compile_error!("checked against the manifest");

@@ -20,6 +20,6 @@ async fn all() -> impl Responder {
     HttpResponse::Ok()
 }
 
-fn main() {
+pub(super) fn app() {
     let _ = actix_web::App::new().service(afp).service(one).service(all);
 }

@@ -25,7 +25,7 @@ async fn replace_below(body: String) -> HttpResponse {
     HttpResponse::Ok().body(body)
 }
 
-fn main() {
+pub(super) fn app() {
     let _ = actix_web::App::new()
         .service(store_above)
         .service(store_below)

@@ -16,6 +16,6 @@ impl Api {
     }
 }
 
-fn main() {
+pub(super) fn app() {
     let _ = actix_web::App::new().configure(Api::routes);
 }

@@ -8,3 +8,6 @@ async fn read() {}
 fn main() {
     let _ = read;
 }
+
+// Checked, not run (tests/ui.rs says why): the one error expected here.
+compile_error!("checked against the manifest");

@@ -35,6 +35,6 @@ async fn many(
     HttpResponse::Ok().body(format!("{paths} {body} {}", claims.scope_claim()))
 }
 
-fn main() {
+pub(super) fn app() {
     let _ = actix_web::App::new().service(many);
 }

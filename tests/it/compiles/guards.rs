@@ -24,7 +24,7 @@ async fn c() -> &'static str {
     "c"
 }
 
-fn main() {
+pub(super) fn app() {
     let _ = App::new()
         .wrap(RequireScope::any(scopes!["nav:helse/sykepenger/afp.read",]))
         .service(a)

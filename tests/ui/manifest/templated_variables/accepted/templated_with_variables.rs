@@ -9,10 +9,14 @@ async fn extra() {}
 #[require_consumer("991825827", "974760673")]
 async fn read() {}
 
+const _: () = assert!(maskinporten_tests::same_scopes(
+    exposed_scopes!(),
+    &["nav:helse/sykepenger/afp.read", "nav:helse:afp.extra"]
+));
+
 fn main() {
-    assert_eq!(
-        exposed_scopes!(),
-        ["nav:helse/sykepenger/afp.read", "nav:helse:afp.extra"]
-    );
     let _ = (extra, read);
 }
+
+// Checked, not run (tests/ui.rs says why): the one error expected here.
+compile_error!("checked against the manifest");

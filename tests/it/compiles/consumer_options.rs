@@ -28,7 +28,7 @@ async fn refused_trailing() -> &'static str {
     "refused"
 }
 
-fn main() {
+pub(super) fn app() {
     let _ = App::new()
         .service(refused)
         .service(suppliers)

@@ -11,6 +11,6 @@ where
     HttpResponse::Ok().body(format!("{:?}", body.into_inner()))
 }
 
-fn main() {
+pub(super) fn app() {
     let _ = actix_web::App::new().route("/echo", web::post().to(echo::<serde_json::Value>));
 }
