@@ -5,11 +5,14 @@
 //! its handlers on an `App`.
 
 mod any;
+// The trailing commas in their attributes are the forms under test.
+#[rustfmt::skip]
 mod consumer_options;
 mod extractors;
 mod generic;
 mod get_above;
 mod get_below;
+#[rustfmt::skip]
 mod guards;
 mod many_arguments;
 mod nested_in_method;
