@@ -70,10 +70,35 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The flags trybuild gives the compiler, in the variable cargo reads
+/// before trybuild's own `--config build.rustflags`: trybuild checks the
+/// dependencies without `--diagnostic-width=140` and the cases with it, and
+/// a change of flags makes cargo check every dependency again (a minute on
+/// two cores). With the same flags for both, it checks them once. Not set
+/// where the caller sets flags of their own (coverage, say): trybuild then
+/// reads those as it always does.
+fn one_set_of_compiler_flags() {
+    if std::env::var_os("RUSTFLAGS").is_some() || std::env::var_os(ENCODED_RUSTFLAGS).is_some() {
+        return;
+    }
+    let flags = [
+        "--cfg",
+        "trybuild",
+        "--verbose",
+        "-A",
+        "dead_code",
+        "--diagnostic-width=140",
+    ];
+    std::env::set_var(ENCODED_RUSTFLAGS, flags.join("\x1f"));
+}
+
+const ENCODED_RUSTFLAGS: &str = "CARGO_ENCODED_RUSTFLAGS";
+
 /// One test, so that the runs follow each other: each sets the variables
 /// its compilations see.
 #[test]
 fn ui() {
+    one_set_of_compiler_flags();
     // Without a manifest: the environment must not name one.
     std::env::remove_var(MANIFEST_ENV);
     std::env::remove_var(VARIABLES_ENV);

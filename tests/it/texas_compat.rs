@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use maskinporten_actix::testing::{LocalTexas, TokenBuilder, DEFAULT_ISSUER, DEFAULT_KID};
+use maskinporten_tests::{client, client_with_timeout};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -57,21 +58,6 @@ fn materialise(texas: &LocalTexas, body: &str) -> (String, Option<TokenBuilder>)
         format!("{}{}{}", &body[..start], token, &body[end..]),
         Some(builder),
     )
-}
-
-/// A plain-HTTP client. reqwest is built without a default TLS provider in
-/// this workspace and insists on one all the same.
-fn client_with_timeout(timeout: Duration) -> reqwest::Client {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(timeout)
-        .build()
-        .expect("HTTP client")
-}
-
-fn client() -> reqwest::Client {
-    client_with_timeout(Duration::from_secs(20))
 }
 
 fn is_uuid_shaped(s: &str) -> bool {
