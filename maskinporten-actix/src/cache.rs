@@ -5,7 +5,10 @@
 //! - An entry lives until the token's `exp` at the latest (and an optional
 //!   maximum TTL on top); a hit is checked against the wall clock too, so no
 //!   answer is served past `exp`, whatever the cache's timers do.
-//! - Concurrent misses for one token share one validation (single-flight).
+//! - Concurrent misses for one token share one introspection
+//!   (single-flight). Local validation does not share: its check, a
+//!   signature verify, costs less than the sharing, and a key fetch it
+//!   waits for is shared by the key set itself.
 //! - Only active answers are cached. Failures of the validator are not (the next
 //!   request tries again), and neither are inactive answers: a token that is
 //!   inactive now can turn active moments later (an `iat` or `nbf` inside the
@@ -297,6 +300,16 @@ impl ClaimsCache {
             .or_try_insert_with(validate())
             .await
             .map(|entry| entry.into_value())
+    }
+
+    /// Keeps claims validated without the single-flight of
+    /// [`get_or_validate`](Self::get_or_validate), for a check that costs
+    /// less than sharing it. Like a fresh answer there, one already past the
+    /// token's `exp` (inside the leeway) is not kept.
+    pub(crate) async fn insert(&self, key: TokenKey, claims: &Arc<ClaimSet>) {
+        if !time_left(claims).is_zero() {
+            self.entries.insert(key, Arc::clone(claims)).await;
+        }
     }
 
     pub(crate) fn entry_count(&self) -> u64 {

@@ -103,7 +103,7 @@ impl Maskinporten {
     }
 
     /// Validates a token that [`cached`](Self::cached) just did not find:
-    /// straight to the single-flight introspection, without a second lookup
+    /// straight to the strategy, without a second lookup
     /// (each lookup of a new token would count as an access for TinyLFU).
     /// `key` is the one `cached` gave back, for these same token bytes.
     pub(crate) async fn validate_missed(
@@ -197,12 +197,20 @@ impl Maskinporten {
         }
         Counters::count(&inner.counters.misses);
         observe::cache(CacheUse::Miss);
-        // Boxed: the cache's loading future is kilobytes, and every future
-        // that holds it inline is copied whole each time it moves, on the
-        // paths that never load too.
-        let validated = Box::pin(cache.get_or_validate(key, || self.check(token, Some(key))))
-            .await
-            .map_err(|error| MaskinportenError::clone(&error));
+        let validated = if inner.strategy.shares_checks() {
+            // Boxed: the cache's loading future is kilobytes, and every
+            // future that holds it inline is copied whole each time it
+            // moves, on the paths that never load too.
+            Box::pin(cache.get_or_validate(key, || self.check(token, Some(key))))
+                .await
+                .map_err(|error| MaskinportenError::clone(&error))
+        } else {
+            let checked = self.check(token, Some(key)).await;
+            if let Ok(claims) = &checked {
+                cache.insert(key, claims).await;
+            }
+            checked
+        };
         observe::cache_entries(cache.entry_count());
         validated
     }

@@ -56,6 +56,14 @@ impl Strategy {
         }
     }
 
+    /// Whether concurrent first requests with one token should wait for one
+    /// check: yes for the sidecar (a round trip, and a permit of a bounded
+    /// pool); no for local validation, whose check (a signature verify)
+    /// costs less than the cache's single-flight bookkeeping.
+    pub(crate) fn shares_checks(&self) -> bool {
+        matches!(self, Strategy::Introspection(_))
+    }
+
     /// The strategy's name, for the validation span.
     pub(crate) fn name(&self) -> &'static str {
         match self {
