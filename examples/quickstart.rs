@@ -28,12 +28,10 @@ async fn write_afp() -> impl Responder {
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // NAIS sets NAIS_TOKEN_INTROSPECTION_ENDPOINT (and MASKINPORTEN_ISSUER)
-    // when the application has Maskinporten enabled. Without them this
-    // refuses to start: there is no fallback that could accept any token.
+    // NAIS sets the variables this reads; without them it refuses to start.
     let maskinporten = Maskinporten::builder_from_env()?
-        // The scopes .nais/app.yaml exposes, read when the code compiles: a
-        // token that holds none of them was issued for another API.
+        // What .nais/app.yaml exposes: a token holding none of it is for
+        // another API.
         .exposed_scopes(exposed_scopes!())
         .build()?;
     HttpServer::new(move || {
