@@ -29,9 +29,9 @@ const MANIFEST_ENV: &str = "MASKINPORTEN_NAIS_MANIFEST";
 const VARIABLES_ENV: &str = "MASKINPORTEN_NAIS_VARIABLES";
 
 /// A directory of `ui/manifest/`, whose `accepted/` files must compile (but
-/// for their closing `compile_error!`) and whose `fail/` files must fail with
-/// their `.stderr`, and the fixtures they
-/// compile against: (manifest, variables file) pairs from `ui/manifest/fixtures/`.
+/// for their closing `compile_error!`) and whose `fail/` files must fail
+/// with their `.stderr`, and the fixtures they compile against: (manifest,
+/// variables file) pairs from `ui/manifest/fixtures/`.
 struct Group {
     dir: &'static str,
     manifests: &'static [(&'static str, Option<&'static str>)],
