@@ -1,13 +1,17 @@
 //! The claims of a validated Maskinporten token.
 
 use std::{
+    borrow::Cow,
     collections::BTreeSet,
     fmt,
     sync::Arc,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use serde::de::DeserializeOwned;
+use serde::{
+    de::{self, DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor},
+    Deserialize, Deserializer,
+};
 use serde_json::{Map, Value};
 
 use crate::error::{ErrorKind, MaskinportenError, Rendering};
@@ -111,7 +115,7 @@ pub(crate) struct ClaimSet {
 }
 
 /// Why an answer of the validator is not a usable claim set.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) struct MalformedClaims {
     pub(crate) claim: &'static str,
     pub(crate) problem: &'static str,
@@ -119,63 +123,12 @@ pub(crate) struct MalformedClaims {
 
 impl ClaimSet {
     /// Builds the claim set from the claims of an active answer (without `active`).
-    pub(crate) fn from_claims(mut claims: Map<String, Value>) -> Result<Self, MalformedClaims> {
-        let expires_at = take_seconds(&mut claims, "exp")?;
-        let issued_at = take_seconds(&mut claims, "iat")?;
-        let mut text = String::with_capacity(256);
-        let mut push = |s: &str| {
-            let span = Span {
-                start: text.len() as u32,
-                len: s.len() as u32,
-            };
-            text.push_str(s);
-            span
-        };
-        let mut strings = [None; 6];
-        for (i, claim) in STRING_CLAIMS.into_iter().enumerate() {
-            strings[i] = match claims.get(claim) {
-                None | Some(Value::Null) => None,
-                Some(Value::String(value)) => Some(push(value)),
-                Some(_) if i >= STRICT_STRINGS => continue,
-                Some(_) => {
-                    return Err(MalformedClaims {
-                        claim,
-                        problem: "is not a string",
-                    })
-                }
-            };
-            claims.remove(claim);
+    pub(crate) fn from_claims(claims: Map<String, Value>) -> Result<Self, MalformedClaims> {
+        let mut builder = ClaimSetBuilder::default();
+        for (name, value) in claims {
+            builder.claim(name.into(), value);
         }
-        if strings[ISS].is_none() {
-            return Err(MalformedClaims {
-                claim: "iss",
-                problem: "is missing",
-            });
-        }
-        let mut organizations = [None; 2];
-        for (i, claim) in ORGANIZATION_CLAIMS.into_iter().enumerate() {
-            let parts = claims
-                .get(claim)
-                .and_then(Value::as_object)
-                .and_then(|object| {
-                    Some((
-                        object.get("authority")?.as_str()?,
-                        object.get("ID")?.as_str()?,
-                    ))
-                });
-            if let Some((authority, id)) = parts {
-                organizations[i] = Some([push(authority), push(id)]);
-                claims.remove(claim);
-            }
-        }
-        Ok(ClaimSet {
-            text: text.into_boxed_str(),
-            strings,
-            organizations,
-            expires_at,
-            issued_at,
-            other: (!claims.is_empty()).then(|| Box::new(claims)),
-        })
+        builder.build()
     }
 
     /// The token's `exp`, in Unix seconds.
@@ -194,8 +147,7 @@ impl ClaimSet {
     }
 
     fn slice(&self, span: Span) -> &str {
-        let start = span.start as usize;
-        &self.text[start..start + span.len as usize]
+        slice(&self.text, span)
     }
 
     fn string(&self, index: usize) -> Option<&str> {
@@ -248,7 +200,7 @@ impl ClaimSet {
         }
     }
 
-    fn to_map(&self) -> Map<String, Value> {
+    pub(crate) fn to_map(&self) -> Map<String, Value> {
         let mut map = self.other.as_deref().cloned().unwrap_or_default();
         for name in STRING_CLAIMS
             .iter()
@@ -261,6 +213,12 @@ impl ClaimSet {
         }
         map
     }
+}
+
+/// The text a span of a claim set's buffer holds.
+fn slice(text: &str, span: Span) -> &str {
+    let start = span.start as usize;
+    &text[start..start + span.len as usize]
 }
 
 /// About the heap bytes of a JSON map: keys, values, and a node per entry.
@@ -283,22 +241,284 @@ fn value_bytes(value: &Value) -> usize {
         }
 }
 
-fn take_seconds(
-    claims: &mut Map<String, Value>,
-    claim: &'static str,
-) -> Result<i64, MalformedClaims> {
-    let value = claims.remove(claim).ok_or(MalformedClaims {
-        claim,
-        problem: "is missing",
-    })?;
-    // NumericDate may carry a fraction; whole seconds are what we compare.
+/// A claim set as its claims come, one by one: from an answer's map
+/// ([`ClaimSet::from_claims`]), or straight from a token's JSON payload as it
+/// is read (its `Deserialize`), which local validation does for every new
+/// token without a map in between. A claim named twice counts once, as the
+/// last one, as in a map.
+pub(crate) struct ClaimSetBuilder {
+    text: String,
+    strings: [Pending; 6],
+    organizations: [Option<Value>; 2],
+    expires_at: Option<Value>,
+    issued_at: Option<Value>,
+    other: Map<String, Value>,
+}
+
+/// A typed string claim as read: its text already in the set's buffer, or
+/// a value of another type, judged when the set is built.
+#[derive(Default)]
+enum Pending {
+    #[default]
+    Absent,
+    Text(Span),
+    Value(Value),
+}
+
+impl Default for ClaimSetBuilder {
+    fn default() -> Self {
+        ClaimSetBuilder {
+            text: String::with_capacity(256),
+            strings: Default::default(),
+            organizations: Default::default(),
+            expires_at: None,
+            issued_at: None,
+            other: Map::new(),
+        }
+    }
+}
+
+/// Appends `s` to a claim set's text, and says where it lies.
+fn push(text: &mut String, s: &str) -> Span {
+    let span = Span {
+        start: text.len() as u32,
+        len: s.len() as u32,
+    };
+    text.push_str(s);
+    span
+}
+
+impl ClaimSetBuilder {
+    /// Takes one claim.
+    fn claim(&mut self, name: Cow<'_, str>, value: Value) {
+        if let Some(i) = STRING_CLAIMS.iter().position(|&claim| claim == name) {
+            self.strings[i] = match value {
+                Value::String(text) => Pending::Text(push(&mut self.text, &text)),
+                value => Pending::Value(value),
+            };
+            return;
+        }
+        match &*name {
+            "exp" => self.expires_at = Some(value),
+            "iat" => self.issued_at = Some(value),
+            "consumer" => self.organizations[CONSUMER] = Some(value),
+            "supplier" => self.organizations[SUPPLIER] = Some(value),
+            _ => {
+                self.other.insert(name.into_owned(), value);
+            }
+        }
+    }
+
+    /// A NumericDate claim in whole seconds, read before the set is built:
+    /// `Ok(None)` when absent, `Err(())` when not a number.
+    pub(crate) fn seconds(&self, name: &str) -> Result<Option<i64>, ()> {
+        let value = match name {
+            "exp" => self.expires_at.as_ref(),
+            "iat" => self.issued_at.as_ref(),
+            _ => self.other.get(name),
+        };
+        value.map(|value| seconds(value).ok_or(())).transpose()
+    }
+
+    /// The `iss` claim, read before the set is built, when it is a string.
+    pub(crate) fn issuer(&self) -> Option<&str> {
+        match self.strings[ISS] {
+            Pending::Text(span) => Some(slice(&self.text, span)),
+            _ => None,
+        }
+    }
+
+    /// The claim set, or why its claims are unusable: `exp` and `iat` must
+    /// be numbers, `iss` a string, the other typed strings strings (or
+    /// absent, or `null`).
+    pub(crate) fn build(mut self) -> Result<ClaimSet, MalformedClaims> {
+        let expires_at = take_seconds(self.expires_at, "exp")?;
+        let issued_at = take_seconds(self.issued_at, "iat")?;
+        let mut strings = [None; 6];
+        for (i, (claim, pending)) in STRING_CLAIMS.into_iter().zip(self.strings).enumerate() {
+            strings[i] = match pending {
+                Pending::Text(span) => Some(span),
+                Pending::Absent | Pending::Value(Value::Null) => None,
+                // A lenient claim of another type stays, verbatim.
+                Pending::Value(value) if i >= STRICT_STRINGS => {
+                    self.other.insert(claim.to_owned(), value);
+                    None
+                }
+                Pending::Value(_) => {
+                    return Err(MalformedClaims {
+                        claim,
+                        problem: "is not a string",
+                    })
+                }
+            };
+        }
+        if strings[ISS].is_none() {
+            return Err(MalformedClaims {
+                claim: "iss",
+                problem: "is missing",
+            });
+        }
+        let mut organizations = [None; 2];
+        for (i, (claim, value)) in ORGANIZATION_CLAIMS
+            .into_iter()
+            .zip(self.organizations)
+            .enumerate()
+        {
+            let Some(value) = value else { continue };
+            let parts = value.as_object().and_then(|object| {
+                Some((
+                    object.get("authority")?.as_str()?,
+                    object.get("ID")?.as_str()?,
+                ))
+            });
+            match parts {
+                Some((authority, id)) => {
+                    organizations[i] =
+                        Some([push(&mut self.text, authority), push(&mut self.text, id)]);
+                }
+                // Not of the expected shape: kept verbatim with the others.
+                None => {
+                    self.other.insert(claim.to_owned(), value);
+                }
+            }
+        }
+        Ok(ClaimSet {
+            text: self.text.into_boxed_str(),
+            strings,
+            organizations,
+            expires_at,
+            issued_at,
+            other: (!self.other.is_empty()).then(|| Box::new(self.other)),
+        })
+    }
+}
+
+/// Reads a JSON object into a builder as it is parsed: the typed strings
+/// go straight into the set's text, and only the other claims become
+/// `Value`s. Not an object is an error.
+impl<'de> Deserialize<'de> for ClaimSetBuilder {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Object;
+        impl<'de> Visitor<'de> for Object {
+            type Value = ClaimSetBuilder;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+                let mut builder = ClaimSetBuilder::default();
+                while let Some(Name(name)) = access.next_key()? {
+                    match STRING_CLAIMS.iter().position(|&claim| claim == name) {
+                        Some(i) => {
+                            builder.strings[i] =
+                                access.next_value_seed(StringClaim(&mut builder.text))?;
+                        }
+                        None => builder.claim(name, access.next_value()?),
+                    }
+                }
+                Ok(builder)
+            }
+        }
+        deserializer.deserialize_map(Object)
+    }
+}
+
+/// A claim's name, borrowed from the input when it has no escapes.
+struct Name<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Name<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl<'de> Visitor<'de> for Text {
+            type Value = Name<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a claim name")
+            }
+
+            fn visit_borrowed_str<E: de::Error>(self, name: &'de str) -> Result<Self::Value, E> {
+                Ok(Name(Cow::Borrowed(name)))
+            }
+
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<Self::Value, E> {
+                Ok(Name(Cow::Owned(name.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(Text)
+    }
+}
+
+/// The value of a typed string claim: a string goes into the set's text
+/// without a `String` of its own; any other value is kept as a `Value`,
+/// exactly as `Value` reads it.
+struct StringClaim<'a>(&'a mut String);
+
+impl<'de> DeserializeSeed<'de> for StringClaim<'_> {
+    type Value = Pending;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Pending, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StringClaim<'_> {
+    type Value = Pending;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Pending, E> {
+        Ok(Pending::Text(push(self.0, text)))
+    }
+
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Pending, E> {
+        Ok(Pending::Value(Value::Bool(value)))
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Pending, E> {
+        Ok(Pending::Value(Value::from(value)))
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Pending, E> {
+        Ok(Pending::Value(Value::from(value)))
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Pending, E> {
+        Ok(Pending::Value(Value::from(value)))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Pending, E> {
+        Ok(Pending::Value(Value::Null))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Pending, A::Error> {
+        Value::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Pending::Value)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Pending, A::Error> {
+        Value::deserialize(de::value::MapAccessDeserializer::new(map)).map(Pending::Value)
+    }
+}
+
+/// A NumericDate in whole seconds: it may carry a fraction, and whole
+/// seconds are what is compared.
+pub(crate) fn seconds(value: &Value) -> Option<i64> {
     value
         .as_i64()
         .or_else(|| value.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
-        .ok_or(MalformedClaims {
-            claim,
-            problem: "is not a number",
-        })
+}
+
+fn take_seconds(value: Option<Value>, claim: &'static str) -> Result<i64, MalformedClaims> {
+    let value = value.ok_or(MalformedClaims {
+        claim,
+        problem: "is missing",
+    })?;
+    seconds(&value).ok_or(MalformedClaims {
+        claim,
+        problem: "is not a number",
+    })
 }
 
 /// The claims of a validated Maskinporten token, and the extractor that
@@ -793,6 +1013,53 @@ mod tests {
                     assert_eq!(org(&id).orgno(), reference(&id), "{id:?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_payload_read_as_it_is_parsed_makes_the_set_its_map_makes() {
+        let base = r#""iss":"i","exp":2,"iat":1"#;
+        let org = r#"{"authority":"iso6523-actorid-upis","ID":"0192:991825827"}"#;
+        let payloads = [
+            format!("{{{base}}}"),
+            format!(r#"{{{base},"scope":"a b","client_id":"c","jti":"j","consumer":{org}}}"#),
+            // Named twice: the last one counts, whatever the first was.
+            format!(r#"{{{base},"scope":"a","scope":"b"}}"#),
+            format!(r#"{{{base},"scope":7,"scope":"b"}}"#),
+            format!(r#"{{{base},"scope":"b","scope":7}}"#),
+            format!(r#"{{"iss":"x",{base}}}"#),
+            format!(r#"{{{base},"exp":"soon"}}"#),
+            format!(r#"{{{base},"aud":"a","aud":["b"]}}"#),
+            // Escaped names and values are the names and values they spell.
+            format!(r#"{{{base},"\u0073cope":"a\u0020b","e\u0078p":3}}"#),
+            format!(r#"{{{base},"sc\"ope":"a","jti":"\"\n"}}"#),
+            // Typed strings of other types: refused, or kept verbatim.
+            format!(r#"{{{base},"jti":null,"client_id":null}}"#),
+            format!(r#"{{{base},"jti":[1,{{"a":null}}]}}"#),
+            format!(r#"{{{base},"client_amr":["a",1.5,true],"token_type":{{"t":-1}}}}"#),
+            format!(r#"{{{base},"token_type":null}}"#),
+            r#"{"iss":7,"exp":2,"iat":1}"#.to_owned(),
+            r#"{"iss":null,"exp":2,"iat":1}"#.to_owned(),
+            r#"{"iss":"i","exp":1e3,"iat":18446744073709551615}"#.to_owned(),
+            // Organisations of other shapes stay with the other claims.
+            format!(r#"{{{base},"consumer":{{"ID":"0192:1"}},"supplier":{org}}}"#),
+            format!(r#"{{{base},"consumer":"0192:991825827","supplier":null}}"#),
+            format!(r#"{{{base},"consumer":{{"authority":"a","ID":"b","x":1}}}}"#),
+        ];
+        for payload in payloads {
+            let streamed = serde_json::from_str::<ClaimSetBuilder>(&payload)
+                .unwrap_or_else(|e| panic!("{payload}: {e}"))
+                .build()
+                .map(|set| set.to_map());
+            let map: Map<String, Value> = serde_json::from_str(&payload).unwrap();
+            let mapped = ClaimSet::from_claims(map).map(|set| set.to_map());
+            assert_eq!(streamed, mapped, "{payload}");
+        }
+        for not_an_object in ["[]", "\"x\"", "1", "null", "{\"a\":}", "{} {}"] {
+            assert!(
+                serde_json::from_str::<ClaimSetBuilder>(not_an_object).is_err(),
+                "{not_an_object}"
+            );
         }
     }
 

@@ -9,7 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+
+use crate::claims::ClaimSetBuilder;
 
 /// The one signature algorithm Maskinporten uses and the sidecar accepts.
 pub(crate) const RS256: &str = "RS256";
@@ -21,7 +22,9 @@ pub(crate) struct CompactJws<'t> {
     /// The third part, still base64url.
     pub(crate) signature: &'t str,
     pub(crate) header: Header,
-    pub(crate) claims: Map<String, Value>,
+    /// The payload's claims, read into the claim set they make once the
+    /// token is found valid.
+    pub(crate) claims: ClaimSetBuilder,
 }
 
 /// The JOSE header fields the decision needs; the rest is ignored.
@@ -68,7 +71,7 @@ impl<'t> CompactJws<'t> {
         if header.crit.0 {
             return Err(Refusal("the token header names critical extensions"));
         }
-        let claims: Map<String, Value> = decode_json(
+        let claims: ClaimSetBuilder = decode_json(
             payload,
             malformed,
             Refusal("the JWS payload is not a JSON object"),
@@ -101,14 +104,9 @@ impl<'t> CompactJws<'t> {
 
     /// A NumericDate claim in whole seconds: `Ok(None)` when absent.
     pub(crate) fn seconds(&self, claim: &'static str) -> Result<Option<i64>, Refusal> {
-        match self.claims.get(claim) {
-            None => Ok(None),
-            Some(value) => value
-                .as_i64()
-                .or_else(|| value.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
-                .map(Some)
-                .ok_or(Refusal("a time claim is not a number")),
-        }
+        self.claims
+            .seconds(claim)
+            .map_err(|()| Refusal("a time claim is not a number"))
     }
 
     /// The checks on the claims that need no key: `exp` present and not
@@ -127,7 +125,7 @@ impl<'t> CompactJws<'t> {
             return Err(Refusal("the token has expired"));
         }
         if let Some(issuer) = issuer {
-            if self.claims.get("iss").and_then(Value::as_str) != Some(issuer) {
+            if self.claims.issuer() != Some(issuer) {
                 return Err(Refusal("the token is from another issuer"));
             }
         }

@@ -83,7 +83,7 @@ impl LocalVerifier {
         if jws.seconds("nbf")?.is_some_and(|nbf| nbf > latest) {
             return Err(Failure::Refused("the token is not valid yet"));
         }
-        ClaimSet::from_claims(jws.claims).map_err(|malformed| {
+        jws.claims.build().map_err(|malformed| {
             tracing::debug!(
                 claim = malformed.claim,
                 problem = malformed.problem,
