@@ -24,7 +24,10 @@
 
 use std::{
     cell::Cell,
-    sync::{Arc, RwLock},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, RwLock,
+    },
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
@@ -336,6 +339,11 @@ impl ClaimsCache {
 /// claims cache, in entries, with TinyLFU admission.
 pub(crate) struct Refusals {
     entries: moka::sync::Cache<TokenKey, Remembered>,
+    /// Whether any refusal was ever remembered: until then a look-up (a
+    /// hash and a probe of the table, on every new token) is skipped. A
+    /// refusal remembered while another thread looks is at worst missed
+    /// once, and the token is checked again.
+    used: AtomicBool,
 }
 
 /// A refusal, and what it stands on.
@@ -374,6 +382,7 @@ impl Refusals {
                 .max_capacity(entries)
                 .expire_after(UntilRefusalExpiry)
                 .build(),
+            used: AtomicBool::new(false),
         }
     }
 
@@ -387,6 +396,9 @@ impl Refusals {
         generation: u64,
         stands: impl FnOnce(&str) -> Option<u64>,
     ) -> Option<MaskinportenError> {
+        if !self.used.load(Ordering::Relaxed) {
+            return None;
+        }
         let refused = self.entries.get(key)?;
         if SystemTime::now() >= refused.expires {
             self.entries.invalidate(key);
@@ -428,6 +440,7 @@ impl Refusals {
         if expires <= SystemTime::now() {
             return;
         }
+        self.used.store(true, Ordering::Relaxed);
         self.entries.insert(
             key,
             Remembered {
