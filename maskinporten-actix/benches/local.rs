@@ -145,5 +145,81 @@ fn verify(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, verify);
+/// The ratio the cold path's target is set in, measured so that the
+/// machine's drift between two criterion rows cancels: rounds of the pool's
+/// tokens validated through a fresh handle, each beside the verify alone of
+/// the same tokens (each signature and message new to the CPU's caches, as
+/// in the validation), the two in alternating order; the median of the
+/// rounds' ratios.
+fn new_token_against_its_verify(c: &mut Criterion) {
+    const ROUNDS: usize = 15;
+    let texas = LocalTexas::start();
+    let key = &jwks(&texas)["keys"][0];
+    let (n, e) = (
+        unsigned(key["n"].as_str().unwrap()),
+        unsigned(key["e"].as_str().unwrap()),
+    );
+    let parsed = aws_lc_rs::signature::RsaPublicKeyComponents { n: &n, e: &e }
+        .to_parsed_public_key(&aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256)
+        .unwrap();
+    let pool: Vec<String> = (0..2048)
+        .map(|_| texas.token().scope(SCOPE).sign())
+        .collect();
+    let signed: Vec<(&str, Vec<u8>)> = pool
+        .iter()
+        .map(|token| {
+            let (input, signature) = token.rsplit_once('.').unwrap();
+            (input, unsigned(signature))
+        })
+        .collect();
+    let runtime = actix_web::rt::Runtime::new().unwrap();
+    let verify_all = || {
+        let started = std::time::Instant::now();
+        for (input, signature) in &signed {
+            assert!(parsed
+                .verify_sig(black_box(input.as_bytes()), black_box(signature))
+                .is_ok());
+        }
+        started.elapsed()
+    };
+    let validate_all = || {
+        common::new_tokens(
+            &runtime,
+            &texas,
+            || texas.maskinporten_local_builder(),
+            &pool,
+            pool.len() as u64,
+        )
+    };
+    // One round of each first, untimed: the key set fetched, the code warm.
+    verify_all();
+    validate_all();
+    let mut rounds: Vec<(f64, f64)> = (0..ROUNDS)
+        .map(|round| {
+            let (verified, validated) = if round % 2 == 0 {
+                let verified = verify_all();
+                (verified, validate_all())
+            } else {
+                let validated = validate_all();
+                (verify_all(), validated)
+            };
+            let per_token = |spent: std::time::Duration| spent.as_secs_f64() * 1e6 / 2048.0;
+            (per_token(verified), per_token(validated))
+        })
+        .collect();
+    rounds.sort_by(|a, b| (a.1 / a.0).total_cmp(&(b.1 / b.0)));
+    let (verified, validated) = rounds[ROUNDS / 2];
+    let ratios: Vec<f64> = rounds.iter().map(|(v, w)| w / v).collect();
+    println!(
+        "new token against the verify of the same tokens, {ROUNDS} alternating rounds of 2 048: \
+         median round {validated:.1} us against {verified:.1} us, ratio {:.3} (rounds {:.3} to {:.3})",
+        validated / verified,
+        ratios[0],
+        ratios[ROUNDS - 1],
+    );
+    // Nothing for criterion to time: the figures are the rounds'.
+    let _ = c;
+}
+
+criterion_group!(benches, verify, new_token_against_its_verify);
 criterion_main!(benches);
