@@ -3,13 +3,19 @@
 //! libFuzzer's instrumentation): the `Authorization` parser, the scope
 //! grammar and the introspection-answer decoder never panic, and agree with
 //! reference implementations written from the contract
-//! (`fuzz/src/reference.rs`, shared with the fuzz targets).
+//! (`fuzz/src/reference.rs`, shared with the fuzz targets); a token's
+//! claims read as its payload is parsed make the claim set its JSON map
+//! makes.
 //!
 //! Cases per property: `PROPTEST_CASES` (default 4096). A failure prints the
 //! minimal input and is saved under `tests/proptest-regressions/`.
 
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use maskinporten_actix::{
-    __private::internals::{claims_allow, decode_introspection, parse_authorization, Decoded},
+    __private::{
+        fuzzing::read_jws,
+        internals::{claims_allow, decode_introspection, parse_authorization, Decoded},
+    },
     scope::validate,
 };
 use proptest::prelude::*;
@@ -270,5 +276,89 @@ proptest! {
             required,
             String::from_utf8_lossy(&answer)
         );
+    }
+}
+
+// ----- the token's payload ---------------------------------------------------
+
+/// A claim's name as it may be written: the claims the crate keeps typed,
+/// some spelled with escapes, and others.
+fn claim_name() -> impl Strategy<Value = String> {
+    proptest::sample::select(vec![
+        r#""iss""#,
+        r#""scope""#,
+        r#""client_id""#,
+        r#""jti""#,
+        r#""client_amr""#,
+        r#""token_type""#,
+        r#""consumer""#,
+        r#""supplier""#,
+        r#""exp""#,
+        r#""iat""#,
+        r#""nbf""#,
+        r#""aud""#,
+        r#""\u0073cope""#,
+        r#""i\u0073s""#,
+        r#""e\u0078p""#,
+        r#""sc\"ope""#,
+        r#""""#,
+    ])
+    .prop_map(str::to_owned)
+}
+
+/// A claim's value as written: any JSON, strings with escapes, numbers of
+/// every kind, organisations of the expected shape and of others.
+fn claim_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any_json().prop_map(|value| value.to_string()),
+        proptest::sample::select(vec![
+            r#""a\u0020b""#,
+            r#""\"\\\n""#,
+            "1e3",
+            "-0.5",
+            "18446744073709551615",
+            "1e400",
+            r#"{"authority":"iso6523-actorid-upis","ID":"0192:991825827"}"#,
+            r#"{"ID":"0192:991825827"}"#,
+            r#"{"authority":"a","ID":"b","x":[1]}"#,
+            r#"{"authority":1,"ID":"b"}"#,
+        ])
+        .prop_map(str::to_owned),
+    ]
+}
+
+/// A JWS with a valid RS256 header and a payload object of the claims
+/// above, in any order, a name possibly given more than once.
+fn jws_with_claims() -> impl Strategy<Value = String> {
+    proptest::collection::vec((claim_name(), claim_value()), 0..12).prop_map(|claims| {
+        let body: Vec<String> = claims
+            .into_iter()
+            .map(|(name, value)| format!("{name}:{value}"))
+            .collect();
+        let payload = format!("{{{}}}", body.join(","));
+        let b64 = |s: &str| URL_SAFE_NO_PAD.encode(s);
+        format!(
+            "{}.{}.c2ln",
+            b64(r#"{"alg":"RS256","kid":"k1"}"#),
+            b64(&payload)
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// The claims are read into the claim set as the payload is parsed;
+    /// what that makes (or why it is refused) is what the payload read as a
+    /// JSON map makes: `read_jws` asserts it, with the claims the checks
+    /// read.
+    #[test]
+    fn a_payload_read_as_it_is_parsed_makes_the_claim_set_of_its_map(token in jws_with_claims()) {
+        let payload = token.split('.').nth(1).unwrap();
+        let object = serde_json::from_slice::<Map<String, Value>>(
+            &URL_SAFE_NO_PAD.decode(payload).unwrap(),
+        );
+        // A number out of range (1e400) is no JSON serde_json reads: refused.
+        prop_assert_eq!(read_jws(token.as_bytes()), object.is_ok(), "{}", token);
     }
 }
