@@ -183,7 +183,7 @@ impl ClaimSet {
     }
 
     fn get(&self, name: &str) -> Option<Value> {
-        if let Some(i) = STRING_CLAIMS.iter().position(|&claim| claim == name) {
+        if let Some(i) = string_claim(name) {
             if let Some(value) = self.string(i) {
                 return Some(Value::String(value.to_owned()));
             }
@@ -288,16 +288,27 @@ fn push(text: &mut String, s: &str) -> Span {
     span
 }
 
+/// Where a claim kept as a typed string goes in [`ClaimSet::strings`].
+fn string_claim(name: &str) -> Option<usize> {
+    STRING_CLAIMS.iter().position(|&claim| claim == name)
+}
+
 impl ClaimSetBuilder {
     /// Takes one claim.
     fn claim(&mut self, name: Cow<'_, str>, value: Value) {
-        if let Some(i) = STRING_CLAIMS.iter().position(|&claim| claim == name) {
-            self.strings[i] = match value {
-                Value::String(text) => Pending::Text(push(&mut self.text, &text)),
-                value => Pending::Value(value),
-            };
-            return;
+        match string_claim(&name) {
+            Some(i) => {
+                self.strings[i] = match value {
+                    Value::String(text) => Pending::Text(push(&mut self.text, &text)),
+                    value => Pending::Value(value),
+                }
+            }
+            None => self.other_claim(name, value),
         }
+    }
+
+    /// Takes a claim that is not kept as a typed string.
+    fn other_claim(&mut self, name: Cow<'_, str>, value: Value) {
         match &*name {
             "exp" => self.expires_at = Some(value),
             "iat" => self.issued_at = Some(value),
@@ -409,12 +420,12 @@ impl<'de> Deserialize<'de> for ClaimSetBuilder {
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
                 let mut builder = ClaimSetBuilder::default();
                 while let Some(Name(name)) = access.next_key()? {
-                    match STRING_CLAIMS.iter().position(|&claim| claim == name) {
+                    match string_claim(&name) {
                         Some(i) => {
                             builder.strings[i] =
                                 access.next_value_seed(StringClaim(&mut builder.text))?;
                         }
-                        None => builder.claim(name, access.next_value()?),
+                        None => builder.other_claim(name, access.next_value()?),
                     }
                 }
                 Ok(builder)
@@ -504,7 +515,7 @@ impl<'de> Visitor<'de> for StringClaim<'_> {
 
 /// A NumericDate in whole seconds: it may carry a fraction, and whole
 /// seconds are what is compared.
-pub(crate) fn seconds(value: &Value) -> Option<i64> {
+fn seconds(value: &Value) -> Option<i64> {
     value
         .as_i64()
         .or_else(|| value.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
