@@ -192,7 +192,11 @@ async fn exchange(api: &TestApi, authorizations: &[&str]) -> (StatusCode, String
 async fn no_token_in_logs_or_responses() {
     let logs = logs();
     let texas = LocalTexas::start();
-    let good = texas.maskinporten_builder().build().unwrap();
+    let good = texas
+        .maskinporten_builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
+        .build()
+        .unwrap();
     let api = TestApi::start(Some(good), routes);
     let hour = Duration::from_secs(3600);
 
@@ -272,6 +276,7 @@ async fn no_token_in_logs_or_responses() {
     failing.push((refused_url(), None));
     for (url, _server) in &failing {
         let mp = Maskinporten::builder()
+            .exposed_scopes(maskinporten_tests::EXPOSED)
             .introspection_endpoint(url)
             .timeout(Duration::from_millis(300))
             .build()
@@ -354,6 +359,7 @@ async fn no_token_in_debug_display_or_panic_messages() {
     let texas = LocalTexas::start();
     let mp = texas
         .maskinporten_builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
         .realm("afp-api")
         .exposed_scopes([READ, WRITE])
         .build()
@@ -390,6 +396,7 @@ async fn no_token_in_debug_display_or_panic_messages() {
     errors.push(write_claims.require_any(&["not a scope"]).unwrap_err());
 
     let down = Maskinporten::builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
         .introspection_endpoint(refused_url())
         .build()
         .unwrap();

@@ -180,6 +180,7 @@ async fn every_outcome_is_counted_once_by_name_and_label() {
     // The API exposes both; its routes ask for READ.
     let maskinporten = texas
         .maskinporten_builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
         .exposed_scopes([READ, WRITE])
         .build()
         .unwrap();
@@ -395,6 +396,7 @@ async fn every_outcome_is_counted_once_by_name_and_label() {
     // The sidecar answers 500.
     let sidecar = FaultServer::start(Fault::Answer(500, r#"{"error":"boom"}"#.into())).await;
     let failing = Maskinporten::builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
         .introspection_endpoint(sidecar.url())
         .timeout(Duration::from_millis(500))
         .build()
@@ -430,7 +432,13 @@ async fn local_verification_and_jwks_fetches_are_counted() {
     let mut before = recorded.totals();
     let texas = LocalTexas::start();
     let api = TestApi::start(
-        Some(texas.maskinporten_local_builder().build().unwrap()),
+        Some(
+            texas
+                .maskinporten_local_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
         routes,
     );
 
@@ -475,7 +483,13 @@ async fn local_verification_and_jwks_fetches_are_counted() {
     let broken = LocalTexas::start();
     broken.set_jwks_fault(JwksFault::Status(500));
     let api = TestApi::start(
-        Some(broken.maskinporten_local_builder().build().unwrap()),
+        Some(
+            broken
+                .maskinporten_local_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
         routes,
     );
     let token = broken.token().scope(READ).sign();

@@ -210,7 +210,11 @@ pub fn run_api(mut args: Args) -> io::Result<()> {
     if let Some(ms) = max_ttl_ms {
         builder = builder.cache_max_ttl(Duration::from_millis(ms));
     }
-    let maskinporten = builder.build().map_err(io::Error::other)?;
+    // The scope the API's guard requires is the one it exposes.
+    let maskinporten = builder
+        .exposed_scopes([READ_SCOPE])
+        .build()
+        .map_err(io::Error::other)?;
 
     // Built with the `metrics` feature, the API records the guard's metrics
     // into a Prometheus recorder, as a service exporting them would.

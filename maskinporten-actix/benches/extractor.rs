@@ -90,7 +90,11 @@ const HOT_BATCH: BatchSize = BatchSize::NumIterations(64);
 fn extraction(c: &mut Criterion) {
     let recorder = install_recorder();
     let texas = LocalTexas::start();
-    let maskinporten = texas.maskinporten_builder().build().unwrap();
+    let maskinporten = texas
+        .maskinporten_builder()
+        .exposed_scopes([READ])
+        .build()
+        .unwrap();
     // The length the warm path's targets are stated for (issue 12).
     let token = token_of_length(&texas, 900);
     actix_web::rt::System::new()

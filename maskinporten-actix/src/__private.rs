@@ -11,10 +11,10 @@ use crate::MaskinportenClaims;
 
 #[doc(hidden)]
 pub use actix_web;
+#[cfg(feature = "openapi")]
 #[doc(hidden)]
 pub use inventory;
 
-pub use crate::exposure::NamedScopes;
 /// The one rule type of every guard form; the attribute's constant is a
 /// `Rule` of static lists.
 pub use crate::guard::{Delegation, Match, Rule};
@@ -40,6 +40,7 @@ pub struct GuardedHandler {
     pub rule: Rule,
 }
 
+#[cfg(feature = "openapi")]
 inventory::collect!(GuardedHandler);
 
 /// What `scopes![..]` expands to: its literals were checked when it did.
@@ -149,7 +150,9 @@ where
 }
 
 /// The per-request work that touches no network, exposed for the
-/// micro-benchmarks and fuzz targets of this workspace.
+/// micro-benchmarks and fuzz targets of this workspace (feature
+/// `unstable-internals`, outside the semver promise).
+#[cfg(feature = "unstable-internals")]
 pub mod internals {
     use crate::{strategy::introspection, ErrorKind};
 
@@ -215,7 +218,8 @@ pub mod internals {
 /// The entry points of the cargo-fuzz targets in `fuzz/` and of the test
 /// that runs their seed corpus on the stable compiler: each reads arbitrary
 /// bytes as the guard does and panics when an invariant of the result does
-/// not hold.
+/// not hold. Feature `unstable-internals`, outside the semver promise.
+#[cfg(feature = "unstable-internals")]
 #[doc(hidden)]
 pub mod fuzzing {
     use std::collections::BTreeSet;
@@ -269,8 +273,15 @@ pub mod fuzzing {
         for claim in ["exp", "iat", "nbf"] {
             let seconds = jws.seconds(claim);
             assert_eq!(seconds == Ok(None), !payload.contains_key(claim));
-            if let Some(exact) = payload.get(claim).and_then(|v| v.as_i64()) {
+            // A whole number of seconds from 0 up is read as it is, up to
+            // the latest time an `i64` holds; a negative one never.
+            let value = payload.get(claim);
+            if let Some(exact) = value.and_then(|v| v.as_u64()) {
+                let exact = i64::try_from(exact).unwrap_or(i64::MAX);
                 assert_eq!(seconds, Ok(Some(exact)));
+            }
+            if value.and_then(|v| v.as_i64()).is_some_and(|v| v < 0) {
+                assert!(seconds.is_err());
             }
         }
         let issuer = payload.get("iss").and_then(serde_json::Value::as_str);
@@ -283,12 +294,30 @@ pub mod fuzzing {
             .and_then(|()| jws.precheck_claims(None, 60, now));
         assert_eq!(prechecked, stepwise);
         // The claim set read from the payload as it is parsed is the one
-        // the payload's map makes, or refused for the same reason.
-        assert_eq!(
-            jws.claims.build().map(|set| set.to_map()),
-            ClaimSet::from_claims(payload).map(|set| set.to_map()),
-            "{token:?}"
-        );
+        // the payload's map makes, or refused for the same reason; but a
+        // payload naming a claim the sidecar validates twice is refused.
+        let payload_bytes = URL_SAFE_NO_PAD.decode(parts[1]).unwrap();
+        let names: Names = serde_json::from_slice(&payload_bytes).unwrap();
+        // The first validated claim, in the payload's order, named again.
+        let twice = names.0.iter().enumerate().find_map(|(i, name)| {
+            let validated = ["iss", "exp", "nbf", "sub", "aud"]
+                .into_iter()
+                .find(|claim| claim == name)?;
+            names.0[..i].contains(name).then_some(validated)
+        });
+        let built = jws.claims.build().map(|set| set.to_map());
+        match twice {
+            Some(claim) => assert_eq!(
+                built.err().map(|e| (e.claim, e.problem)),
+                Some((claim, "is named twice")),
+                "{token:?}"
+            ),
+            None => assert_eq!(
+                built,
+                ClaimSet::from_claims(payload).map(|set| set.to_map()),
+                "{token:?}"
+            ),
+        }
         // A token that reads as a JWS is a b64token the header parser takes.
         let header = format!("Bearer {token}");
         assert_eq!(
@@ -296,6 +325,33 @@ pub mod fuzzing {
             Some(token)
         );
         true
+    }
+
+    /// The names of a JSON object, in order, repeats kept.
+    struct Names(Vec<String>);
+
+    impl<'de> serde::Deserialize<'de> for Names {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct Visitor;
+            impl<'de> serde::de::Visitor<'de> for Visitor {
+                type Value = Names;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Names, A::Error> {
+                    let mut names = Vec::new();
+                    while let Some(name) = map.next_key::<String>()? {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                        names.push(name);
+                    }
+                    Ok(Names(names))
+                }
+            }
+            deserializer.deserialize_map(Visitor)
+        }
     }
 
     /// Parses `data` as a JWKS, as local validation and the signature check

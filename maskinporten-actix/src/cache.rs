@@ -9,11 +9,15 @@
 //!   (single-flight). Local validation does not share: its check, a
 //!   signature verify, costs less than the sharing, and a key fetch it
 //!   waits for is shared by the key set itself.
-//! - Only active answers are cached. Failures of the validator are not (the next
-//!   request tries again), and neither are inactive answers: a token that is
-//!   inactive now can turn active moments later (an `iat` or `nbf` inside the
-//!   issuer's clock skew, a key the sidecar has not fetched yet), and caching
-//!   rejections would let a flood of junk tokens crowd out real entries.
+//! - Active answers are cached, and so are the refusals of validly issued
+//!   tokens (one Maskinporten issued for another API, or another audience),
+//!   until the token's `exp`, in the same table and within the same bounds:
+//!   a replayed one is refused at the cost of one lookup. Failures of the
+//!   validator are not (the next request tries again), and neither are
+//!   inactive answers: a token that is inactive now can turn active moments
+//!   later (an `iat` or `nbf` inside the issuer's clock skew, a key the
+//!   sidecar has not fetched yet), and caching them would let a flood of
+//!   junk tokens crowd out real entries.
 //! - Eviction is TinyLFU: a new entry is admitted over an old one only if it
 //!   has been asked for more often, so a flood of distinct one-off tokens does
 //!   not push out the tokens of consumers that call again and again.
@@ -25,7 +29,7 @@
 use std::{
     cell::Cell,
     sync::{
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicI64, Ordering},
         Arc, RwLock,
     },
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
@@ -58,10 +62,57 @@ pub(crate) struct CacheBounds {
 impl CacheBounds {
     /// The weight of one entry: its bytes, but at least `bytes / entries`,
     /// so that a full cache of light entries stops at `entries`.
-    fn weigh(self, claims: &ClaimSet) -> u32 {
+    fn weigh(self, entry: &Entry) -> u32 {
         let floor = self.bytes / self.entries.max(1);
-        let weight = (claims.heap_bytes() as u64 + ENTRY_OVERHEAD_BYTES).max(floor);
+        let bytes = match entry {
+            Entry::Claims(claims) => claims.heap_bytes(),
+            Entry::Refused(refused) => std::mem::size_of::<Refusal>() + refused.error.heap_bytes(),
+        };
+        let weight = (bytes as u64 + ENTRY_OVERHEAD_BYTES).max(floor);
         u32::try_from(weight).unwrap_or(u32::MAX)
+    }
+}
+
+/// What the cache holds for a token: the claims of a token validated
+/// before, or the refusal of a validly issued token not meant for this API.
+#[derive(Clone)]
+pub(crate) enum Entry {
+    Claims(Arc<ClaimSet>),
+    Refused(Arc<Refusal>),
+}
+
+/// A remembered refusal, and when the token it refuses expires.
+pub(crate) struct Refusal {
+    pub(crate) error: MaskinportenError,
+    expires: SystemTime,
+}
+
+impl Refusal {
+    /// The refusal of a token with these claims, when it can be remembered:
+    /// its `exp` is a time to come.
+    pub(crate) fn of(claims: &ClaimSet, error: &MaskinportenError) -> Option<Refusal> {
+        let expires = expiry(claims)?;
+        (expires > SystemTime::now()).then(|| Refusal {
+            error: error.clone(),
+            expires,
+        })
+    }
+}
+
+impl Entry {
+    /// When the token expires: nothing is served from here past it.
+    fn expires(&self) -> Option<SystemTime> {
+        match self {
+            Entry::Claims(claims) => expiry(claims),
+            Entry::Refused(refused) => Some(refused.expires),
+        }
+    }
+
+    /// How long until the token expires; zero once it has.
+    fn time_left(&self) -> Duration {
+        self.expires()
+            .and_then(|expires| expires.duration_since(SystemTime::now()).ok())
+            .unwrap_or(Duration::ZERO)
     }
 }
 
@@ -76,10 +127,13 @@ pub(crate) fn token_key(token: &[u8]) -> TokenKey {
 }
 
 pub(crate) struct ClaimsCache {
-    entries: moka::future::Cache<TokenKey, Arc<ClaimSet>>,
+    entries: moka::future::Cache<TokenKey, Entry>,
     /// `None` with a maximum TTL: a copy in front cannot know how long the
     /// cache has held its entry.
     hot: Option<HotEntries>,
+    /// How many of the entries are refusals (approximate, as the cache's
+    /// own count): raised on insert, lowered by the eviction listener.
+    refusals: Arc<AtomicI64>,
 }
 
 /// One hit in this many goes through the cache even when the table in front
@@ -179,7 +233,7 @@ fn skip_recording() -> bool {
 }
 
 /// When the token expires: `exp` as a wall-clock time. A token has expired
-/// once the clock reaches it, exactly as [`time_left`] says (the whole
+/// once the clock reaches it, exactly as [`Entry::time_left`] says (the whole
 /// seconds since 1970 at or past `exp` means the instant at or past `exp`).
 fn expiry(claims: &ClaimSet) -> Option<SystemTime> {
     let exp = u64::try_from(claims.expires_at_unix()).ok()?;
@@ -190,23 +244,11 @@ struct UntilExpiry {
     max_ttl: Option<Duration>,
 }
 
-impl moka::Expiry<TokenKey, Arc<ClaimSet>> for UntilExpiry {
-    fn expire_after_create(
-        &self,
-        _: &TokenKey,
-        claims: &Arc<ClaimSet>,
-        _: Instant,
-    ) -> Option<Duration> {
-        let left = time_left(claims);
+impl moka::Expiry<TokenKey, Entry> for UntilExpiry {
+    fn expire_after_create(&self, _: &TokenKey, entry: &Entry, _: Instant) -> Option<Duration> {
+        let left = entry.time_left();
         Some(self.max_ttl.map_or(left, |max| left.min(max)))
     }
-}
-
-/// How long until the token expires; zero once it has.
-fn time_left(claims: &ClaimSet) -> Duration {
-    expiry(claims)
-        .and_then(|expires| expires.duration_since(SystemTime::now()).ok())
-        .unwrap_or(Duration::ZERO)
 }
 
 /// The most entries a cache's table is sized for up front (about 1 MiB of
@@ -215,6 +257,8 @@ const MAX_INITIAL_ENTRIES: u64 = 65_536;
 
 impl ClaimsCache {
     pub(crate) fn new(bounds: CacheBounds, max_ttl: Option<Duration>) -> Self {
+        let refusals = Arc::new(AtomicI64::new(0));
+        let evicted = Arc::clone(&refusals);
         ClaimsCache {
             entries: moka::future::Cache::builder()
                 // Weighed in bytes: a count alone would let answers with
@@ -224,43 +268,50 @@ impl ClaimsCache {
                 // its table while a burst of new tokens comes in rehashes on
                 // their path.
                 .initial_capacity(bounds.entries.min(MAX_INITIAL_ENTRIES) as usize)
-                .weigher(move |_, claims: &Arc<ClaimSet>| bounds.weigh(claims))
+                .weigher(move |_, entry: &Entry| bounds.weigh(entry))
                 .expire_after(UntilExpiry { max_ttl })
+                .eviction_listener(move |_, entry, _| {
+                    if let Entry::Refused(_) = entry {
+                        evicted.fetch_sub(1, Ordering::Relaxed);
+                    }
+                })
                 .build(),
             hot: max_ttl.is_none().then(|| HotEntries::new(bounds.entries)),
+            refusals,
         }
     }
 
-    /// A cached, unexpired answer for the token, when one can be had without
+    /// A cached, unexpired entry for the token, when one can be had without
     /// waiting: from the table in front, else from the cache (which then
     /// counts the access); `None` when it would have to wait.
-    pub(crate) fn get_now(&self, key: &TokenKey) -> Option<Arc<ClaimSet>> {
+    pub(crate) fn get_now(&self, key: &TokenKey) -> Option<Entry> {
         let Some(hot) = &self.hot else {
             return self.get(key).now_or_never()?;
         };
         if skip_recording() {
             if let Some(claims) = hot.get(key, SystemTime::now()) {
-                return Some(claims);
+                return Some(Entry::Claims(claims));
             }
         }
         // The cache's lookup only waits when its housekeeping is contended.
-        let claims = self.get(key).now_or_never()?;
-        match &claims {
-            Some(claims) => hot.put(key, claims),
+        let entry = self.get(key).now_or_never()?;
+        match &entry {
+            Some(Entry::Claims(claims)) => hot.put(key, claims),
+            Some(Entry::Refused(_)) => {}
             // Evicted or expired in the cache: not served in front either.
             None => hot.remove(key),
         }
-        claims
+        entry
     }
 
-    /// A cached, unexpired answer for the token.
-    pub(crate) async fn get(&self, key: &TokenKey) -> Option<Arc<ClaimSet>> {
-        let claims = self.entries.get(key).await?;
-        if time_left(&claims).is_zero() {
+    /// A cached, unexpired entry for the token.
+    pub(crate) async fn get(&self, key: &TokenKey) -> Option<Entry> {
+        let entry = self.entries.get(key).await?;
+        if entry.time_left().is_zero() {
             self.invalidate(key).await;
             return None;
         }
-        Some(claims)
+        Some(entry)
     }
 
     async fn invalidate(&self, key: &TokenKey) {
@@ -270,53 +321,72 @@ impl ClaimsCache {
         self.entries.invalidate(key).await;
     }
 
-    /// The cached answer, or the one `validate()` gives, shared by every
+    /// The cached entry, or the one `validate()` gives, shared by every
     /// caller that asks for the same token while it runs. Errors are shared
     /// with those callers too, and not cached.
     ///
-    /// A cached answer is checked against the wall clock here as in
+    /// A cached entry is checked against the wall clock here as in
     /// [`get`](Self::get): the cache's own timers run on the monotonic clock,
     /// and an entry they still hold after the wall clock passed the token's
-    /// `exp` is dropped and the token introspected again. A fresh answer is
+    /// `exp` is dropped and the token validated again. A fresh answer is
     /// served as the validator gave it (inside its leeway it may already be
     /// past `exp`; it is then not kept).
     pub(crate) async fn get_or_validate<F, E>(
         &self,
         key: TokenKey,
         validate: impl Fn() -> F,
-    ) -> Result<Arc<ClaimSet>, Arc<E>>
+    ) -> Result<Entry, Arc<E>>
     where
-        F: std::future::Future<Output = Result<Arc<ClaimSet>, E>>,
+        F: std::future::Future<Output = Result<Entry, E>>,
         E: Send + Sync + 'static,
     {
+        let counted = || async {
+            let entry = validate().await?;
+            self.counted(&entry);
+            Ok(entry)
+        };
         let entry = self
             .entries
             .entry(key)
-            .or_try_insert_with(validate())
+            .or_try_insert_with(counted())
             .await?;
-        if entry.is_fresh() || !time_left(entry.value()).is_zero() {
+        if entry.is_fresh() || !entry.value().time_left().is_zero() {
             return Ok(entry.into_value());
         }
         self.invalidate(&key).await;
         self.entries
             .entry(key)
-            .or_try_insert_with(validate())
+            .or_try_insert_with(counted())
             .await
             .map(|entry| entry.into_value())
     }
 
-    /// Keeps claims validated without the single-flight of
+    /// Keeps an entry made without the single-flight of
     /// [`get_or_validate`](Self::get_or_validate), for a check that costs
     /// less than sharing it. Like a fresh answer there, one already past the
     /// token's `exp` (inside the leeway) is not kept.
-    pub(crate) async fn insert(&self, key: TokenKey, claims: &Arc<ClaimSet>) {
-        if !time_left(claims).is_zero() {
-            self.entries.insert(key, Arc::clone(claims)).await;
+    pub(crate) async fn insert(&self, key: TokenKey, entry: Entry) {
+        if !entry.time_left().is_zero() {
+            self.counted(&entry);
+            self.entries.insert(key, entry).await;
         }
     }
 
+    /// Counts a refusal going in.
+    fn counted(&self, entry: &Entry) {
+        if let Entry::Refused(_) = entry {
+            self.refusals.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Entries of either kind.
     pub(crate) fn entry_count(&self) -> u64 {
         self.entries.entry_count()
+    }
+
+    /// Remembered refusals among the entries (approximate, as the count).
+    pub(crate) fn refusal_count(&self) -> u64 {
+        u64::try_from(self.refusals.load(Ordering::Relaxed)).unwrap_or(0)
     }
 
     /// What the entries weigh together, in bytes (approximate, as the
@@ -327,135 +397,5 @@ impl ClaimsCache {
 
     pub(crate) async fn run_pending_tasks(&self) {
         self.entries.run_pending_tasks().await;
-    }
-}
-
-/// Refusals of validly issued tokens, remembered until the token's `exp`:
-/// a token Maskinporten issued for another API, or for another audience,
-/// is refused from here when it is replayed, at the cost of one lookup,
-/// instead of being validated again. Only such refusals are kept; junk (a
-/// token the validator or the signature check refused) never is, so a flood
-/// of distinct junk tokens cannot fill this table. It is bounded like the
-/// claims cache, in entries, with TinyLFU admission.
-pub(crate) struct Refusals {
-    entries: moka::sync::Cache<TokenKey, Remembered>,
-    /// Whether any refusal was ever remembered: until then a look-up (a
-    /// hash and a probe of the table, on every new token) is skipped. A
-    /// refusal remembered while another thread looks is at worst missed
-    /// once, and the token is checked again.
-    used: AtomicBool,
-}
-
-/// A refusal, and what it stands on.
-#[derive(Clone)]
-pub(crate) struct Remembered {
-    pub(crate) error: MaskinportenError,
-    /// For a refusal under the program's named scopes (see `exposure`):
-    /// the generation of the named set it was made at, and the token's
-    /// `scope` claim, to judge it again when the set has grown since.
-    pub(crate) named: Option<(u64, Arc<str>)>,
-    expires: SystemTime,
-}
-
-struct UntilRefusalExpiry;
-
-impl moka::Expiry<TokenKey, Remembered> for UntilRefusalExpiry {
-    fn expire_after_create(
-        &self,
-        _: &TokenKey,
-        refused: &Remembered,
-        _: Instant,
-    ) -> Option<Duration> {
-        Some(
-            refused
-                .expires
-                .duration_since(SystemTime::now())
-                .unwrap_or(Duration::ZERO),
-        )
-    }
-}
-
-impl Refusals {
-    pub(crate) fn new(entries: u64) -> Self {
-        Refusals {
-            entries: moka::sync::Cache::builder()
-                .max_capacity(entries)
-                .expire_after(UntilRefusalExpiry)
-                .build(),
-            used: AtomicBool::new(false),
-        }
-    }
-
-    /// The remembered refusal of this token, unless its `exp` has passed.
-    /// `stands` judges a refusal made under an older generation of the
-    /// program's named scopes against the current one (`Some(generation)`
-    /// when it still stands, `None` when the token is now taken).
-    pub(crate) fn get(
-        &self,
-        key: &TokenKey,
-        generation: u64,
-        stands: impl FnOnce(&str) -> Option<u64>,
-    ) -> Option<MaskinportenError> {
-        if !self.used.load(Ordering::Relaxed) {
-            return None;
-        }
-        let refused = self.entries.get(key)?;
-        if SystemTime::now() >= refused.expires {
-            self.entries.invalidate(key);
-            return None;
-        }
-        match &refused.named {
-            Some((made, scope)) if *made != generation => match stands(scope) {
-                Some(now) => {
-                    let error = refused.error.clone();
-                    self.entries.insert(
-                        *key,
-                        Remembered {
-                            named: Some((now, Arc::clone(scope))),
-                            ..refused
-                        },
-                    );
-                    Some(error)
-                }
-                None => {
-                    self.entries.invalidate(key);
-                    None
-                }
-            },
-            _ => Some(refused.error),
-        }
-    }
-
-    /// Remembers the refusal of a validly issued token until its `exp`.
-    pub(crate) fn remember(
-        &self,
-        key: TokenKey,
-        claims: &ClaimSet,
-        error: &MaskinportenError,
-        named: Option<(u64, Arc<str>)>,
-    ) {
-        let Some(expires) = expiry(claims) else {
-            return;
-        };
-        if expires <= SystemTime::now() {
-            return;
-        }
-        self.used.store(true, Ordering::Relaxed);
-        self.entries.insert(
-            key,
-            Remembered {
-                error: error.clone(),
-                named,
-                expires,
-            },
-        );
-    }
-
-    pub(crate) fn entry_count(&self) -> u64 {
-        self.entries.entry_count()
-    }
-
-    pub(crate) fn run_pending_tasks(&self) {
-        self.entries.run_pending_tasks();
     }
 }

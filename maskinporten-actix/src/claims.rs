@@ -90,6 +90,18 @@ const ORGANIZATION_CLAIMS: [&str; 2] = ["consumer", "supplier"];
 const CONSUMER: usize = 0;
 const SUPPLIER: usize = 1;
 
+/// What a token's `authorization_details` says of an Altinn system user.
+enum Details<'a> {
+    /// No such claim, or no entry of the system-user type: the token acts
+    /// for its `consumer`.
+    None,
+    /// The one system-user entry, and the organisation it acts for.
+    SystemUser(&'a Map<String, Value>, Organization<'a>),
+    /// A claim that cannot be read as the Altinn shape: it acts for nobody
+    /// known, and the consumer guards refuse it. Why, for the log.
+    Unreadable(&'static str),
+}
+
 /// Where one string lies in [`ClaimSet::text`].
 #[derive(Clone, Copy)]
 struct Span {
@@ -165,21 +177,47 @@ impl ClaimSet {
         self.string(SCOPE).unwrap_or_default()
     }
 
-    /// The first `authorization_details` entry of type
-    /// `urn:altinn:systemuser`, read in place: the consumer guards ask this
-    /// on every request, and a token without other claims answers at once.
-    fn system_user_entry(&self) -> Option<&Map<String, Value>> {
-        let details = self.other.as_ref()?.get("authorization_details")?;
-        let entries: &[Value] = match details {
-            Value::Array(entries) => entries,
-            // One object instead of an array of one: read it all the same.
-            object @ Value::Object(_) => std::slice::from_ref(object),
-            _ => return None,
+    /// What `authorization_details` says of an Altinn system user, read in
+    /// place and strictly: the consumer guards ask this on every request,
+    /// and a token without other claims answers at once.
+    fn details(&self) -> Details<'_> {
+        let Some(details) = self
+            .other
+            .as_ref()
+            .and_then(|other| other.get("authorization_details"))
+        else {
+            return Details::None;
         };
-        entries
-            .iter()
-            .filter_map(Value::as_object)
-            .find(|entry| entry.get("type").and_then(Value::as_str) == Some(SYSTEM_USER_TYPE))
+        let Value::Array(entries) = details else {
+            return Details::Unreadable("authorization_details is not an array");
+        };
+        let mut system_user = None;
+        for entry in entries {
+            let Some(entry) = entry.as_object() else {
+                return Details::Unreadable("an authorization_details entry is not an object");
+            };
+            match entry.get("type").and_then(Value::as_str) {
+                None => {
+                    return Details::Unreadable("an authorization_details entry has no string type")
+                }
+                Some(SYSTEM_USER_TYPE) if system_user.is_some() => {
+                    return Details::Unreadable(
+                        "authorization_details holds more than one system-user entry",
+                    )
+                }
+                Some(SYSTEM_USER_TYPE) => system_user = Some(entry),
+                Some(_) => {}
+            }
+        }
+        match system_user {
+            None => Details::None,
+            Some(entry) => match entry_organization(entry) {
+                Some(organization) => Details::SystemUser(entry, organization),
+                None => Details::Unreadable(
+                    "the system-user entry names no iso6523-actorid-upis organisation",
+                ),
+            },
+        }
     }
 
     fn get(&self, name: &str) -> Option<Value> {
@@ -245,7 +283,9 @@ fn value_bytes(value: &Value) -> usize {
 /// ([`ClaimSet::from_claims`]), or straight from a token's JSON payload as it
 /// is read (its `Deserialize`), which local validation does for every new
 /// token without a map in between. A claim named twice counts once, as the
-/// last one, as in a map.
+/// last one, as in a map; but a payload that names one of the claims the
+/// sidecar validates (`iss`, `exp`, `nbf`, `sub`, `aud`) twice is refused,
+/// as the sidecar refuses it.
 pub(crate) struct ClaimSetBuilder {
     text: String,
     strings: [Pending; 6],
@@ -253,7 +293,15 @@ pub(crate) struct ClaimSetBuilder {
     expires_at: Option<Value>,
     issued_at: Option<Value>,
     other: Map<String, Value>,
+    /// The validated claims seen so far in a payload, one bit each
+    /// ([`VALIDATED_CLAIMS`] order), and the first one seen twice.
+    seen: u8,
+    twice: Option<&'static str>,
 }
+
+/// The claims the sidecar reads with a derived deserializer, which refuses
+/// a payload that names one of them twice ("duplicate field").
+const VALIDATED_CLAIMS: [&str; 5] = ["iss", "exp", "nbf", "sub", "aud"];
 
 /// A typed string claim as read: its text already in the set's buffer, or
 /// a value of another type, judged when the set is built.
@@ -274,6 +322,8 @@ impl Default for ClaimSetBuilder {
             expires_at: None,
             issued_at: None,
             other: Map::new(),
+            seen: 0,
+            twice: None,
         }
     }
 }
@@ -294,6 +344,18 @@ fn string_claim(name: &str) -> Option<usize> {
 }
 
 impl ClaimSetBuilder {
+    /// Notes a name as read from a payload, to refuse a validated claim
+    /// named twice.
+    fn note(&mut self, name: &str) {
+        if let Some(i) = VALIDATED_CLAIMS.iter().position(|&claim| claim == name) {
+            let bit = 1 << i;
+            if self.seen & bit != 0 && self.twice.is_none() {
+                self.twice = Some(VALIDATED_CLAIMS[i]);
+            }
+            self.seen |= bit;
+        }
+    }
+
     /// Takes one claim.
     fn claim(&mut self, name: Cow<'_, str>, value: Value) {
         match string_claim(&name) {
@@ -320,15 +382,18 @@ impl ClaimSetBuilder {
         }
     }
 
-    /// A NumericDate claim in whole seconds, read before the set is built:
-    /// `Ok(None)` when absent, `Err(())` when not a number.
+    /// A NumericDate claim in whole seconds, read before the set is built,
+    /// as the sidecar reads it (see [`seconds`]): `Ok(None)` when absent,
+    /// `Err(())` when not a number it takes.
     pub(crate) fn seconds(&self, name: &str) -> Result<Option<i64>, ()> {
         let value = match name {
             "exp" => self.expires_at.as_ref(),
             "iat" => self.issued_at.as_ref(),
             _ => self.other.get(name),
         };
-        value.map(|value| seconds(value).ok_or(())).transpose()
+        value
+            .map(|value| seconds(name, value).ok_or(()))
+            .transpose()
     }
 
     /// The `iss` claim, read before the set is built, when it is a string.
@@ -343,6 +408,12 @@ impl ClaimSetBuilder {
     /// be numbers, `iss` a string, the other typed strings strings (or
     /// absent, or `null`).
     pub(crate) fn build(mut self) -> Result<ClaimSet, MalformedClaims> {
+        if let Some(claim) = self.twice {
+            return Err(MalformedClaims {
+                claim,
+                problem: "is named twice",
+            });
+        }
         let expires_at = take_seconds(self.expires_at, "exp")?;
         let issued_at = take_seconds(self.issued_at, "iat")?;
         let mut strings = [None; 6];
@@ -420,6 +491,7 @@ impl<'de> Deserialize<'de> for ClaimSetBuilder {
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
                 let mut builder = ClaimSetBuilder::default();
                 while let Some(Name(name)) = access.next_key()? {
+                    builder.note(&name);
                     match string_claim(&name) {
                         Some(i) => {
                             builder.strings[i] =
@@ -513,9 +585,33 @@ impl<'de> Visitor<'de> for StringClaim<'_> {
     }
 }
 
-/// A NumericDate in whole seconds: it may carry a fraction, and whole
-/// seconds are what is compared.
-fn seconds(value: &Value) -> Option<i64> {
+/// A NumericDate in whole seconds, as the sidecar reads the claim `name`:
+/// `iat` only as a whole number of seconds from 0 up; `exp`, `nbf` and the
+/// others as a whole number from 0 up, or one with a fraction below
+/// 2^64, rounded. A time past what an `i64` holds is the latest it holds.
+fn seconds(name: &str, value: &Value) -> Option<i64> {
+    let Value::Number(number) = value else {
+        return None;
+    };
+    let whole = number.as_u64();
+    let seconds = match name {
+        "iat" => whole?,
+        _ => match whole {
+            Some(whole) => whole,
+            None => number
+                .as_f64()
+                .filter(|f| f.is_finite() && *f >= 0.0 && *f < u64::MAX as f64)
+                .map(|f| f.round() as u64)?,
+        },
+    };
+    Some(i64::try_from(seconds).unwrap_or(i64::MAX))
+}
+
+/// A NumericDate in whole seconds as the claim set keeps it: any number,
+/// whole seconds compared. The sidecar's answer is read so; local
+/// validation has checked the token's times the sidecar's way (see
+/// [`seconds`]) before its set is built.
+fn lenient_seconds(value: &Value) -> Option<i64> {
     value
         .as_i64()
         .or_else(|| value.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
@@ -526,7 +622,7 @@ fn take_seconds(value: Option<Value>, claim: &'static str) -> Result<i64, Malfor
         claim,
         problem: "is missing",
     })?;
-    seconds(&value).ok_or(MalformedClaims {
+    lenient_seconds(&value).ok_or(MalformedClaims {
         claim,
         problem: "is not a number",
     })
@@ -708,8 +804,13 @@ impl MaskinportenClaims {
     /// system user's organisation (`systemuser_org`), otherwise the
     /// [`consumer`](Self::consumer).
     ///
-    /// A system-user token whose entry names no readable organisation acts
-    /// for nobody known: `None`, never the vendor in `consumer`. This is the
+    /// `authorization_details` is read strictly: where it is present but not
+    /// an array of objects each with a string `type`, holds more than one
+    /// `urn:altinn:systemuser` entry, or its system-user entry names no
+    /// organisation of authority `iso6523-actorid-upis`, the token acts for
+    /// nobody known: `None`, never the vendor in `consumer`, and the
+    /// consumer allow-lists refuse it. Entries of other types (a consent,
+    /// say) leave the token acting for its `consumer`. This is the
     /// organisation the consumer allow-lists judge; compare it with your own
     /// allow-lists too.
     ///
@@ -726,24 +827,37 @@ impl MaskinportenClaims {
     /// # }
     /// ```
     pub fn acting_for(&self) -> Option<Organization<'_>> {
-        self.acting_for_system_user().0
+        match self.claims.details() {
+            Details::None => self.consumer(),
+            Details::SystemUser(_, organization) => Some(organization),
+            Details::Unreadable(_) => None,
+        }
     }
 
     /// [`acting_for`](Self::acting_for) and
     /// [`is_system_user`](Self::is_system_user) from one look at the
-    /// claims, for the consumer guards.
-    pub(crate) fn acting_for_system_user(&self) -> (Option<Organization<'_>>, bool) {
-        match self.claims.system_user_entry() {
-            Some(entry) => (entry_organization(entry), true),
-            None => (self.consumer(), false),
+    /// claims, for the consumer guards; `Err` says why
+    /// `authorization_details` cannot be read.
+    pub(crate) fn acting_for_system_user(
+        &self,
+    ) -> Result<(Option<Organization<'_>>, bool), &'static str> {
+        match self.claims.details() {
+            Details::None => Ok((self.consumer(), false)),
+            Details::SystemUser(_, organization) => Ok((Some(organization), true)),
+            Details::Unreadable(reason) => Err(reason),
         }
     }
 
     /// Whether the token was issued for an Altinn system user: it carries an
     /// `authorization_details` entry of type `urn:altinn:systemuser` (see
-    /// [`system_user`](Self::system_user)), whatever its fields hold. Its
-    /// `consumer` is then the vendor of the system, and
-    /// [`acting_for`](Self::acting_for) the customer it acts for.
+    /// [`system_user`](Self::system_user)). Its `consumer` is then the
+    /// vendor of the system, and [`acting_for`](Self::acting_for) the
+    /// customer it acts for.
+    ///
+    /// Also `true` where `authorization_details` cannot be read (see
+    /// [`acting_for`](Self::acting_for)): such a token cannot be shown not
+    /// to be one, so code that trusts `consumer` only for other tokens
+    /// does not trust it for this one.
     ///
     /// ```
     /// # fn f(claims: maskinporten_actix::MaskinportenClaims) {
@@ -758,7 +872,7 @@ impl MaskinportenClaims {
     /// # }
     /// ```
     pub fn is_system_user(&self) -> bool {
-        self.claims.system_user_entry().is_some()
+        !matches!(self.claims.details(), Details::None)
     }
 
     /// The organisation that called on the consumer's behalf, when the token
@@ -793,14 +907,15 @@ impl MaskinportenClaims {
             })
     }
 
-    /// The Altinn system user the token was issued for: the first
-    /// `authorization_details` entry of type `urn:altinn:systemuser`.
+    /// The Altinn system user the token was issued for: the one
+    /// `authorization_details` entry of type `urn:altinn:systemuser`, when
+    /// the claim reads strictly (see [`acting_for`](Self::acting_for)).
     ///
-    /// The fields are read leniently, in every spelling the documentation
-    /// uses (`systemuser_org` or `systemuserorg` with `ID` or `id`;
-    /// `systemuser_id` or `systemuserid` as an array or one string;
-    /// `system_id`). Entries of other types, and fields of unexpected shapes,
-    /// are ignored: they never fail a request.
+    /// The fields are read in every spelling the documentation uses
+    /// (`systemuser_org` or `systemuserorg` with `ID` or `id`, and
+    /// `authority` `iso6523-actorid-upis`; `systemuser_id` or `systemuserid`
+    /// as an array or one string; `system_id`). Entries of other types are
+    /// ignored.
     ///
     /// ```
     /// # fn f(claims: maskinporten_actix::MaskinportenClaims) {
@@ -811,7 +926,12 @@ impl MaskinportenClaims {
     /// # }
     /// ```
     pub fn system_user(&self) -> Option<SystemUser> {
-        self.claims.system_user_entry().map(SystemUser::from_entry)
+        match self.claims.details() {
+            Details::SystemUser(entry, organization) => {
+                Some(SystemUser::from_entry(entry, organization))
+            }
+            Details::None | Details::Unreadable(_) => None,
+        }
     }
 
     /// The Maskinporten client that got the token (`client_id`).
@@ -885,24 +1005,27 @@ fn entry_field<'a>(entry: &'a Map<String, Value>, names: &[&str]) -> Option<&'a 
     names.iter().find_map(|name| entry.get(*name))
 }
 
+/// The authority of the organisations Maskinporten names.
+const ORGANIZATION_AUTHORITY: &str = "iso6523-actorid-upis";
+
 /// The system user's organisation in a system-user entry (`systemuser_org`
-/// or `systemuserorg`, with `ID` or `id`; `authority` empty when missing),
-/// borrowed from the entry.
+/// or `systemuserorg`, with `ID` or `id`, of authority
+/// `iso6523-actorid-upis`), borrowed from the entry; `None` when it is not
+/// there in that shape.
 fn entry_organization(entry: &Map<String, Value>) -> Option<Organization<'_>> {
     let org = entry_field(entry, &["systemuser_org", "systemuserorg"])?.as_object()?;
     let id = org.get("ID").or_else(|| org.get("id"))?.as_str()?;
-    let authority = org.get("authority").and_then(Value::as_str);
-    Some(Organization {
-        authority: authority.unwrap_or_default(),
-        id,
-    })
+    let authority = org.get("authority")?.as_str()?;
+    (authority == ORGANIZATION_AUTHORITY).then_some(Organization { authority, id })
 }
 
 impl SystemUser {
-    fn from_entry(entry: &Map<String, Value>) -> SystemUser {
+    fn from_entry(entry: &Map<String, Value>, organization: Organization<'_>) -> SystemUser {
         let field = |names: &[&str]| entry_field(entry, names);
-        let organization =
-            entry_organization(entry).map(|org| (org.authority.to_owned(), org.id.to_owned()));
+        let organization = Some((
+            organization.authority.to_owned(),
+            organization.id.to_owned(),
+        ));
         let ids = match field(&["systemuser_id", "systemuserid"]) {
             Some(Value::String(id)) => vec![id.clone()],
             Some(Value::Array(ids)) => ids
@@ -1038,11 +1161,8 @@ mod tests {
             format!(r#"{{{base},"scope":"a","scope":"b"}}"#),
             format!(r#"{{{base},"scope":7,"scope":"b"}}"#),
             format!(r#"{{{base},"scope":"b","scope":7}}"#),
-            format!(r#"{{"iss":"x",{base}}}"#),
-            format!(r#"{{{base},"exp":"soon"}}"#),
-            format!(r#"{{{base},"aud":"a","aud":["b"]}}"#),
             // Escaped names and values are the names and values they spell.
-            format!(r#"{{{base},"\u0073cope":"a\u0020b","e\u0078p":3}}"#),
+            format!(r#"{{{base},"\u0073cope":"a\u0020b","j\u0074i":"3"}}"#),
             format!(r#"{{{base},"sc\"ope":"a","jti":"\"\n"}}"#),
             // Typed strings of other types: refused, or kept verbatim.
             format!(r#"{{{base},"jti":null,"client_id":null}}"#),
@@ -1066,12 +1186,61 @@ mod tests {
             let mapped = ClaimSet::from_claims(map).map(|set| set.to_map());
             assert_eq!(streamed, mapped, "{payload}");
         }
+        // A claim the sidecar validates, named twice: refused, as the
+        // sidecar refuses it, whichever value comes last.
+        for (payload, claim) in [
+            (format!(r#"{{"iss":"x",{base}}}"#), "iss"),
+            (format!(r#"{{{base},"iss":"i"}}"#), "iss"),
+            (format!(r#"{{{base},"exp":"soon"}}"#), "exp"),
+            (format!(r#"{{{base},"e\u0078p":3}}"#), "exp"),
+            (format!(r#"{{{base},"aud":"a","aud":["b"]}}"#), "aud"),
+            (format!(r#"{{{base},"sub":"a","sub":"a"}}"#), "sub"),
+            (format!(r#"{{{base},"nbf":1,"nbf":1}}"#), "nbf"),
+        ] {
+            let streamed = serde_json::from_str::<ClaimSetBuilder>(&payload)
+                .unwrap()
+                .build()
+                .map(|set| set.to_map());
+            assert_eq!(
+                streamed.err(),
+                Some(MalformedClaims {
+                    claim,
+                    problem: "is named twice"
+                }),
+                "{payload}"
+            );
+        }
         for not_an_object in ["[]", "\"x\"", "1", "null", "{\"a\":}", "{} {}"] {
             assert!(
                 serde_json::from_str::<ClaimSetBuilder>(not_an_object).is_err(),
                 "{not_an_object}"
             );
         }
+    }
+
+    #[test]
+    fn times_are_read_as_the_sidecar_reads_them() {
+        let read = |name: &str, value: &str| {
+            let payload = format!(r#"{{"{name}":{value}}}"#);
+            serde_json::from_str::<ClaimSetBuilder>(&payload)
+                .unwrap()
+                .seconds(name)
+        };
+        let max = i64::MAX;
+        for name in ["exp", "nbf"] {
+            assert_eq!(read(name, "1796519694.5"), Ok(Some(1796519695)));
+            assert_eq!(read(name, "1796519694.4"), Ok(Some(1796519694)));
+            assert_eq!(read(name, "9223372036854775807"), Ok(Some(max)));
+            assert_eq!(read(name, "18446744073709551615"), Ok(Some(max)));
+            assert_eq!(read(name, "1e300"), Err(()));
+            assert_eq!(read(name, "-1"), Err(()));
+            assert_eq!(read(name, "\"1796519694\""), Err(()));
+        }
+        assert_eq!(read("iat", "1700000000"), Ok(Some(1700000000)));
+        assert_eq!(read("iat", "1700000000.5"), Err(()));
+        assert_eq!(read("iat", "1700000000.0"), Err(()));
+        assert_eq!(read("iat", "-1"), Err(()));
+        assert_eq!(read("iat", "18446744073709551615"), Ok(Some(max)));
     }
 
     #[test]
@@ -1116,54 +1285,60 @@ mod tests {
 
         let customer =
             serde_json::json!({"authority": "iso6523-actorid-upis", "ID": "0192:974760673"});
-        let cases = [
-            // Every spelling `system_user()` reads, and one object for an array.
-            (
-                serde_json::json!([{"type": SYSTEM_USER_TYPE, "systemuser_org": customer}]),
-                Some("974760673"),
-            ),
-            (
-                serde_json::json!([{"type": SYSTEM_USER_TYPE, "systemuserorg": {"id": "0192:974760673"}}]),
-                Some("974760673"),
-            ),
-            (
-                serde_json::json!({"type": SYSTEM_USER_TYPE, "systemuser_org": customer}),
-                Some("974760673"),
-            ),
-            (
-                serde_json::json!([
-                    {"type": "urn:altinn:resource", "systemuser_org": vendor},
-                    {"type": SYSTEM_USER_TYPE, "systemuser_org": customer},
-                ]),
-                Some("974760673"),
-            ),
-            // Entries without a readable organisation act for nobody.
-            (serde_json::json!([{"type": SYSTEM_USER_TYPE}]), None),
-            (
-                serde_json::json!([{"type": SYSTEM_USER_TYPE, "systemuser_org": "0192:974760673"}]),
-                None,
-            ),
-            (
-                serde_json::json!([{"type": SYSTEM_USER_TYPE, "systemuser_org": {"ID": 974760673}}]),
-                None,
-            ),
-        ];
-        for (details, expected) in cases {
+        // Read strictly: the customer.
+        for details in [
+            serde_json::json!([{"type": SYSTEM_USER_TYPE, "systemuser_org": customer}]),
+            serde_json::json!([{"type": SYSTEM_USER_TYPE, "systemuserorg": {"authority": "iso6523-actorid-upis", "id": "0192:974760673"}}]),
+            serde_json::json!([
+                {"type": "urn:altinn:resource", "systemuser_org": vendor},
+                {"type": SYSTEM_USER_TYPE, "systemuser_org": customer},
+            ]),
+        ] {
             let claims = token(Some(details.clone()));
             assert!(claims.is_system_user(), "{details}");
-            assert_eq!(orgno(&claims), expected, "{details}");
+            assert_eq!(orgno(&claims), Some("974760673"), "{details}");
             assert_eq!(
                 claims.acting_for(),
                 claims.system_user().unwrap().organization(),
                 "{details}"
             );
+            assert!(claims.acting_for_system_user().is_ok(), "{details}");
             assert_eq!(claims.consumer().and_then(|o| o.orgno()), Some("991825827"));
         }
 
-        // Other detail types, or details of no known shape: not a system user.
+        // Present, but not the Altinn shape: nobody known, never the vendor,
+        // and the consumer guards refuse it.
+        for details in [
+            serde_json::json!({"type": SYSTEM_USER_TYPE, "systemuser_org": customer}),
+            serde_json::json!("urn:altinn:systemuser"),
+            serde_json::json!([[{"type": SYSTEM_USER_TYPE, "systemuser_org": customer}]]),
+            serde_json::json!([{"systemuser_org": customer}]),
+            serde_json::json!([{"type": 7, "systemuser_org": customer}]),
+            serde_json::json!([{"type": SYSTEM_USER_TYPE, "systemuser_org": customer}, "x"]),
+            serde_json::json!([
+                {"type": SYSTEM_USER_TYPE, "systemuser_org": customer},
+                {"type": SYSTEM_USER_TYPE, "systemuser_org": customer},
+            ]),
+            serde_json::json!([{"type": SYSTEM_USER_TYPE}]),
+            serde_json::json!([{"type": SYSTEM_USER_TYPE, "systemuser_org": "0192:974760673"}]),
+            serde_json::json!([{"type": SYSTEM_USER_TYPE, "systemuser_org": {"authority": "iso6523-actorid-upis", "ID": 974760673}}]),
+            serde_json::json!([{"type": SYSTEM_USER_TYPE, "systemuserorg": {"id": "0192:974760673"}}]),
+            serde_json::json!([{"type": SYSTEM_USER_TYPE, "systemuser_org": {"authority": "iso6523-actorid-upis-x", "ID": "0192:974760673"}}]),
+            serde_json::json!(null),
+            serde_json::json!({}),
+        ] {
+            let claims = token(Some(details.clone()));
+            assert!(claims.is_system_user(), "{details}");
+            assert_eq!(claims.acting_for(), None, "{details}");
+            assert!(claims.system_user().is_none(), "{details}");
+            assert!(claims.acting_for_system_user().is_err(), "{details}");
+            assert_eq!(claims.consumer().and_then(|o| o.orgno()), Some("991825827"));
+        }
+
+        // Entries of other types only: judged by the consumer, as without.
         for details in [
             serde_json::json!([{"type": "urn:altinn:resource", "systemuser_org": customer}]),
-            serde_json::json!("urn:altinn:systemuser"),
+            serde_json::json!([{"type": "urn:altinn:consent", "id": "x"}]),
             serde_json::json!([]),
         ] {
             let claims = token(Some(details.clone()));

@@ -153,15 +153,23 @@ impl MaskinportenError {
     }
 
     /// The refusal of a token that holds none of the scopes the API
-    /// exposes (see `exposure`); `exposed` are those scopes.
-    pub(crate) fn not_exposed(exposed: Arc<str>) -> Self {
+    /// exposes (see `exposure`). It names no scope, in the challenge or the
+    /// body: a token Maskinporten issued for another API must not let its
+    /// holder list the scopes of this one.
+    pub(crate) fn not_exposed() -> Self {
         MaskinportenError {
             not_exposed: true,
-            ..Self::insufficient_scope(
-                exposed,
+            ..Self::new(
+                ErrorKind::InsufficientScope,
                 "the access token holds none of the scopes this API exposes",
             )
         }
+    }
+
+    /// About how many bytes this error holds on the heap, for the cache's
+    /// byte bound.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.required_scope.as_deref().map_or(0, str::len)
     }
 
     /// This rejection as a scope guard gives it: a token that holds none of
@@ -201,8 +209,11 @@ impl MaskinportenError {
         self.description
     }
 
-    /// For [`InsufficientScope`](ErrorKind::InsufficientScope): the required
-    /// scopes, separated by one space, as in the challenge's `scope` attribute.
+    /// For [`InsufficientScope`](ErrorKind::InsufficientScope) from a scope
+    /// guard: the scopes it requires, separated by one space, as in the
+    /// challenge's `scope` attribute. `None` for the handle's refusal of a
+    /// token that holds none of the scopes the API exposes: that refusal
+    /// names no scope.
     pub fn required_scope(&self) -> Option<&str> {
         self.required_scope.as_deref()
     }

@@ -23,9 +23,35 @@ pub(crate) enum RequestValidation {
     InFlight(InFlight),
 }
 
-/// What [`MaskinportenClaims`] extraction returns: ready at once on a cache
-/// hit or a header-level rejection, so the common path allocates no future.
-pub type ClaimsFuture = Either<Ready<Validated>, InFlight>;
+/// The future of [`MaskinportenClaims`]' extraction (its
+/// [`FromRequest::Future`]): ready at once on a cache hit or a header-level
+/// rejection, so the common path allocates no future; otherwise the
+/// request's one validation under way, shared with every other guard and
+/// extractor of the request.
+///
+/// Named here for code that wraps the extractor in its own:
+///
+/// ```
+/// use actix_web::{dev::Payload, FromRequest, HttpRequest};
+/// use maskinporten_actix::{dev::ClaimsFuture, MaskinportenClaims};
+///
+/// fn claims(req: &HttpRequest) -> ClaimsFuture {
+///     MaskinportenClaims::from_request(req, &mut Payload::None)
+/// }
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct ClaimsFuture(Either<Ready<Validated>, InFlight>);
+
+impl std::future::Future for ClaimsFuture {
+    type Output = Result<MaskinportenClaims, MaskinportenError>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        self.get_mut().0.poll_unpin(cx)
+    }
+}
 
 impl RequestValidation {
     /// The validation as the request's record first sees it.
@@ -213,10 +239,10 @@ impl MaskinportenClaims {
     }
 
     pub(crate) fn extract_from(req: &HttpRequest) -> ClaimsFuture {
-        match Self::validation(req) {
+        ClaimsFuture(match Self::validation(req) {
             RequestValidation::Done(outcome) => Either::Left(future::ready(outcome)),
             RequestValidation::InFlight(flight) => Either::Right(flight),
-        }
+        })
     }
 }
 

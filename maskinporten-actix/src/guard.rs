@@ -103,8 +103,8 @@ impl<L> Rule<L> {
 
 /// The consumer allow-list. It judges the organisation the token acts for
 /// (`MaskinportenClaims::acting_for`): for a system-user token the system
-/// user's organisation, never its vendor, and nobody when that cannot be
-/// read. The vendor of a system-user token stands where the supplier of a
+/// user's organisation, never its vendor; a token whose
+/// `authorization_details` cannot be read is refused. The vendor of a system-user token stands where the supplier of a
 /// delegated token does: both count as delegation.
 fn check_consumer<L, S>(
     claims: &MaskinportenClaims,
@@ -124,7 +124,18 @@ where
             "the service allowed an empty list of organisations",
         ));
     }
-    let (acting_for, system_user) = claims.acting_for_system_user();
+    let (acting_for, system_user) = match claims.acting_for_system_user() {
+        Ok(read) => read,
+        // Whose data it is cannot be read: refused, whatever the list and
+        // the delegation option say, never judged by the vendor.
+        Err(reason) => {
+            tracing::warn!(
+                reason,
+                "Maskinporten access denied: the token's authorization_details cannot be read"
+            );
+            return Err(denied());
+        }
+    };
     let consumer = acting_for.and_then(|o| o.orgno());
     let supplier = claims.supplier().and_then(|s| s.orgno());
     // The vendor of a system user's system: the token's `consumer`.
@@ -172,12 +183,18 @@ where
                 reason,
                 "Maskinporten access denied"
             );
-            Err(MaskinportenError::new(
-                ErrorKind::AccessDenied,
-                "the calling organisation may not use this resource",
-            ))
+            Err(denied())
         }
     }
+}
+
+/// The consumer allow-list's refusal: it never says which organisations
+/// may.
+fn denied() -> MaskinportenError {
+    MaskinportenError::new(
+        ErrorKind::AccessDenied,
+        "the calling organisation may not use this resource",
+    )
 }
 
 /// Whether `orgno` is on `list`, exactly; no organisation number is on any
@@ -221,9 +238,6 @@ impl Scopes {
         let list = checked_list(scopes, ListKind::Scopes, |scope| {
             maskinporten_names::validate(scope).map_err(|e| e.to_string())
         })?;
-        // A list built at run time names its scopes from now on: the
-        // handles' default exposed scopes take them.
-        crate::exposure::name_at_run_time(list.iter().map(|scope| &**scope));
         Ok(Scopes { list })
     }
 

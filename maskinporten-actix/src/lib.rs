@@ -116,6 +116,13 @@ pub mod manual;
 #[doc(hidden)]
 pub mod __private;
 
+/// The types the guards' trait implementations name, for code that wraps
+/// or composes them by hand (as `actix_web::dev` holds actix-web's).
+pub mod dev {
+    pub use crate::extract::ClaimsFuture;
+    pub use crate::middleware::GuardService;
+}
+
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;

@@ -172,8 +172,11 @@ transform!(
     )
 );
 
-/// The service a guard middleware wraps around the routes under it.
-#[doc(hidden)]
+/// The service [`RequireScope`] and [`RequireConsumer`] wrap around the
+/// routes under them (their [`Transform::Transform`]): it decides on the
+/// request's one validation and calls the wrapped service `S` only for a
+/// request that may pass. Named here for code that composes middleware by
+/// hand; built only by the two guards.
 pub struct GuardService<S> {
     service: Rc<S>,
     rule: Arc<SharedRule>,

@@ -34,7 +34,8 @@
 //!   client-credentials flow at Maskinporten's token endpoint
 //!   (`https://maskinporten.no/token`, or the one of `MASKINPORTEN_ISSUER`
 //!   when it is set, as NAIS sets it), listing every scope this program's
-//!   guards name. OAuth2 rather than `http` bearer because viewers (Swagger
+//!   `#[require_scope]` attributes name and every scope the document's
+//!   operations require. OAuth2 rather than `http` bearer because viewers (Swagger
 //!   UI, Redoc, Scalar) show an OAuth2 scheme's scopes, and each
 //!   operation's required scopes beside it; a bearer scheme can only say
 //!   "a token". The scheme's description says how the token is really had
@@ -75,10 +76,7 @@ use utoipa::openapi::{
     Components, OpenApi,
 };
 
-use crate::{
-    __private::{Delegation, GuardedHandler, Match, Rule},
-    exposure,
-};
+use crate::__private::{Delegation, GuardedHandler, Match, Rule};
 
 /// The utoipa this crate was built with, for its model types.
 pub use utoipa;
@@ -135,7 +133,7 @@ impl utoipa::Modify for MaskinportenSecurity {
                 }
             }
         }
-        install_scheme(openapi);
+        install_scheme(openapi, &handlers);
     }
 }
 
@@ -193,7 +191,7 @@ impl crate::RequireScope {
                 operation.security = Some(requirements(&combined));
             }
         }
-        install_scheme(openapi);
+        install_scheme(openapi, &handlers());
     }
 }
 
@@ -321,10 +319,20 @@ fn describe_consumers(operation: &mut Operation, delegation: Delegation) {
 }
 
 /// Puts the scheme in `components.securitySchemes`, listing every scope
-/// the program's guards name and every scope the document's requirements
-/// name.
-fn install_scheme(openapi: &mut OpenApi) {
-    let mut scopes: BTreeSet<String> = exposure::named_scopes();
+/// the program's guard attributes name and every scope the document's
+/// requirements name.
+fn install_scheme(openapi: &mut OpenApi, handlers: &Handlers) {
+    let mut scopes: BTreeSet<String> = handlers
+        .values()
+        .flat_map(BTreeMap::values)
+        .flatten()
+        .filter_map(|rule| match rule {
+            Rule::Scopes(scopes, _) => Some(*scopes),
+            Rule::Consumers(..) => None,
+        })
+        .flatten()
+        .map(|scope| (*scope).to_owned())
+        .collect();
     for item in openapi.paths.paths.values_mut() {
         for operation in operations(item) {
             if let Some(requirements) = operation.security.as_deref() {

@@ -65,7 +65,8 @@ pub struct ValidationStats {
     /// Time spent in introspections, all together; divide by
     /// `introspections` for the mean latency.
     pub introspection_time: Duration,
-    /// Entries in the cache now (approximate: the cache settles lazily).
+    /// Validated tokens' claims in the cache now (approximate: the cache
+    /// settles lazily); the remembered refusals are counted apart.
     pub cached_entries: u64,
     /// What those entries weigh against
     /// [`cache_max_bytes`](crate::MaskinportenBuilder::cache_max_bytes): each
@@ -78,6 +79,7 @@ pub struct ValidationStats {
     pub refused_without_validator: u64,
     /// Refusals of validly issued tokens held now (a token for another API
     /// or audience), each answered from memory when replayed until its
-    /// `exp` (approximate, as `cached_entries`).
+    /// `exp` (approximate, as `cached_entries`). They share the cache's
+    /// bounds, and their bytes are in `cached_bytes`.
     pub remembered_refusals: u64,
 }

@@ -10,7 +10,7 @@ fn from_env_reads_the_nais_variable_and_names_it_when_it_is_wrong() {
     let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     std::env::remove_var(env::INTROSPECTION_ENDPOINT);
     let error = Maskinporten::builder_from_env()
-        .and_then(|b| b.build())
+        .and_then(|b| b.exposed_scopes(maskinporten_tests::EXPOSED).build())
         .unwrap_err();
     assert_eq!(error.variable(), Some(env::INTROSPECTION_ENDPOINT));
     assert!(
@@ -30,7 +30,7 @@ fn from_env_reads_the_nais_variable_and_names_it_when_it_is_wrong() {
     ] {
         std::env::set_var(env::INTROSPECTION_ENDPOINT, invalid);
         let error = Maskinporten::builder_from_env()
-            .and_then(|b| b.build())
+            .and_then(|b| b.exposed_scopes(maskinporten_tests::EXPOSED).build())
             .unwrap_err();
         assert_eq!(
             error.variable(),
@@ -50,7 +50,7 @@ fn from_env_reads_the_nais_variable_and_names_it_when_it_is_wrong() {
         "http://127.0.0.1:7164/api/v1/introspect",
     );
     let maskinporten = Maskinporten::builder_from_env()
-        .and_then(|b| b.build())
+        .and_then(|b| b.exposed_scopes(maskinporten_tests::EXPOSED).build())
         .expect("a valid endpoint");
     assert!(format!("{maskinporten:?}").contains("http://127.0.0.1:7164/api/v1/introspect"));
 }
@@ -68,7 +68,7 @@ async fn from_env_reads_the_issuer_and_refuses_other_issuers_unasked() {
     std::env::set_var(env::INTROSPECTION_ENDPOINT, texas.introspection_endpoint());
     std::env::set_var(env::ISSUER, texas.issuer());
     let maskinporten = Maskinporten::builder_from_env()
-        .and_then(|b| b.build())
+        .and_then(|b| b.exposed_scopes(maskinporten_tests::EXPOSED).build())
         .expect("configured");
     let other = texas.token().issuer("https://maskinporten.no/").sign();
     let error = maskinporten.validate(&other).await.unwrap_err();

@@ -25,21 +25,21 @@ fn a_missing_or_invalid_variable_is_named() {
     let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     clear();
     let error = Maskinporten::local_builder_from_env()
-        .and_then(|b| b.build())
+        .and_then(|b| b.exposed_scopes(maskinporten_tests::EXPOSED).build())
         .unwrap_err();
     assert_eq!(error.variable(), Some(env::ISSUER), "{error}");
     assert!(error.to_string().contains(env::WELL_KNOWN_URL), "{error}");
 
     std::env::set_var(env::ISSUER, "https://test.maskinporten.no/");
     let error = Maskinporten::local_builder_from_env()
-        .and_then(|b| b.build())
+        .and_then(|b| b.exposed_scopes(maskinporten_tests::EXPOSED).build())
         .unwrap_err();
     assert_eq!(error.variable(), Some(env::JWKS_URI), "{error}");
 
     clear();
     std::env::set_var(env::JWKS_URI, "https://test.maskinporten.no/jwk");
     let error = Maskinporten::local_builder_from_env()
-        .and_then(|b| b.build())
+        .and_then(|b| b.exposed_scopes(maskinporten_tests::EXPOSED).build())
         .unwrap_err();
     assert_eq!(error.variable(), Some(env::ISSUER), "{error}");
 
@@ -55,7 +55,7 @@ fn a_missing_or_invalid_variable_is_named() {
     ] {
         std::env::set_var(env::JWKS_URI, invalid);
         let error = Maskinporten::local_builder_from_env()
-            .and_then(|b| b.build())
+            .and_then(|b| b.exposed_scopes(maskinporten_tests::EXPOSED).build())
             .unwrap_err();
         assert_eq!(error.variable(), Some(env::JWKS_URI), "{invalid}: {error}");
     }
@@ -66,7 +66,7 @@ fn a_missing_or_invalid_variable_is_named() {
     ] {
         std::env::set_var(env::JWKS_URI, loopback);
         Maskinporten::local_builder_from_env()
-            .and_then(|b| b.build())
+            .and_then(|b| b.exposed_scopes(maskinporten_tests::EXPOSED).build())
             .expect(loopback);
     }
 
@@ -77,7 +77,7 @@ fn a_missing_or_invalid_variable_is_named() {
     ] {
         std::env::set_var(env::WELL_KNOWN_URL, invalid);
         let error = Maskinporten::local_builder_from_env()
-            .and_then(|b| b.build())
+            .and_then(|b| b.exposed_scopes(maskinporten_tests::EXPOSED).build())
             .unwrap_err();
         assert_eq!(error.variable(), Some(env::WELL_KNOWN_URL), "{error}");
     }
@@ -88,6 +88,7 @@ fn a_missing_or_invalid_variable_is_named() {
 fn keys_by_hand_are_fetched_over_https_or_from_loopback_only() {
     let local = |jwks: &str| {
         Maskinporten::builder()
+            .exposed_scopes(maskinporten_tests::EXPOSED)
             .issuer("https://test.maskinporten.no/")
             .local_validation(jwks)
             .build()
@@ -98,6 +99,7 @@ fn keys_by_hand_are_fetched_over_https_or_from_loopback_only() {
     assert!(error.to_string().contains("https"), "{error}");
     let checked = |jwks: &str| {
         Maskinporten::builder()
+            .exposed_scopes(maskinporten_tests::EXPOSED)
             .introspection_endpoint("http://127.0.0.1:7164/api/v1/introspect")
             .issuer("https://test.maskinporten.no/")
             .signature_check(jwks)
@@ -107,6 +109,7 @@ fn keys_by_hand_are_fetched_over_https_or_from_loopback_only() {
     assert!(checked("http://test.maskinporten.no/jwk").is_err());
     // Local validation checks every signature itself.
     let both = Maskinporten::builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
         .issuer("https://test.maskinporten.no/")
         .local_validation("https://test.maskinporten.no/jwk")
         .signature_check("https://test.maskinporten.no/jwk")
@@ -124,7 +127,7 @@ async fn from_env_checks_signatures_before_the_sidecar_when_the_jwks_is_set() {
         std::env::set_var(env::ISSUER, texas.issuer());
         std::env::set_var(env::JWKS_URI, texas.jwks_uri());
         let maskinporten = Maskinporten::builder_from_env()
-            .and_then(|b| b.build())
+            .and_then(|b| b.exposed_scopes(maskinporten_tests::EXPOSED).build())
             .unwrap();
         std::env::remove_var(env::INTROSPECTION_ENDPOINT);
         clear();
@@ -167,7 +170,7 @@ async fn reads_issuer_and_jwks_uri_without_touching_the_network() {
         // Ignored while the two above are set.
         std::env::set_var(env::WELL_KNOWN_URL, "http://127.0.0.1:9/nothing-here");
         let maskinporten = Maskinporten::local_builder_from_env()
-            .and_then(|b| b.build())
+            .and_then(|b| b.exposed_scopes(maskinporten_tests::EXPOSED).build())
             .unwrap();
         clear();
         maskinporten
@@ -191,7 +194,7 @@ async fn discovers_both_from_the_well_known_url_on_first_need() {
         clear();
         std::env::set_var(env::WELL_KNOWN_URL, texas.well_known_url());
         let maskinporten = Maskinporten::local_builder_from_env()
-            .and_then(|b| b.build())
+            .and_then(|b| b.exposed_scopes(maskinporten_tests::EXPOSED).build())
             .unwrap();
         clear();
         maskinporten

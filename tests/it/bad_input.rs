@@ -572,6 +572,7 @@ async fn every_authorization_header_gets_its_exact_answer() {
     let texas = LocalTexas::start();
     let mp = texas
         .maskinporten_builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
         .disable_cache()
         .build()
         .unwrap();
@@ -768,7 +769,11 @@ fn exact() -> Vec<ScopeCase> {
 async fn scope_tricks_are_never_a_grant() {
     watch_panics();
     let texas = LocalTexas::start();
-    let mp = texas.maskinporten_builder().build().unwrap();
+    let mp = texas
+        .maskinporten_builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
+        .build()
+        .unwrap();
     let api = TestApi::start(Some(mp), routes);
     let client = client();
     let cases: Vec<ScopeCase> = lookalikes().into_iter().chain(exact()).collect();
@@ -812,7 +817,11 @@ async fn scope_tricks_are_never_a_grant() {
 async fn scopes_outside_a_scope_string_are_never_a_grant() {
     watch_panics();
     let texas = LocalTexas::start();
-    let mp = texas.maskinporten_builder().build().unwrap();
+    let mp = texas
+        .maskinporten_builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
+        .build()
+        .unwrap();
     let api = TestApi::start(Some(mp), routes);
     let client = client();
     let cases = [

@@ -42,13 +42,18 @@ async fn bare(_claims: MaskinportenClaims) -> impl Responder {
 
 /// The lenient handle: any token for this API.
 fn lenient(texas: &LocalTexas) -> Maskinporten {
-    texas.maskinporten_builder().build().unwrap()
+    texas
+        .maskinporten_builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
+        .build()
+        .unwrap()
 }
 
 /// The strict handle: only tokens restricted to [`AUDIENCE`].
 fn strict(texas: &LocalTexas) -> Maskinporten {
     texas
         .maskinporten_builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
         .audience(AUDIENCE)
         .build()
         .unwrap()
@@ -228,7 +233,11 @@ async fn a_resource_handle_decides_for_its_routes() {
 async fn a_request_is_validated_once_per_handle() {
     let texas = LocalTexas::start();
     let (a, b) = (
-        texas.maskinporten_local_builder().build().unwrap(),
+        texas
+            .maskinporten_local_builder()
+            .exposed_scopes(maskinporten_tests::EXPOSED)
+            .build()
+            .unwrap(),
         strict(&texas),
     );
     let api = TestApi::start(None, move |cfg| {

@@ -88,7 +88,16 @@ fn routes(cfg: &mut web::ServiceConfig) {
 #[actix_web::test]
 async fn a_token_with_the_scope_passes_and_gets_typed_claims() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
+    let api = TestApi::start(
+        Some(
+            texas
+                .maskinporten_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
+        routes,
+    );
     let token = texas.token().scope(READ).consumer("889640782").sign();
     let response = get(&api.url("/afp"), Some(&token)).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -102,7 +111,16 @@ async fn a_token_with_the_scope_passes_and_gets_typed_claims() {
 #[actix_web::test]
 async fn claims_are_typed() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
+    let api = TestApi::start(
+        Some(
+            texas
+                .maskinporten_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
+        routes,
+    );
     let token = texas
         .token()
         .scopes([READ, WRITE])
@@ -143,7 +161,16 @@ async fn claims_are_typed() {
 #[actix_web::test]
 async fn no_bearer_credentials_get_a_bare_challenge() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
+    let api = TestApi::start(
+        Some(
+            texas
+                .maskinporten_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
+        routes,
+    );
     for auth in [None, Some("Basic dXNlcjpwYXNz"), Some("")] {
         let mut request = client().get(api.url("/afp"));
         if let Some(auth) = auth {
@@ -163,6 +190,7 @@ async fn the_realm_goes_into_every_challenge() {
     let texas = LocalTexas::start();
     let mp = texas
         .maskinporten_builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
         .realm("afp-api")
         .build()
         .unwrap();
@@ -185,7 +213,16 @@ async fn the_realm_goes_into_every_challenge() {
 #[actix_web::test]
 async fn an_inactive_token_is_invalid_token() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
+    let api = TestApi::start(
+        Some(
+            texas
+                .maskinporten_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
+        routes,
+    );
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -225,7 +262,16 @@ async fn an_inactive_token_is_invalid_token() {
 #[actix_web::test]
 async fn a_malformed_request_is_invalid_request_without_a_network_call() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
+    let api = TestApi::start(
+        Some(
+            texas
+                .maskinporten_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
+        routes,
+    );
     let token = texas.token().scope(READ).sign();
     let response = client()
         .get(api.url("/afp"))
@@ -264,7 +310,16 @@ async fn a_malformed_request_is_invalid_request_without_a_network_call() {
 #[actix_web::test]
 async fn a_missing_scope_is_insufficient_scope_with_the_scope_named() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
+    let api = TestApi::start(
+        Some(
+            texas
+                .maskinporten_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
+        routes,
+    );
     let read_only = texas.token().scope(READ).sign();
     let response = client()
         .post(api.url("/afp"))
@@ -303,7 +358,16 @@ async fn a_missing_scope_is_insufficient_scope_with_the_scope_named() {
 #[actix_web::test]
 async fn scopes_match_whole_and_exactly() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
+    let api = TestApi::start(
+        Some(
+            texas
+                .maskinporten_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
+        routes,
+    );
     let denied = [
         "nav:helse/sykepenger/afp.readwrite",
         "nav:helse/sykepenger/afp.rea",
@@ -351,7 +415,16 @@ async fn scopes_match_whole_and_exactly() {
 #[actix_web::test]
 async fn one_request_is_introspected_once() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
+    let api = TestApi::start(
+        Some(
+            texas
+                .maskinporten_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
+        routes,
+    );
     for i in 1..=3 {
         let token = texas.token().scope(READ).sign();
         let response = get(&api.url("/thrice"), Some(&token)).await;
@@ -363,7 +436,16 @@ async fn one_request_is_introspected_once() {
 #[actix_web::test]
 async fn the_body_is_not_read_before_the_token_passes() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
+    let api = TestApi::start(
+        Some(
+            texas
+                .maskinporten_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
+        routes,
+    );
     let response = client()
         .post(api.url("/afp"))
         .header("Content-Type", "application/json")
@@ -399,6 +481,7 @@ async fn the_body_is_not_read_before_the_token_passes() {
 async fn assert_unavailable(url: String, timeout: Duration) {
     let texas = LocalTexas::start();
     let mp = Maskinporten::builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
         .introspection_endpoint(url)
         .timeout(timeout)
         .build()
@@ -458,7 +541,13 @@ async fn a_missing_handle_is_a_500_not_a_401() {
 #[actix_web::test]
 async fn a_handle_in_web_data_works_too() {
     let texas = LocalTexas::start();
-    let mp = web::Data::new(texas.maskinporten_builder().build().unwrap());
+    let mp = web::Data::new(
+        texas
+            .maskinporten_builder()
+            .exposed_scopes(maskinporten_tests::EXPOSED)
+            .build()
+            .unwrap(),
+    );
     let api = TestApi::start(None, move |cfg| {
         cfg.app_data(mp.clone());
         routes(cfg);
@@ -475,6 +564,7 @@ async fn one_rejection_handler_renders_every_rejection() {
     let texas = LocalTexas::start();
     let mp = texas
         .maskinporten_builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
         .rejection_handler(|error| {
             let mut response = HttpResponse::build(error.status());
             if let Some(challenge) = error.challenge() {
@@ -521,6 +611,7 @@ async fn one_rejection_handler_renders_every_rejection() {
 #[test]
 fn configuration_errors_name_what_is_wrong() {
     let error = Maskinporten::builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
         .introspection_endpoint("not a url")
         .build()
         .unwrap_err();
@@ -529,11 +620,15 @@ fn configuration_errors_name_what_is_wrong() {
         "{error}"
     );
     let error = Maskinporten::builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
         .introspection_endpoint("ftp://127.0.0.1/x")
         .build()
         .unwrap_err();
     assert!(error.to_string().contains("http(s)"), "{error}");
-    let error = Maskinporten::builder().build().unwrap_err();
+    let error = Maskinporten::builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
+        .build()
+        .unwrap_err();
     assert!(
         error
             .to_string()

@@ -43,6 +43,7 @@ async fn an_empty_requirement_refuses_every_token() {
     // The token is for this API: only the empty requirement stands between.
     let handle = texas
         .maskinporten_builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
         .exposed_scopes([READ])
         .build()
         .unwrap();
@@ -70,7 +71,16 @@ async fn an_empty_requirement_refuses_every_token() {
 async fn a_non_ascii_scope_gets_a_well_formed_challenge_and_the_scope_in_the_body() {
     maskinporten_actix::scope::validate(NON_ASCII).expect("a scope NAIS accepts");
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
+    let api = TestApi::start(
+        Some(
+            texas
+                .maskinporten_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
+        routes,
+    );
 
     let without = texas.token().scope(READ).sign();
     let response = client()

@@ -54,7 +54,13 @@ fn scope_tree(guard: RequireScope) -> impl Fn(&mut web::ServiceConfig) + Clone +
 async fn a_guarded_scope_lets_in_a_token_with_the_scope_and_nothing_else() {
     let texas = LocalTexas::start();
     let api = TestApi::start(
-        Some(texas.maskinporten_builder().build().unwrap()),
+        Some(
+            texas
+                .maskinporten_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
         scope_tree(RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"])),
     );
     let read = texas.token().scope(READ).sign();
@@ -89,24 +95,33 @@ async fn a_guarded_scope_lets_in_a_token_with_the_scope_and_nothing_else() {
 #[actix_web::test]
 async fn all_needs_every_scope_and_any_needs_one() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), |cfg| {
-        cfg.service(
-            web::scope("/all")
-                .wrap(RequireScope::all(scopes![
-                    "nav:helse/sykepenger/afp.read",
-                    "nav:helse/sykepenger/afp.write",
-                ]))
-                .route("", web::get().to(ok)),
-        )
-        .service(
-            web::resource("/any")
-                .wrap(RequireScope::any(scopes![
-                    "nav:helse/sykepenger/afp.read",
-                    "nav:helse/sykepenger/afp.write",
-                ]))
-                .route(web::get().to(ok)),
-        );
-    });
+    let api = TestApi::start(
+        Some(
+            texas
+                .maskinporten_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
+        |cfg| {
+            cfg.service(
+                web::scope("/all")
+                    .wrap(RequireScope::all(scopes![
+                        "nav:helse/sykepenger/afp.read",
+                        "nav:helse/sykepenger/afp.write",
+                    ]))
+                    .route("", web::get().to(ok)),
+            )
+            .service(
+                web::resource("/any")
+                    .wrap(RequireScope::any(scopes![
+                        "nav:helse/sykepenger/afp.read",
+                        "nav:helse/sykepenger/afp.write",
+                    ]))
+                    .route(web::get().to(ok)),
+            );
+        },
+    );
     let both = texas.token().scopes([READ, WRITE]).sign();
     let write = texas.token().scope(WRITE).sign();
     // `afp.readwrite` is not `afp.read`: scopes compare whole and exact.
@@ -142,21 +157,30 @@ async fn all_needs_every_scope_and_any_needs_one() {
 #[actix_web::test]
 async fn paths_nobody_serves_under_a_guarded_scope_answer_401_not_404() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), |cfg| {
-        cfg.service(
-            web::scope("/afp")
-                .wrap(RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]))
-                .route("/summary", web::get().to(ok)),
-        )
-        .service(
-            web::scope("/custom")
-                .wrap(RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]))
-                .route("/summary", web::get().to(ok))
-                .default_service(web::to(|| async {
-                    HttpResponse::NotFound().body("custom")
-                })),
-        );
-    });
+    let api = TestApi::start(
+        Some(
+            texas
+                .maskinporten_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
+        |cfg| {
+            cfg.service(
+                web::scope("/afp")
+                    .wrap(RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]))
+                    .route("/summary", web::get().to(ok)),
+            )
+            .service(
+                web::scope("/custom")
+                    .wrap(RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]))
+                    .route("/summary", web::get().to(ok))
+                    .default_service(web::to(|| async {
+                        HttpResponse::NotFound().body("custom")
+                    })),
+            );
+        },
+    );
     let read = texas.token().scope(READ).sign();
     let other = texas.token().scope(OTHER).sign();
     for path in ["/afp/secret-path", "/custom/secret-path"] {
@@ -214,7 +238,11 @@ impl Drop for WrappedApp {
 async fn a_guarded_app_guards_every_route_and_its_404s() {
     let texas = LocalTexas::start();
     let app = WrappedApp::start(
-        texas.maskinporten_builder().build().unwrap(),
+        texas
+            .maskinporten_builder()
+            .exposed_scopes(maskinporten_tests::EXPOSED)
+            .build()
+            .unwrap(),
         RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]),
     );
     let read = texas.token().scope(READ).sign();
@@ -267,7 +295,13 @@ async fn lists_from_configuration_are_checked_and_never_empty() {
 
     let texas = LocalTexas::start();
     let api = TestApi::start(
-        Some(texas.maskinporten_builder().build().unwrap()),
+        Some(
+            texas
+                .maskinporten_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
         scope_tree(guard),
     );
     let write = texas.token().scope(WRITE).sign();
@@ -318,7 +352,13 @@ async fn assert_same_rejections(api: &TestApi, texas: &LocalTexas) {
 async fn the_middleware_rejects_exactly_as_the_attribute_does() {
     let texas = LocalTexas::start();
     let api = TestApi::start(
-        Some(texas.maskinporten_builder().build().unwrap()),
+        Some(
+            texas
+                .maskinporten_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
         attribute_and_middleware,
     );
     assert_same_rejections(&api, &texas).await;
@@ -337,6 +377,7 @@ async fn the_middleware_rejects_exactly_as_the_attribute_does() {
 
     // The validator unreachable: 503 without a challenge from both.
     let down = Maskinporten::builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
         .introspection_endpoint(refused_url())
         .timeout(Duration::from_secs(1))
         .build()
@@ -361,6 +402,7 @@ async fn the_middleware_renders_through_the_rejection_handler() {
     let texas = LocalTexas::start();
     let maskinporten = texas
         .maskinporten_builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
         .realm("afp")
         .rejection_handler(|error| {
             HttpResponse::build(error.status())
@@ -404,6 +446,7 @@ async fn nested_guards_attribute_and_extractors_validate_a_request_once() {
     // No cache: every validation would be an introspection.
     let maskinporten = texas
         .maskinporten_builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
         .disable_cache()
         .build()
         .unwrap();

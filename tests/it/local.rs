@@ -44,7 +44,11 @@ async fn get(api: &TestApi, token: &str) -> (StatusCode, Option<String>, String)
 #[actix_web::test]
 async fn a_valid_token_is_verified_locally_with_one_jwks_fetch_for_many_tokens() {
     let texas = LocalTexas::start();
-    let maskinporten = texas.maskinporten_local_builder().build().unwrap();
+    let maskinporten = texas
+        .maskinporten_local_builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
+        .build()
+        .unwrap();
     // build() never touches the network.
     assert_eq!(texas.jwks_fetches(), 0);
     let api = TestApi::start(Some(maskinporten.clone()), routes);
@@ -72,7 +76,13 @@ async fn a_valid_token_is_verified_locally_with_one_jwks_fetch_for_many_tokens()
 async fn every_token_the_sidecar_refuses_is_refused_401_and_a_missing_scope_403() {
     let texas = LocalTexas::start();
     let api = TestApi::start(
-        Some(texas.maskinporten_local_builder().build().unwrap()),
+        Some(
+            texas
+                .maskinporten_local_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
         routes,
     );
     let now = maskinporten_tests::now();
@@ -181,6 +191,7 @@ async fn the_leeway_is_configurable() {
     let texas = LocalTexas::start();
     let strict = texas
         .maskinporten_local_builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
         .leeway(Duration::ZERO)
         .build()
         .unwrap();
@@ -192,6 +203,7 @@ async fn the_leeway_is_configurable() {
     assert!(strict.validate(&token).await.is_err());
     assert!(texas
         .maskinporten_local_builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
         .build()
         .unwrap()
         .validate(&token)
@@ -208,6 +220,7 @@ async fn an_audience_when_configured_must_be_in_aud_for_both_strategies() {
             "local",
             texas
                 .maskinporten_local_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
                 .audience(audience)
                 .build()
                 .unwrap(),
@@ -216,6 +229,7 @@ async fn an_audience_when_configured_must_be_in_aud_for_both_strategies() {
             "introspection",
             texas
                 .maskinporten_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
                 .audience(audience)
                 .build()
                 .unwrap(),
@@ -247,7 +261,13 @@ async fn an_audience_when_configured_must_be_in_aud_for_both_strategies() {
     }
     // Without an audience, aud is not looked at.
     let api = TestApi::start(
-        Some(texas.maskinporten_local_builder().build().unwrap()),
+        Some(
+            texas
+                .maskinporten_local_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
         routes,
     );
     for aud in [json!("unspecified"), json!("https://other"), json!(["x"])] {
@@ -259,7 +279,11 @@ async fn an_audience_when_configured_must_be_in_aud_for_both_strategies() {
 #[actix_web::test]
 async fn cached_tokens_are_not_verified_again() {
     let texas = LocalTexas::start();
-    let maskinporten = texas.maskinporten_local_builder().build().unwrap();
+    let maskinporten = texas
+        .maskinporten_local_builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
+        .build()
+        .unwrap();
     let api = TestApi::start(Some(maskinporten.clone()), routes);
     let token = texas.token().scope(READ).sign();
     for _ in 0..5 {
@@ -278,6 +302,7 @@ fn configuration_errors_are_refused_by_build() {
         ("http://", "no host"),
     ] {
         let error = Maskinporten::builder()
+            .exposed_scopes(maskinporten_tests::EXPOSED)
             .issuer("https://test.maskinporten.no/")
             .local_validation(jwks_uri)
             .build()
@@ -285,12 +310,14 @@ fn configuration_errors_are_refused_by_build() {
         assert!(error.to_string().contains("jwks_uri"), "{why}: {error}");
     }
     let error = Maskinporten::builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
         .issuer("  ")
         .local_validation("https://test.maskinporten.no/jwk")
         .build()
         .unwrap_err();
     assert!(error.to_string().contains("issuer"), "{error}");
     let error = Maskinporten::builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
         .issuer("https://test.maskinporten.no/")
         .local_validation("https://test.maskinporten.no/jwk")
         .introspection_endpoint("http://127.0.0.1:7164/api/v1/introspect")
@@ -300,11 +327,13 @@ fn configuration_errors_are_refused_by_build() {
     // The keys of a JWKS URI sign for one issuer, given once: without it
     // nothing could be checked against `iss`.
     let error = Maskinporten::builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
         .local_validation("https://test.maskinporten.no/jwk")
         .build()
         .unwrap_err();
     assert!(error.to_string().contains("needs the issuer"), "{error}");
     let error = Maskinporten::builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
         .issuer("https://test.maskinporten.no/")
         .local_validation("https://test.maskinporten.no/jwk")
         .audience("")
@@ -313,6 +342,7 @@ fn configuration_errors_are_refused_by_build() {
     assert!(error.to_string().contains("audience"), "{error}");
 
     let maskinporten = Maskinporten::builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
         .issuer("https://test.maskinporten.no/")
         .local_validation("https://test.maskinporten.no/jwk")
         .build()
@@ -325,7 +355,13 @@ async fn the_other_key_is_trusted_once_published() {
     let texas = LocalTexas::start();
     texas.set_jwks_keys(&[DEFAULT_KID, OTHER_KID]);
     let api = TestApi::start(
-        Some(texas.maskinporten_local_builder().build().unwrap()),
+        Some(
+            texas
+                .maskinporten_local_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
         routes,
     );
     for token in [
@@ -350,7 +386,11 @@ async fn the_other_key_is_trusted_once_published() {
 async fn readme_testing_in_local_mode() {
     let texas = LocalTexas::start();
     // A handle verifying against the endpoint's JWKS, never introspecting.
-    let maskinporten = texas.maskinporten_local_builder().build().unwrap();
+    let maskinporten = texas
+        .maskinporten_local_builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
+        .build()
+        .unwrap();
     let app = actix_web::test::init_service(
         actix_web::App::new()
             .app_data(maskinporten)

@@ -4,22 +4,22 @@
 //!
 //! A module belongs here when its tests share nothing with others in the
 //! process: no environment variables, no global tracing subscriber, `log`
-//! logger or metrics recorder, no child processes, no assertion on the set
-//! of scopes the whole program's guards name, and no timing bound that other
+//! logger or metrics recorder, no child processes, and no timing bound that other
 //! tests running beside it could break. The tests run in parallel threads;
 //! each starts its own servers on loopback and counts requests on its own
 //! endpoints. Modules that cannot live here have their own binary, and
 //! `tests/Cargo.toml` says why beside each.
 //!
-//! The scopes the handles take by default are those every guard in this
-//! binary names: a token "for another API" must hold a scope no module here
-//! names (`nav:other/...`).
+//! The handles take the scopes `maskinporten_tests::EXPOSED` lists, or those
+//! a test gives them: a token "for another API" holds a scope no handle here
+//! exposes (`nav:other/...`).
 
 mod bad_input;
 mod compiles;
 mod composition;
 mod core;
 mod differential;
+mod exposure;
 mod fail_closed;
 mod fuzz_corpus;
 mod fuzz_props;
@@ -27,4 +27,5 @@ mod guards;
 mod local;
 mod openapi;
 mod readme;
+mod system_users;
 mod texas_compat;

@@ -81,7 +81,16 @@ async fn assert_access_denied(response: reqwest::Response, what: &str) {
 #[actix_web::test]
 async fn listed_consumers_pass_every_guard_form() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
+    let api = TestApi::start(
+        Some(
+            texas
+                .maskinporten_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
+        routes,
+    );
     for orgno in [ALLOWED, ALSO_ALLOWED] {
         let token = texas.token().scope(READ).consumer(orgno).sign();
         for path in [
@@ -106,7 +115,16 @@ async fn listed_consumers_pass_every_guard_form() {
 #[actix_web::test]
 async fn other_consumers_get_403_access_denied_from_every_guard_form() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
+    let api = TestApi::start(
+        Some(
+            texas
+                .maskinporten_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
+        routes,
+    );
     let stranger = texas.token().scope(READ).consumer(STRANGER).sign();
     for path in [
         "/consumer-then-scope",
@@ -122,7 +140,16 @@ async fn other_consumers_get_403_access_denied_from_every_guard_form() {
 #[actix_web::test]
 async fn organisation_numbers_compare_exactly() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
+    let api = TestApi::start(
+        Some(
+            texas
+                .maskinporten_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
+        routes,
+    );
     let ids = [
         // Another ISO 6523 scheme with the same digits.
         "0193:991825827",
@@ -156,7 +183,16 @@ async fn organisation_numbers_compare_exactly() {
 #[actix_web::test]
 async fn an_allowed_consumer_still_needs_the_scope_and_a_token() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
+    let api = TestApi::start(
+        Some(
+            texas
+                .maskinporten_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
+        routes,
+    );
     let allowed_other_scope = texas.token().scope(OTHER).consumer(ALLOWED).sign();
     for path in [
         "/consumer-then-scope",
@@ -208,7 +244,13 @@ async fn run_time_lists_are_checked_and_never_empty() {
 
     let texas = LocalTexas::start();
     let api = TestApi::start(
-        Some(texas.maskinporten_builder().build().unwrap()),
+        Some(
+            texas
+                .maskinporten_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
         move |cfg| {
             cfg.service(
                 web::resource("/afp")
@@ -230,7 +272,16 @@ async fn run_time_lists_are_checked_and_never_empty() {
 async fn a_refusal_is_logged_with_the_organisation_number_never_the_token() {
     let logs = logs();
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
+    let api = TestApi::start(
+        Some(
+            texas
+                .maskinporten_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
+        routes,
+    );
     let stranger = texas.token().scope(READ).consumer(STRANGER).sign();
     let response = get(&api.url("/middleware/afp"), Some(&stranger)).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);

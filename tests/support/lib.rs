@@ -72,6 +72,23 @@ impl Drop for TestApi {
     }
 }
 
+/// The scopes the tests' handles expose: every scope their guards name.
+/// A handle takes exactly the scopes it is given, so a token that holds none
+/// of these (a token for another API) is refused before any guard.
+pub const EXPOSED: [&str; 11] = [
+    "nav:helse/sykepenger/afp.read",
+    "nav:helse/sykepenger/afp.write",
+    "nav:helse/sykepenger/afp.readwrite",
+    "nav:helse/sykepenger/særfradrag.read",
+    "nav:helse/sykepenger/annet",
+    "nav:helse/sykepenger/other.read",
+    "nav:helse/ping",
+    "nav:helse/many",
+    "nav:helse/echo",
+    "nav:helse:afp.read",
+    "nav:helse/blåbær:søknad.lås",
+];
+
 /// A plain HTTP client for the tests: no pooling surprises, no proxy.
 pub fn client() -> reqwest::Client {
     client_with_timeout(Duration::from_secs(20))

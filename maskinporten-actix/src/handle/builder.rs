@@ -9,7 +9,7 @@ use reqwest::Url;
 use super::{env, Inner, Maskinporten};
 use crate::{
     bearer::DEFAULT_MAX_TOKEN_LENGTH,
-    cache::{CacheBounds, ClaimsCache, Refusals, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_MAX_BYTES},
+    cache::{CacheBounds, ClaimsCache, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_MAX_BYTES},
     error::{ConfigError, MaskinportenError, RejectionHandler, Rendering},
     exposure::Exposure,
     stats::Counters,
@@ -36,6 +36,12 @@ const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
 /// keeps a flood of new tokens from tying up connections and requests.
 const DEFAULT_MAX_CONCURRENT_INTROSPECTIONS: usize = 8;
 
+/// What `build` says when the builder was told neither which scopes the API
+/// exposes nor to take any.
+const NO_EXPOSURE: &str = "no exposed scopes: say which tokens this handle takes, with \
+    exposed_scopes(..) for the scopes the API exposes (on NAIS, exposed_scopes!() reads them \
+    from the manifest), or accept_any_scope() to take a token whatever its scopes";
+
 impl Maskinporten {
     /// Configures a handle by hand.
     pub fn builder() -> MaskinportenBuilder {
@@ -50,6 +56,7 @@ impl Maskinporten {
 /// # use maskinporten_actix::Maskinporten;
 /// let maskinporten = Maskinporten::builder()
 ///     .introspection_endpoint("http://127.0.0.1:7164/api/v1/introspect")
+///     .exposed_scopes(["nav:helse/sykepenger/afp.read"])
 ///     .timeout(Duration::from_secs(1))
 ///     .realm("afp-api")
 ///     .build()?;
@@ -76,6 +83,50 @@ pub struct MaskinportenBuilder {
     exposed_scopes: Option<Vec<String>>,
     accept_any_scope: bool,
     pub(super) signature_check: Option<Result<KeySet, String>>,
+}
+
+/// The settings given, as the handle's `Debug` shows them: URLs without
+/// credentials or query, no rejection handler's insides.
+impl std::fmt::Debug for MaskinportenBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fn keys(keys: &Option<Result<KeySet, String>>) -> Option<String> {
+            keys.as_ref().map(|keys| match keys {
+                Ok(KeySet::Jwks(url)) => format!("jwks_uri {}", crate::http::redacted(url)),
+                Ok(KeySet::Discovery(url)) => {
+                    format!("well_known_url {}", crate::http::redacted(url))
+                }
+                Err(problem) => format!("invalid: {problem}"),
+            })
+        }
+        let endpoint = self.endpoint.as_ref().map(|endpoint| match endpoint {
+            Ok(url) => crate::http::redacted(url),
+            Err(problem) => format!("invalid: {problem}"),
+        });
+        f.debug_struct("MaskinportenBuilder")
+            .field("introspection_endpoint", &endpoint)
+            .field("local_validation", &keys(&self.local))
+            .field("signature_check", &keys(&self.signature_check))
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("exposed_scopes", &self.exposed_scopes)
+            .field("accept_any_scope", &self.accept_any_scope)
+            .field("timeout", &self.timeout)
+            .field("leeway", &self.leeway)
+            .field("max_token_length", &self.max_token_length)
+            .field(
+                "max_concurrent_introspections",
+                &self.max_concurrent_introspections,
+            )
+            .field("cache_capacity", &self.cache_capacity)
+            .field("cache_max_bytes", &self.cache_max_bytes)
+            .field("cache_max_ttl", &self.cache_max_ttl)
+            .field("cache_disabled", &self.cache_disabled)
+            .field("jwks_refresh_interval", &self.jwks_refresh_interval)
+            .field("jwks_min_refetch_interval", &self.jwks_min_refetch_interval)
+            .field("realm", &self.realm)
+            .field("rejection_handler", &self.rejection_handler.is_some())
+            .finish()
+    }
 }
 
 /// Where a handle's keys come from, as the builder was told.
@@ -119,18 +170,18 @@ impl MaskinportenBuilder {
     /// The scopes the application exposes (`spec.maskinporten.scopes.exposes`
     /// of its NAIS manifest): a token that holds none of them was issued for
     /// another API, and is refused with 403 `insufficient_scope` by every
-    /// handler, also one that only takes [`MaskinportenClaims`](crate::MaskinportenClaims). The
-    /// recommended set-up, with the list read from the manifest when the code
-    /// compiles by [`exposed_scopes!`](crate::exposed_scopes).
+    /// handler, also one that only takes [`MaskinportenClaims`](crate::MaskinportenClaims).
+    /// That refusal names no scope: a token valid elsewhere does not let its
+    /// holder list this API's scopes. The recommended set-up, with the list
+    /// read from the manifest when the code compiles by
+    /// [`exposed_scopes!`](crate::exposed_scopes).
     ///
-    /// Without it, a handle takes only tokens that hold a scope this
-    /// program's guards name: every `#[require_scope]`, `scopes![..]` and
-    /// `exposed_scopes!()` literal, and every [`Scopes`](crate::Scopes) list
-    /// built at run time. This list replaces that default;
-    /// [`accept_any_scope`](Self::accept_any_scope) turns the check off.
-    ///
-    /// A scope that is not a valid NAIS scope, or an empty list, is a
-    /// [`ConfigError`] from [`build`](Self::build).
+    /// A handle takes exactly this list: scopes named elsewhere in the
+    /// program (a guard, a [`Scopes`](crate::Scopes) list) do not widen it.
+    /// Every handle says either this or
+    /// [`accept_any_scope`](Self::accept_any_scope); [`build`](Self::build)
+    /// refuses a builder that says neither. A scope that is not a valid NAIS
+    /// scope, or an empty list, is a [`ConfigError`] too.
     ///
     /// ```
     /// # use maskinporten_actix::Maskinporten;
@@ -155,7 +206,8 @@ impl MaskinportenBuilder {
     }
 
     /// Takes tokens whatever scopes they hold: the opt-out of the exposed
-    /// scope check (see [`exposed_scopes`](Self::exposed_scopes)).
+    /// scope check (see [`exposed_scopes`](Self::exposed_scopes)), said
+    /// where the handle is built.
     ///
     /// A token an organisation got from Maskinporten for another API is then
     /// valid here too, and so whoever received it (that other API) can call
@@ -214,6 +266,7 @@ impl MaskinportenBuilder {
     /// let maskinporten = Maskinporten::builder()
     ///     .issuer("https://test.maskinporten.no/")
     ///     .local_validation("https://test.maskinporten.no/jwk")
+    ///     .exposed_scopes(["nav:helse/sykepenger/afp.read"])
     ///     .build()?;
     /// # Ok::<(), maskinporten_actix::ConfigError>(())
     /// ```
@@ -236,11 +289,14 @@ impl MaskinportenBuilder {
     /// use maskinporten_actix::Maskinporten;
     ///
     /// // On NAIS: MASKINPORTEN_ISSUER and MASKINPORTEN_JWKS_URI.
-    /// let maskinporten = Maskinporten::local_builder_from_env()?.build()?;
+    /// let maskinporten = Maskinporten::local_builder_from_env()?
+    ///     .exposed_scopes(["nav:helse/sykepenger/afp.read"])
+    ///     .build()?;
     /// // Or by hand, with options that apply to both strategies:
     /// let maskinporten = Maskinporten::builder()
     ///     .issuer("https://maskinporten.no/")
     ///     .local_validation("https://maskinporten.no/jwk")
+    ///     .exposed_scopes(["nav:helse/sykepenger/afp.read"])
     ///     .audience("https://afp.nav.no")            // only when you require audience-restricted tokens
     ///     .leeway(std::time::Duration::from_secs(60)) // the default
     ///     .build()?;
@@ -386,8 +442,20 @@ impl MaskinportenBuilder {
         self
     }
 
-    /// Builds the handle. Fails when no validation strategy is configured or
-    /// a setting is invalid.
+    /// Builds the handle. Fails when no validation strategy is configured,
+    /// when neither [`exposed_scopes`](Self::exposed_scopes) nor
+    /// [`accept_any_scope`](Self::accept_any_scope) was said, or when a
+    /// setting is invalid.
+    ///
+    /// ```
+    /// # use maskinporten_actix::Maskinporten;
+    /// let error = Maskinporten::builder()
+    ///     .introspection_endpoint("http://127.0.0.1:7164/api/v1/introspect")
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(error.to_string().contains("exposed_scopes(..)"));
+    /// assert!(error.to_string().contains("accept_any_scope()"));
+    /// ```
     pub fn build(self) -> Result<Maskinporten, ConfigError> {
         let chosen = match (self.endpoint, self.local) {
             (Some(_), Some(_)) => {
@@ -505,7 +573,7 @@ impl MaskinportenBuilder {
                 ))
             }
             (None, true) => Exposure::Any,
-            (None, false) => Exposure::Named,
+            (None, false) => return Err(ConfigError::new(None, NO_EXPOSURE)),
             (Some(scopes), false) if scopes.is_empty() => {
                 return Err(ConfigError::new(
                     None,
@@ -523,10 +591,7 @@ impl MaskinportenBuilder {
                         format!("exposed_scopes: `{scope}` is not a Maskinporten scope: {err}"),
                     ));
                 }
-                Exposure::Listed {
-                    challenge: scopes.join(" ").into(),
-                    scopes: scopes.into_iter().map(String::into_boxed_str).collect(),
-                }
+                Exposure::Listed(scopes.into_iter().map(String::into_boxed_str).collect())
             }
         };
         if self.cache_capacity == Some(0) || self.cache_max_bytes == Some(0) {
@@ -564,7 +629,6 @@ impl MaskinportenBuilder {
                         self.cache_max_ttl,
                     )
                 }),
-                refusals: cache_entries.map(Refusals::new),
                 counters: Counters::default(),
                 max_token_length: self.max_token_length.unwrap_or(DEFAULT_MAX_TOKEN_LENGTH),
                 rendering: Arc::new(Rendering {
@@ -579,15 +643,19 @@ impl MaskinportenBuilder {
 /// A URL keys are fetched from: see [`jwks::fetchable`](jwks::fetchable).
 pub(super) fn parse_key_url(url: &str) -> Result<Url, String> {
     let parsed = parse_endpoint(url)?;
-    jwks::fetchable(&parsed).map_err(|problem| format!("`{}` {problem}", url.trim()))?;
+    jwks::fetchable(&parsed)
+        .map_err(|problem| format!("`{}` {problem}", crate::http::redacted(&parsed)))?;
     Ok(parsed)
 }
 
 pub(super) fn parse_endpoint(endpoint: &str) -> Result<Url, String> {
-    let url =
-        Url::parse(endpoint.trim()).map_err(|e| format!("`{endpoint}` is not a valid URL: {e}"))?;
+    // The value is quoted as the crate shows URLs: without credentials or
+    // query, which may hold secrets.
+    let shown = || crate::http::redacted_str(endpoint);
+    let url = Url::parse(endpoint.trim())
+        .map_err(|e| format!("`{}` is not a valid URL: {e}", shown()))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(format!("`{endpoint}` is not an http(s) URL with a host"));
+        return Err(format!("`{}` is not an http(s) URL with a host", shown()));
     }
     Ok(url)
 }

@@ -32,7 +32,8 @@ impl Maskinporten {
     /// or `MASKINPORTEN_WELL_KNOWN_URL`) when they are set. A missing or
     /// invalid value is a [`ConfigError`] naming the variable. The builder
     /// takes the exposed scopes, an audience, a realm or cache options on
-    /// top; [`build`](MaskinportenBuilder::build) it as it is for none.
+    /// top, and must be told the exposed scopes (or to accept any) before
+    /// it [`build`](MaskinportenBuilder::build)s.
     ///
     /// ```no_run
     /// # use maskinporten_actix::Maskinporten;
@@ -87,7 +88,9 @@ impl Maskinporten {
     ///
     /// ```no_run
     /// # use maskinporten_actix::Maskinporten;
-    /// let maskinporten = Maskinporten::local_builder_from_env()?.build()?;
+    /// let maskinporten = Maskinporten::local_builder_from_env()?
+    ///     .exposed_scopes(["nav:helse/sykepenger/afp.read"]) // or exposed_scopes!()
+    ///     .build()?;
     /// # Ok::<(), maskinporten_actix::ConfigError>(())
     /// ```
     pub fn local_builder_from_env() -> Result<MaskinportenBuilder, ConfigError> {

@@ -9,10 +9,10 @@ pub(crate) mod env;
 use std::{fmt, sync::Arc};
 
 use crate::{
-    cache::{token_key, ClaimsCache, Refusals, TokenKey},
+    cache::{token_key, ClaimsCache, Entry, Refusal, TokenKey},
     claims::{ClaimSet, MaskinportenClaims},
     error::{ErrorKind, MaskinportenError, Rendering},
-    exposure::{self, Exposure, Refused},
+    exposure::Exposure,
     observe::{self, CacheUse},
     stats::{Counters, ValidationStats},
     strategy::{Precheck, Strategy},
@@ -28,7 +28,9 @@ pub use builder::MaskinportenBuilder;
 /// ```no_run
 /// # use actix_web::App;
 /// # use maskinporten_actix::Maskinporten;
-/// let maskinporten = Maskinporten::builder_from_env()?.build()?;
+/// let maskinporten = Maskinporten::builder_from_env()?
+///     .exposed_scopes(["nav:helse/sykepenger/afp.read"])
+///     .build()?;
 /// let app = App::new().app_data(maskinporten.clone());
 /// // web::Data<Maskinporten> works too:
 /// let app = App::new().app_data(actix_web::web::Data::new(maskinporten));
@@ -48,10 +50,8 @@ pub(super) struct Inner {
     pub(super) exposure: Exposure,
     /// What every token must satisfy before any strategy sees it.
     pub(super) precheck: Precheck,
+    /// Claims, and refusals of validly issued tokens, until `exp`.
     pub(super) cache: Option<ClaimsCache>,
-    /// Refusals of validly issued tokens, remembered until `exp` (with the
-    /// cache; off when it is).
-    pub(super) refusals: Option<Refusals>,
     pub(super) counters: Counters,
     pub(super) max_token_length: usize,
     pub(super) rendering: Arc<Rendering>,
@@ -76,7 +76,9 @@ impl Maskinporten {
     /// # async fn check(token: &str) -> Result<(), Box<dyn std::error::Error>> {
     /// use maskinporten_actix::Maskinporten;
     ///
-    /// let maskinporten = Maskinporten::builder_from_env()?.build()?;
+    /// let maskinporten = Maskinporten::builder_from_env()?
+    ///     .exposed_scopes(["nav:helse/sykepenger/afp.read"])
+    ///     .build()?;
     /// let claims = maskinporten.validate(token).await?;
     /// claims.require_all(&["nav:helse/sykepenger/afp.read"])?;
     /// # Ok(())
@@ -136,34 +138,35 @@ impl Maskinporten {
         let key = token_key(token);
         // Not found also when the cache's housekeeping is contended; then
         // the full asynchronous path takes over.
-        let Some(claims) = cache.get_now(&key) else {
-            return match self.remembered_refusal(&key) {
-                Some(error) => Cached::Refused(error.rendered_with(&self.inner.rendering)),
-                None => Cached::Missed(Some(key)),
-            };
-        };
-        Counters::count(&self.inner.counters.hits);
-        observe::cache_hit();
-        Cached::Claims(MaskinportenClaims::new(
-            claims,
-            Arc::clone(&self.inner.rendering),
-        ))
+        match cache.get_now(&key) {
+            None => Cached::Missed(Some(key)),
+            Some(entry) => {
+                Counters::count(&self.inner.counters.hits);
+                observe::cache_hit();
+                match self.answer(entry) {
+                    Ok(claims) => Cached::Claims(MaskinportenClaims::new(
+                        claims,
+                        Arc::clone(&self.inner.rendering),
+                    )),
+                    Err(error) => Cached::Refused(error.rendered_with(&self.inner.rendering)),
+                }
+            }
+        }
     }
 
-    /// The remembered refusal of a validly issued token, counted as the
-    /// cache hit it is.
-    fn remembered_refusal(&self, key: &TokenKey) -> Option<MaskinportenError> {
-        let error = self.inner.refusals.as_ref()?.get(
-            key,
-            exposure::current_generation(),
-            exposure::still_refused,
-        )?;
-        Counters::count(&self.inner.counters.hits);
-        observe::cache_hit();
-        tracing::trace!("token refusal answered from the cache");
-        Some(error)
+    /// A cache entry as the request's answer: the claims, or the
+    /// remembered refusal.
+    fn answer(&self, entry: Entry) -> Result<Arc<ClaimSet>, MaskinportenError> {
+        match entry {
+            Entry::Claims(claims) => Ok(claims),
+            Entry::Refused(refused) => {
+                tracing::trace!("token refusal answered from the cache");
+                Err(refused.error.clone())
+            }
+        }
     }
 
+    /// One look-up, the strategy on a miss, one insert.
     async fn validate_claims(
         &self,
         token: &str,
@@ -172,7 +175,7 @@ impl Maskinporten {
         let inner = &*self.inner;
         let Some(cache) = &inner.cache else {
             observe::cache(CacheUse::Off);
-            return self.check(token, None).await;
+            return self.judge(token).await.and_then(|entry| self.answer(entry));
         };
         let (key, hit) = match lookup {
             Lookup::Cache => {
@@ -185,15 +188,11 @@ impl Maskinporten {
             }
             Lookup::Missed(None) => (token_key(token.as_bytes()), None),
         };
-        if let Some(claims) = hit {
+        if let Some(entry) = hit {
             Counters::count(&inner.counters.hits);
             observe::cache(CacheUse::Hit);
             tracing::trace!("token validation answered from the cache");
-            return Ok(claims);
-        }
-        if let Some(error) = self.remembered_refusal(&key) {
-            observe::cache(CacheUse::Hit);
-            return Err(error);
+            return self.answer(entry);
         }
         Counters::count(&inner.counters.misses);
         observe::cache(CacheUse::Miss);
@@ -201,58 +200,49 @@ impl Maskinporten {
             // Boxed: the cache's loading future is kilobytes, and every
             // future that holds it inline is copied whole each time it
             // moves, on the paths that never load too.
-            Box::pin(cache.get_or_validate(key, || self.check(token, Some(key))))
+            Box::pin(cache.get_or_validate(key, || self.judge(token)))
                 .await
                 .map_err(|error| MaskinportenError::clone(&error))
         } else {
-            let checked = self.check(token, Some(key)).await;
-            if let Ok(claims) = &checked {
-                cache.insert(key, claims).await;
+            let judged = self.judge(token).await;
+            if let Ok(entry) = &judged {
+                cache.insert(key, entry.clone()).await;
             }
-            checked
+            judged
         };
         observe::cache_entries(cache.entry_count());
-        validated
+        validated.and_then(|entry| self.answer(entry))
     }
 
     /// Asks the validator, bypassing the cache, then whether the validly
-    /// issued token is meant for this API; such a refusal is remembered
-    /// under `key` until the token's `exp`.
-    async fn check(
-        &self,
-        token: &str,
-        key: Option<TokenKey>,
-    ) -> Result<Arc<ClaimSet>, MaskinportenError> {
+    /// issued token is meant for this API: its claims, or the refusal to
+    /// remember until the token's `exp`. `Err` is a rejection not to be
+    /// remembered (a token at fault, a validator that could not decide).
+    async fn judge(&self, token: &str) -> Result<Entry, MaskinportenError> {
         let inner = &*self.inner;
         let claims = inner
             .strategy
             .check(&inner.precheck, token, &inner.counters)
             .await?;
-        let (error, generation) = match self.meant_for_us(&claims) {
-            Ok(()) => return Ok(claims),
-            Err(Refused::NotExposed(error, generation)) => (error, generation),
-            Err(Refused::NothingNamed(error)) => return Err(error),
-        };
-        if let (Some(refusals), Some(key)) = (&self.inner.refusals, key) {
-            let named = generation.map(|generation| (generation, Arc::from(claims.scope())));
-            refusals.remember(key, &claims, &error, named);
+        match self.meant_for_us(&claims) {
+            Ok(()) => Ok(Entry::Claims(claims)),
+            Err(error) => match Refusal::of(&claims, &error) {
+                Some(refused) => Ok(Entry::Refused(Arc::new(refused))),
+                None => Err(error),
+            },
         }
-        Err(error)
     }
 
     /// Whether a validly issued token is meant for this API: its audience
     /// (when one is configured), and a scope the API exposes.
-    fn meant_for_us(&self, claims: &Arc<ClaimSet>) -> Result<(), Refused> {
+    fn meant_for_us(&self, claims: &Arc<ClaimSet>) -> Result<(), MaskinportenError> {
         let claims = MaskinportenClaims::new(Arc::clone(claims), Arc::clone(&self.inner.rendering));
         if let Some(audience) = &self.inner.audience {
             if !audience_holds(claims.claim("aud").as_ref(), audience) {
                 tracing::debug!("token refused: its aud does not hold the configured audience");
-                return Err(Refused::NotExposed(
-                    MaskinportenError::new(
-                        ErrorKind::InvalidToken,
-                        "the access token is not meant for this audience",
-                    ),
-                    None,
+                return Err(MaskinportenError::new(
+                    ErrorKind::InvalidToken,
+                    "the access token is not meant for this audience",
                 ));
             }
         }
@@ -267,6 +257,7 @@ impl Maskinporten {
     /// # use maskinporten_actix::Maskinporten;
     /// let maskinporten = Maskinporten::builder()
     ///     .introspection_endpoint("http://127.0.0.1:7164/api/v1/introspect")
+    ///     .exposed_scopes(["nav:helse/sykepenger/afp.read"])
     ///     .build()?;
     /// let stats = maskinporten.stats();
     /// assert_eq!((stats.cache_hits, stats.introspections), (0, 0));
@@ -276,13 +267,11 @@ impl Maskinporten {
         let cache = self.inner.cache.as_ref();
         let entries = cache.map_or(0, ClaimsCache::entry_count);
         observe::cache_entries(entries);
+        let refusals = cache.map_or(0, ClaimsCache::refusal_count).min(entries);
         self.inner.counters.snapshot(
-            entries,
+            entries - refusals,
             cache.map_or(0, ClaimsCache::weighted_size),
-            self.inner
-                .refusals
-                .as_ref()
-                .map_or(0, Refusals::entry_count),
+            refusals,
         )
     }
 
@@ -290,9 +279,6 @@ impl Maskinporten {
     /// [`stats`](Self::stats) counts entries exactly. Not needed in normal
     /// operation: the cache settles by itself.
     pub async fn settle_cache(&self) {
-        if let Some(refusals) = &self.inner.refusals {
-            refusals.run_pending_tasks();
-        }
         if let Some(cache) = &self.inner.cache {
             cache.run_pending_tasks().await;
             observe::cache_entries(cache.entry_count());

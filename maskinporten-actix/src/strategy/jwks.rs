@@ -161,7 +161,10 @@ impl KeyStore {
             Source::Discovery(url) => url,
         };
         if let Err(problem) = fetchable(url) {
-            return Err(ConfigError::new(None, format!("`{url}` {problem}")));
+            return Err(ConfigError::new(
+                None,
+                format!("`{}` {problem}", crate::http::redacted(url)),
+            ));
         }
         // A JWKS on loopback (a local stand-in) is reached directly; a remote
         // one through the proxy the environment names, if any.
@@ -195,8 +198,8 @@ impl KeyStore {
     /// Where the keys come from, for `Debug`.
     pub(crate) fn describe(&self) -> (&'static str, String) {
         match &self.source {
-            Source::Fixed { jwks_uri, .. } => ("jwks_uri", jwks_uri.to_string()),
-            Source::Discovery(url) => ("well_known_url", url.to_string()),
+            Source::Fixed { jwks_uri, .. } => ("jwks_uri", crate::http::redacted(jwks_uri)),
+            Source::Discovery(url) => ("well_known_url", crate::http::redacted(url)),
         }
     }
 

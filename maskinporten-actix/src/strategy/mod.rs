@@ -73,12 +73,12 @@ impl Strategy {
     }
 
     /// What the strategy asks, for the handle's `Debug`: a setting's name
-    /// and its URL.
+    /// and its URL, without credentials or query.
     pub(crate) fn describe(&self) -> (&'static str, String) {
         match self {
             Strategy::Introspection(sidecar) => (
                 "introspection_endpoint",
-                sidecar.introspector.endpoint().as_str().to_owned(),
+                crate::http::redacted(sidecar.introspector.endpoint()),
             ),
             Strategy::Local(verifier) => verifier.keys.describe(),
         }

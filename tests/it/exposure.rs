@@ -1,15 +1,16 @@
-//! Tokens issued for other APIs, tried as whoever received one would: by
-//! default a handle takes only tokens that hold a scope this program's
-//! guards name, also where a handler asks for no scope (a consumer
-//! allow-list, a bare extractor); and a replayed refusal of a validly
-//! issued token costs one validation, never one per request.
+//! Tokens issued for other APIs, tried as whoever received one would: a
+//! handle takes exactly the scopes it was given (or any, when it says so),
+//! also where a handler asks for no scope (a consumer allow-list, a bare
+//! extractor); no scope named elsewhere in the program widens that; the
+//! refusal names no scope; and a replayed refusal of a validly issued token
+//! costs one validation, never one per request, within the cache's bounds.
 
 use std::time::Duration;
 
 use actix_web::{get, web, HttpResponse, Responder};
 use maskinporten_actix::{
-    require_consumer, require_scope, testing::LocalTexas, Maskinporten, MaskinportenClaims,
-    RequireConsumer, RequireScope,
+    require_consumer, require_scope, scopes, testing::LocalTexas, Maskinporten, MaskinportenClaims,
+    RequireConsumer, RequireScope, Scopes,
 };
 use maskinporten_tests::{client, TestApi};
 use serde_json::{json, Value};
@@ -17,6 +18,7 @@ use serde_json::{json, Value};
 const READ: &str = "nav:helse/sykepenger/afp.read";
 const OTHER_API: &str = "nav:other/api.read";
 const LISTED: &str = "991825827";
+const NOT_EXPOSED: &str = "the access token holds none of the scopes this API exposes";
 
 #[get("/scoped")]
 #[require_scope("nav:helse/sykepenger/afp.read")]
@@ -71,10 +73,19 @@ async fn get(api: &TestApi, path: &str, token: &str) -> (u16, Option<String>, Va
     )
 }
 
+/// A handle that exposes the one scope the routes' scope guard names.
+fn exposing_read(texas: &LocalTexas) -> Maskinporten {
+    texas
+        .maskinporten_builder()
+        .exposed_scopes([READ])
+        .build()
+        .unwrap()
+}
+
 #[actix_web::test]
 async fn a_token_for_another_api_is_refused_by_every_guard_and_the_bare_extractor() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
+    let api = TestApi::start(Some(exposing_read(&texas)), routes);
     let theirs = texas.token().scope(OTHER_API).consumer(LISTED).sign();
     let ours = texas.token().scope(READ).consumer(LISTED).sign();
     for path in PATHS {
@@ -82,13 +93,32 @@ async fn a_token_for_another_api_is_refused_by_every_guard_and_the_bare_extracto
         assert_eq!(status, 403, "{path}: {body}");
         assert_eq!(body["error"], "insufficient_scope", "{path}");
         let challenge = challenge.expect("a challenge");
-        assert!(
-            challenge.contains(r#"error="insufficient_scope""#),
-            "{challenge}"
-        );
-        // The challenge names what this API takes, never the token's scopes.
-        assert!(challenge.contains(READ), "{challenge}");
-        assert!(!challenge.contains(OTHER_API), "{challenge}");
+        if path == "/scoped" {
+            // A scope guard's own refusal names what it requires (RFC 6750
+            // section 3), and only that.
+            assert_eq!(
+                challenge,
+                format!(
+                    "Bearer error=\"insufficient_scope\", error_description=\"the access token \
+                     lacks a scope this resource requires\", scope=\"{READ}\""
+                )
+            );
+            assert_eq!(body["scope"], READ);
+        } else {
+            // The handle's refusal names no scope, neither in the challenge
+            // nor in the body: a token valid for another API does not let its
+            // holder list this API's scopes.
+            assert_eq!(
+                challenge,
+                format!("Bearer error=\"insufficient_scope\", error_description=\"{NOT_EXPOSED}\""),
+                "{path}"
+            );
+            assert_eq!(
+                body,
+                json!({"error": "insufficient_scope", "error_description": NOT_EXPOSED}),
+                "{path}"
+            );
+        }
         assert_eq!(get(&api, path, &ours).await.0, 200, "{path}");
     }
     // A token with an exposed scope among others is this API's.
@@ -101,7 +131,7 @@ async fn a_token_for_another_api_is_refused_by_every_guard_and_the_bare_extracto
 }
 
 #[actix_web::test]
-async fn the_opt_out_takes_any_scope_and_an_explicit_list_replaces_the_default() {
+async fn the_opt_out_takes_any_scope_and_a_list_is_exactly_the_list() {
     let texas = LocalTexas::start();
     let any = texas
         .maskinporten_builder()
@@ -116,6 +146,8 @@ async fn the_opt_out_takes_any_scope_and_an_explicit_list_replaces_the_default()
     // The scope guard still asks for its own scope.
     assert_eq!(get(&api, "/scoped", &theirs).await.0, 403);
 
+    // A list that leaves out the scope the guards name: the guards' scope
+    // is not taken for it.
     let listed = texas
         .maskinporten_builder()
         .exposed_scopes([OTHER_API])
@@ -124,11 +156,10 @@ async fn the_opt_out_takes_any_scope_and_an_explicit_list_replaces_the_default()
     let api = TestApi::start(Some(listed), routes);
     let ours = texas.token().scope(READ).consumer(LISTED).sign();
     assert_eq!(get(&api, "/bare", &theirs).await.0, 200);
-    let (status, challenge, _) = get(&api, "/bare", &ours).await;
+    let (status, challenge, body) = get(&api, "/bare", &ours).await;
     assert_eq!(status, 403);
-    assert!(challenge
-        .unwrap()
-        .contains(&format!(r#"scope="{OTHER_API}""#)));
+    assert!(!challenge.unwrap().contains("scope="));
+    assert!(body.get("scope").is_none(), "{body}");
 
     let both = texas
         .maskinporten_builder()
@@ -139,28 +170,79 @@ async fn the_opt_out_takes_any_scope_and_an_explicit_list_replaces_the_default()
 }
 
 #[actix_web::test]
-async fn a_list_built_at_run_time_names_its_scopes_from_then_on() {
-    // Named nowhere else in this program.
-    const RUNTIME: &str = "nav:runtime/configured.read";
+async fn a_handle_that_says_neither_is_refused_when_built() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
-    let token = texas.token().scope(RUNTIME).sign();
-    assert_eq!(get(&api, "/bare", &token).await.0, 403);
-    let guard = maskinporten_actix::Scopes::new([RUNTIME])
-        .map(RequireScope::all)
+    for builder in [
+        texas.maskinporten_builder(),
+        texas.maskinporten_local_builder(),
+    ] {
+        let error = builder.build().unwrap_err().to_string();
+        assert!(error.contains("exposed_scopes(..)"), "{error}");
+        assert!(error.contains("accept_any_scope()"), "{error}");
+    }
+}
+
+// Scopes named in code that never runs, in a generic function never
+// instantiated, by another API's guard linked into this binary, or in a list
+// built at run time: none of them is a scope the handle takes.
+#[allow(dead_code)]
+fn never() -> Scopes {
+    scopes!["nav:dead/code.read"]
+}
+
+#[allow(dead_code)]
+fn never_instantiated<T>() -> (Scopes, Option<T>) {
+    (scopes!["nav:generic/never.read"], None)
+}
+
+mod another_api {
+    use super::*;
+
+    #[get("/elsewhere")]
+    #[require_scope("nav:another/linked.read")]
+    pub(super) async fn elsewhere() -> impl Responder {
+        HttpResponse::Ok().finish()
+    }
+}
+
+#[actix_web::test]
+async fn no_scope_named_elsewhere_in_the_program_widens_what_a_handle_takes() {
+    let texas = LocalTexas::start();
+    // The other API runs in this process with a handle of its own.
+    let other = texas
+        .maskinporten_builder()
+        .exposed_scopes(["nav:another/linked.read"])
+        .build()
         .unwrap();
-    // A new token (the refusal of the first one stands until the named set
-    // grows, which it just did: the first is taken now too).
-    let fresh = texas.token().scope(RUNTIME).sign();
-    assert_eq!(get(&api, "/bare", &fresh).await.0, 200);
-    assert_eq!(get(&api, "/bare", &token).await.0, 200);
+    let other_api = TestApi::start(Some(other), |cfg| {
+        cfg.service(another_api::elsewhere);
+    });
+    let api = TestApi::start(Some(exposing_read(&texas)), routes);
+    // A list built at run time, from input.
+    let input = "nav:runtime/configured.read";
+    let guard = Scopes::new([input]).map(RequireScope::all).unwrap();
+    for scope in [
+        "nav:dead/code.read",
+        "nav:generic/never.read",
+        "nav:another/linked.read",
+        input,
+    ] {
+        let token = texas.token().scope(scope).consumer(LISTED).sign();
+        for path in PATHS {
+            let (status, challenge, _) = get(&api, path, &token).await;
+            assert_eq!(status, 403, "{scope} on {path}");
+            assert!(!challenge.unwrap().contains(scope), "{scope} on {path}");
+        }
+    }
+    let linked = texas.token().scope("nav:another/linked.read").sign();
+    assert_eq!(get(&other_api, "/elsewhere", &linked).await.0, 200);
     drop(guard);
 }
 
 #[actix_web::test]
 async fn ten_replays_of_a_token_for_another_api_cost_one_validation() {
     let texas = LocalTexas::start();
-    let maskinporten = texas.maskinporten_builder().build().unwrap();
+    let maskinporten = exposing_read(&texas);
     let api = TestApi::start(Some(maskinporten.clone()), routes);
     let theirs = texas.token().scope(OTHER_API).consumer(LISTED).sign();
     texas.reset_introspections();
@@ -182,11 +264,13 @@ async fn ten_replays_for_another_audience_cost_one_validation_in_both_strategies
     for maskinporten in [
         texas
             .maskinporten_builder()
+            .exposed_scopes([READ])
             .audience("https://afp.nav.no")
             .build()
             .unwrap(),
         texas
             .maskinporten_local_builder()
+            .exposed_scopes([READ])
             .audience("https://afp.nav.no")
             .build()
             .unwrap(),
@@ -216,7 +300,7 @@ async fn ten_replays_for_another_audience_cost_one_validation_in_both_strategies
 #[actix_web::test]
 async fn junk_is_never_remembered() {
     let texas = LocalTexas::start();
-    let maskinporten = texas.maskinporten_builder().build().unwrap();
+    let maskinporten = exposing_read(&texas);
     let api = TestApi::start(Some(maskinporten.clone()), routes);
     // Refused by the sidecar: a signature by a key it does not hold.
     let forged = texas
@@ -237,7 +321,7 @@ async fn junk_is_never_remembered() {
 #[actix_web::test]
 async fn a_refusal_is_not_remembered_past_the_tokens_exp() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
+    let api = TestApi::start(Some(exposing_read(&texas)), routes);
     // Inside the sidecar's 60 s leeway after `exp`, still active there.
     let theirs = texas
         .token()
@@ -258,6 +342,7 @@ async fn without_the_cache_nothing_is_remembered() {
     let texas = LocalTexas::start();
     let maskinporten: Maskinporten = texas
         .maskinporten_builder()
+        .exposed_scopes([READ])
         .disable_cache()
         .build()
         .unwrap();
@@ -275,6 +360,7 @@ async fn validate_bounds_the_token_length_as_the_extractor_does() {
     let texas = LocalTexas::start();
     let maskinporten = texas
         .maskinporten_builder()
+        .exposed_scopes([READ])
         .max_token_length(100)
         .build()
         .unwrap();
@@ -288,15 +374,53 @@ async fn validate_bounds_the_token_length_as_the_extractor_does() {
 }
 
 #[actix_web::test]
-async fn validate_takes_the_same_default() {
+async fn validate_takes_exactly_the_exposed_scopes_too() {
     let texas = LocalTexas::start();
-    let maskinporten = texas.maskinporten_builder().build().unwrap();
+    let maskinporten = exposing_read(&texas);
     let theirs = texas.token().scope(OTHER_API).sign();
     let error = maskinporten.validate(&theirs).await.unwrap_err();
     assert_eq!(
         error.kind(),
         maskinporten_actix::ErrorKind::InsufficientScope
     );
+    assert!(error.required_scope().is_none());
     let ours = texas.token().scope(READ).sign();
     assert!(maskinporten.validate(&ours).await.is_ok());
+}
+
+#[actix_web::test]
+async fn remembered_refusals_are_weighed_within_the_caches_byte_bound() {
+    const BOUND: u64 = 64 * 1024;
+    let texas = LocalTexas::start();
+    // Local validation: no round trip per token, and a refusal is
+    // remembered for every validly issued token for another API.
+    let maskinporten = texas
+        .maskinporten_local_builder()
+        .exposed_scopes([READ])
+        .cache_capacity(100_000)
+        .cache_max_bytes(BOUND)
+        .build()
+        .unwrap();
+    // Tokens for another API, each with a 3.6 KB `scope`: 600 of them
+    // would hold 2 MB of scope text alone.
+    let filler: String = (0..200).map(|i| format!(" nav:x/f{i:04}.read")).collect();
+    for i in 0..600 {
+        let token = texas
+            .token()
+            .scope(&format!("nav:other/api{i:03}.read{filler}"))
+            .sign();
+        let error = maskinporten.validate(&token).await.unwrap_err();
+        assert_eq!(error.description(), NOT_EXPOSED);
+    }
+    maskinporten.settle_cache().await;
+    let stats = maskinporten.stats();
+    assert!(stats.cached_bytes <= BOUND, "{stats:?}");
+    assert!(stats.remembered_refusals > 0, "{stats:?}");
+    // Each weighs what it holds, not the token's claims.
+    assert!(
+        stats.remembered_refusals <= BOUND / 256,
+        "{} refusals in {} bytes",
+        stats.remembered_refusals,
+        stats.cached_bytes
+    );
 }
