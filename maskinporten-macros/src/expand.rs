@@ -15,7 +15,6 @@ use syn::{FnArg, ItemFn, LitStr, Token, Type};
 use crate::args::{Delegation, Guard, List, Match, Rule};
 use crate::check::{Checked, Usable};
 use crate::manifest::{self, Manifests};
-use crate::once;
 
 /// `scopes![...]` or `orgnos![...]`: the checked list, or the errors.
 pub(crate) fn list(
@@ -29,11 +28,7 @@ pub(crate) fn list(
     match checked {
         Ok((literals, manifests)) => {
             let tracking = manifest::tracking_once(manifests.as_deref());
-            let named = match list {
-                List::Scopes => named_scopes(&literals),
-                List::Orgnos => TokenStream::new(),
-            };
-            quote!({ #tracking #named ::maskinporten_actix::__private::#checked_list(&[#(#literals),*]) })
+            quote!({ #tracking ::maskinporten_actix::__private::#checked_list(&[#(#literals),*]) })
         }
         // Several `compile_error!`s are not one expression: a block holds
         // them, and ends in a value of the right type so that the errors are
@@ -53,32 +48,11 @@ pub(crate) fn exposed_scopes(checked: syn::Result<(Vec<String>, Arc<Manifests>)>
         Ok((scopes, manifests)) => (manifest::tracking_once(Some(&*manifests)), scopes),
         Err(errors) => (errors.to_compile_error(), Vec::new()),
     };
-    let named = named_scopes(&scopes);
     quote!({
         #tracking
-        #named
         const #exposed: &[&str] = &[#(#scopes),*];
         #exposed
     })
-}
-
-/// Submits the scopes a guard or list names to the program-wide set that
-/// is every handle's default of exposed scopes (`maskinporten_actix`'s
-/// `exposure` module), collected when the program is linked.
-fn named_scopes<T: ToTokens>(scopes: &[T]) -> TokenStream {
-    if scopes.is_empty() {
-        return TokenStream::new();
-    }
-    // The program's named scopes are a set: one submission of a list per
-    // crate is as good as one per handler, and costs the compiler less.
-    let list = quote!(#(#scopes),*);
-    if !once::first_in_crate(|| format!("scopes {list}")) {
-        return TokenStream::new();
-    }
-    let private = quote!(::maskinporten_actix::__private);
-    quote! {
-        #private::inventory::submit! { #private::NamedScopes(&[#list]) }
-    }
 }
 
 /// The most elements actix-web implements `FromRequest` for in one tuple;
@@ -164,10 +138,8 @@ fn expand(guard: Guard, rule: &Rule, mut handler: ItemFn) -> TokenStream {
     let name = &handler.sig.ident;
     let requirement_ty = format_ident!("{}{}", guard.prefix(), name.unraw(), span = name.span());
     let handler_name = name.unraw().to_string();
-    let mut named = TokenStream::new();
     let rule = match rule {
         Rule::Scopes { scopes, match_ } => {
-            named = named_scopes(scopes);
             let match_ = match match_ {
                 Match::All => quote!(All),
                 Match::Any => quote!(Any),
@@ -247,8 +219,6 @@ fn expand(guard: Guard, rule: &Rule, mut handler: ItemFn) -> TokenStream {
         impl #private::Requirement for #requirement_ty {
             const RULE: #private::Rule = #rule;
         }
-
-        #named
 
         // The handler and its rule, for the OpenAPI document: nothing for
         // the compiler to check where the `openapi` feature is off.
@@ -339,10 +309,6 @@ mod tests {
                     &["nav:a/bb", "nav:c/dd"],
                     ::maskinporten_actix::__private::Match::All
                 );
-            }
-            // The scopes, for every handle's default of exposed scopes.
-            ::maskinporten_actix::__private::inventory::submit! {
-                ::maskinporten_actix::__private::NamedScopes(&["nav:a/bb", "nav:c/dd"])
             }
             // The handler and its rule, for the OpenAPI document: nothing for
             // the compiler to check where the `openapi` feature is off.
@@ -544,12 +510,7 @@ mod tests {
         assert_eq!(
             text(crate::list(quote!("nav:a/bb", "nav:c/dd"), List::Scopes)),
             format!(
-                "{{{tracking}{}{}}}",
-                text(quote!(
-                    ::maskinporten_actix::__private::inventory::submit! {
-                        ::maskinporten_actix::__private::NamedScopes(&["nav:a/bb", "nav:c/dd"])
-                    }
-                )),
+                "{{{tracking}{}}}",
                 text(quote!(::maskinporten_actix::__private::checked_scopes(&[
                     "nav:a/bb", "nav:c/dd"
                 ])))

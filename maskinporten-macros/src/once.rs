@@ -1,10 +1,8 @@
 //! Items a crate needs once, however many macro calls would emit them.
 //!
 //! Some of what the macros emit has the same effect once as once per call:
-//! the submission of a list of scopes (the program's set of named scopes is
-//! a set), and the items that make cargo track the manifests and the
-//! variables that name them (one mention of each in the crate is what cargo
-//! needs). Repeated for every handler, they cost the compiler a share of
+//! the items that make cargo track the manifests and the variables that
+//! name them (one mention of each in the crate is what cargo needs). Repeated for every handler, they cost the compiler a share of
 //! every check of the crate. The compiler process that runs the macros
 //! compiles one crate and keeps every expansion it asked for, so the first
 //! call emits them and the others leave them out. A process that serves
