@@ -21,14 +21,23 @@ use yaml_rust2::{Yaml, YamlLoader};
 use crate::args::Match;
 use crate::cache::{Cache, Reader};
 use crate::errors::Errors;
-use config::{Environment, Located, Source, MANIFEST_ENV, VARIABLES_ENV};
+pub(crate) use config::Environment;
+use config::{Located, Source, MANIFEST_ENV, VARIABLES_ENV};
 use template::Rendered;
 
 /// The manifests configured for the crate being compiled, read.
 pub(crate) struct Manifests {
     manifests: Vec<Manifest>,
-    /// Every file read, for the expansion to track.
-    files: Vec<PathBuf>,
+}
+
+/// What the configuration of the crate being compiled gave: its manifests,
+/// when it names any, and every file read to find out, for the expansion to
+/// track: its Cargo.toml too, named manifest or not, unless the environment
+/// names the manifests.
+#[derive(Clone)]
+pub(crate) struct Loaded {
+    pub(crate) manifests: Option<Arc<Manifests>>,
+    pub(crate) files: Arc<[PathBuf]>,
 }
 
 /// One manifest, as far as the checks need it.
@@ -72,19 +81,24 @@ enum Consumers {
     Templated(String),
 }
 
-/// Reads the configured manifests: `None` when the crate names none. A
+/// Reads the manifests `env` configures: none when the crate names none. A
 /// configuration that is wrong, or a manifest missing or unparsable, is an
 /// error on the macro call.
 ///
 /// Cargo.toml and the manifests are read and parsed once for all the macro
-/// calls of a compilation, while they are unchanged ([`crate::cache`]);
-/// each call costs a look at their timestamps.
-pub(crate) fn load() -> syn::Result<Option<Arc<Manifests>>> {
-    type Loaded = Result<Option<Arc<Manifests>>, String>;
-    static LOADED: Cache<Environment, Loaded> = Cache::new();
-    let env = Environment::current();
+/// calls that see the same environment, while the files are unchanged
+/// ([`crate::cache`]): each call costs a look at their timestamps, and a
+/// process that lives on (an editor's) reads an edited file again.
+pub(crate) fn load(env: &Environment) -> syn::Result<Loaded> {
+    static LOADED: Cache<Environment, Result<Loaded, String>> = Cache::new();
     LOADED
-        .get(env.clone(), |reader| load_from(&env, reader))
+        .get(env.clone(), |reader| {
+            let manifests = load_from(env, reader)?;
+            Ok(Loaded {
+                manifests,
+                files: reader.paths().map(PathBuf::from).collect(),
+            })
+        })
         .map_err(|message| syn::Error::new(Span::call_site(), message))
 }
 
@@ -96,14 +110,11 @@ fn load_from(env: &Environment, reader: &mut Reader) -> Result<Option<Arc<Manife
         Some(_) => "`[package.metadata.maskinporten]` of Cargo.toml".to_owned(),
         None => format!("`{MANIFEST_ENV}`"),
     };
-    let mut files: Vec<PathBuf> = config.cargo_toml.into_iter().collect();
     let mut manifests = Vec::with_capacity(config.sources.len());
     for source in &config.sources {
         manifests.push(read(source, &origin, reader)?);
-        files.push(source.manifest.path.clone());
-        files.extend(source.variables.iter().map(|v| v.path.clone()));
     }
-    Ok(Some(Arc::new(Manifests { manifests, files })))
+    Ok(Some(Arc::new(Manifests { manifests })))
 }
 
 fn read_file(
@@ -657,38 +668,26 @@ impl Manifests {
         }
         Ok(scopes)
     }
-
-    /// Items that make cargo build the code again when a file read here
-    /// changes.
-    fn track_files(&self) -> TokenStream {
-        let files = self
-            .files
-            .iter()
-            .filter_map(|path| path.to_str())
-            .map(|path| LitStr::new(path, Span::call_site()));
-        quote!(#(const _: &[u8] = ::core::include_bytes!(#files);)*)
-    }
 }
 
-/// [`tracking`], unless this compilation has emitted the same already: one
-/// mention of a file or a variable in the crate is what cargo needs.
-pub(crate) fn tracking_once(manifests: Option<&Manifests>) -> TokenStream {
-    let files = manifests.map_or(&[][..], |manifests| &manifests.files[..]);
-    match crate::once::first_in_crate(|| format!("tracking {files:?}")) {
-        true => tracking(manifests),
-        false => TokenStream::new(),
-    }
-}
-
-/// Items that make cargo build the code again when the configuration
-/// changes: the environment variables that may name manifests, and every
-/// file read.
-pub(crate) fn tracking(manifests: Option<&Manifests>) -> TokenStream {
-    let files = manifests.map(Manifests::track_files);
+/// Items that make cargo check the code again when what the expansion read
+/// changes: the environment variables that may name manifests, and `files`
+/// (every file read, Cargo.toml too, so that adding
+/// `[package.metadata.maskinporten]` is seen), in the list of what the
+/// crate depends on that the compiler writes for cargo. Emitted by every
+/// expansion, as nothing tells one expansion what another emitted: one
+/// unnamed constant, cheap to check.
+pub(crate) fn tracking(files: &[PathBuf]) -> TokenStream {
+    let files = files
+        .iter()
+        .filter_map(|path| path.to_str())
+        .map(|path| LitStr::new(path, Span::call_site()));
     quote! {
-        const _: ::core::option::Option<&str> = ::core::option_env!(#MANIFEST_ENV);
-        const _: ::core::option::Option<&str> = ::core::option_env!(#VARIABLES_ENV);
-        #files
+        const _: () = {
+            let _ = ::core::option_env!(#MANIFEST_ENV);
+            let _ = ::core::option_env!(#VARIABLES_ENV);
+            #(let _ = ::core::include_bytes!(#files);)*
+        };
     }
 }
 
@@ -811,7 +810,6 @@ spec:
         assert_eq!(
             Manifests {
                 manifests: vec![manifest(APP)],
-                files: Vec::new()
             }
             .exposed()
             .unwrap(),
