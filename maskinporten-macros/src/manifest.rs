@@ -299,32 +299,42 @@ fn listed<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> String {
         .join(", ")
 }
 
-/// The number of single-character edits between `a` and `b`.
+/// The number of single-character edits between `a` and `b`, a swap of
+/// two neighbours counting as one (the optimal string alignment distance):
+/// `raed` is one edit from `read`, as a typo is one slip.
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
+    // Three rows of the table: a swap looks two rows back.
+    let mut before = vec![0; b.len() + 1];
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        current[0] = i;
+        for j in 1..=b.len() {
+            let substitution = previous[j - 1] + usize::from(a[i - 1] != b[j - 1]);
+            let mut distance = (previous[j] + 1).min(current[j - 1] + 1).min(substitution);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                distance = distance.min(before[j - 2] + 1);
+            }
+            current[j] = distance;
         }
+        std::mem::swap(&mut before, &mut previous);
+        std::mem::swap(&mut previous, &mut current);
     }
-    row[b.len()]
+    previous[b.len()]
 }
 
-/// The exposed scope nearest `scope`, when near enough to be a likely typo.
-fn nearest<'m>(scope: &str, candidates: impl Iterator<Item = &'m str>) -> Option<&'m str> {
-    let limit = (scope.chars().count() / 5).max(2);
+/// The exposed scope nearest `scope`, when it is a near miss: at most two
+/// edits away, and at most one edit per four characters of the exposed
+/// name, so that a short name is not taken for a typo of another, nor
+/// `afp.admin` for one of `afp.read`.
+fn nearest<'m>(scope: &str, candidates: impl Iterator<Item = &'m Exposed>) -> Option<&'m str> {
     candidates
-        .map(|candidate| (edit_distance(scope, candidate), candidate))
-        .filter(|(distance, _)| *distance <= limit)
+        .map(|entry| (edit_distance(scope, &entry.full), entry))
+        .filter(|(distance, entry)| *distance <= (entry.name.chars().count() / 4).min(2))
         .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
+        .map(|(_, entry)| entry.full.as_str())
 }
 
 impl Manifest {
@@ -421,7 +431,8 @@ impl Manifest {
                  no `spec.maskinporten.scopes.exposes`)"
             ));
         }
-        Some(match nearest(scope, known.iter().copied()) {
+        let readable = self.exposes.iter().filter(|e| !e.templated);
+        Some(match nearest(scope, readable) {
             Some(near) => format!(
                 "the scope `{scope}` is not exposed in `{m}`; did you mean `{near}`? The scopes \
                  it exposes: {}",
@@ -823,9 +834,36 @@ spec:
 
     #[test]
     fn edit_distance_counts_edits() {
-        assert_eq!(edit_distance("afp.read", "afp.raed"), 2);
+        assert_eq!(edit_distance("afp.read", "afp.raed"), 1);
+        assert_eq!(edit_distance("afp.read", "afp.aerd"), 2);
         assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("abc", ""), 3);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(nearest("nav:a:bbbb", ["nav:zzz:qqqqqq"].into_iter()), None);
+        assert_eq!(edit_distance("afp.admin", "afp.read"), 5);
+    }
+
+    #[test]
+    fn only_near_misses_are_suggested() {
+        let m = manifest(APP);
+        let suggested = |scope: &str| nearest(scope, m.exposes.iter());
+        let read = Some("nav:helse/sykepenger/afp.read");
+        assert_eq!(suggested("nav:helse/sykepenger/afp.raed"), read);
+        assert_eq!(suggested("nav:helse/sykepenger/afp.reads"), read);
+        assert_eq!(suggested("nav:hlese/sykepenger/afp.read"), read);
+        assert_eq!(suggested("nav:helse:afp.writ"), Some("nav:helse:afp.write"));
+        // Another name of the same product, not a typo of one.
+        assert_eq!(suggested("nav:helse/sykepenger/afp.admin"), None);
+        assert_eq!(suggested("nav:helse/sykepenger/afp.list"), None);
+        assert_eq!(suggested("nav:arbeid/helt.annet"), None);
+        // Two edits in a name of five characters are another name.
+        let short = manifest(
+            "spec:\n  maskinporten:\n    scopes:\n      exposes:\n        \
+             - {name: ab.cd, product: a, enabled: true}\n",
+        );
+        assert_eq!(
+            nearest("nav:a:ab.cx", short.exposes.iter()),
+            Some("nav:a:ab.cd")
+        );
+        assert_eq!(nearest("nav:a:ab.xy", short.exposes.iter()), None);
     }
 }
