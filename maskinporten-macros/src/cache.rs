@@ -1,13 +1,13 @@
 //! What the expansions make of files, kept between expansions.
 //!
-//! Every guard attribute needs what the source file around it says (is the
-//! handler in an `impl` block?) and what the NAIS manifests expose. Read
-//! and parsed again by each attribute, a file of `n` guarded handlers costs
-//! `n` parses of a file that grows with `n`: quadratic. The statics of a
-//! proc-macro crate live as long as the process that loaded it, one crate's
-//! compilation under rustc, rust-analyzer's long-lived proc-macro server
-//! under an editor, so what a file gave is kept here and handed out again
-//! while the file is unchanged.
+//! Every guard attribute needs what the crate's Cargo.toml and NAIS
+//! manifests say. Read and parsed again by each attribute, they cost every
+//! handler a parse of each. The statics of a proc-macro crate live as long
+//! as the process that loaded it, one crate's compilation under rustc,
+//! rust-analyzer's long-lived proc-macro server under an editor, so what a
+//! file gave is kept here and handed out again while the file is unchanged:
+//! what an expansion gets is a function of the files' content, never of
+//! what the process expanded before.
 //!
 //! Unchanged means: the same length and modification time as when it was
 //! read, which a `stat` tells. A file written again within the resolution
@@ -95,6 +95,11 @@ impl Default for Reader {
 }
 
 impl Reader {
+    /// The files read so far, each as often as it was read.
+    pub(crate) fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.files.iter().map(|stamp| stamp.path.as_path())
+    }
+
     /// The file's text, as [`std::fs::read_to_string`] gives it.
     pub(crate) fn read(&mut self, path: &Path) -> std::io::Result<String> {
         let read = read_stamped(path);

@@ -1,17 +1,22 @@
 //! Checking: what was parsed, against the NAIS grammar (`maskinporten-names`),
-//! the handler's signature and place in the source ([`crate::context`]), and
-//! the application's NAIS manifests ([`crate::manifest`]). The source and
-//! the manifests are read once per compilation, not once per macro call.
+//! the handler's signature, and the application's NAIS manifests
+//! ([`crate::manifest`]). The manifests are read once while they are
+//! unchanged, not once per macro call.
+//!
+//! Nothing here looks past the tokens the macro is given: where the handler
+//! sits (an `impl` block cannot hold the items the guard emits) is the
+//! compiler's to tell, at the attribute.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use proc_macro2::TokenStream;
-use quote::{quote, ToTokens};
+use quote::ToTokens;
 use syn::{FnArg, ItemFn, LitStr};
 
 use crate::args::{self, Delegation, Guard, List, Parsed, Rule, REFUSE_DELEGATED};
 use crate::errors::Errors;
-use crate::manifest::{self, Manifests};
+use crate::manifest::{self, Environment, Manifests};
 
 /// A guard attribute, checked.
 pub(crate) enum Checked {
@@ -25,8 +30,8 @@ pub(crate) enum Checked {
 pub(crate) struct Usable {
     pub(crate) rule: Rule,
     pub(crate) handler: ItemFn,
-    /// The manifests checked against, for the expansion to track.
-    pub(crate) manifests: Option<Arc<Manifests>>,
+    /// The files read to check it, for the expansion to track.
+    pub(crate) tracked: Arc<[PathBuf]>,
     /// What the manifests say against the rule, or why they could not be
     /// read: the expansion is still right, and goes out with them.
     pub(crate) errors: Errors,
@@ -34,7 +39,12 @@ pub(crate) struct Usable {
 
 /// Checks a guard attribute: its arguments, then its handler, then (when
 /// both are right) the rule against the NAIS manifests.
-pub(crate) fn guard(guard: Guard, rule: Parsed<Rule>, handler: Parsed<ItemFn>) -> Checked {
+pub(crate) fn guard(
+    env: &Environment,
+    guard: Guard,
+    rule: Parsed<Rule>,
+    handler: Parsed<ItemFn>,
+) -> Checked {
     let mut errors = rule.errors;
     if let Some(rule) = &rule.value {
         names(rule, &mut errors);
@@ -50,22 +60,22 @@ pub(crate) fn guard(guard: Guard, rule: Parsed<Rule>, handler: Parsed<ItemFn>) -
                 .expect_err("a missing rule or handler records an error"),
         );
     };
-    let manifests = match manifest::load() {
-        Ok(manifests) => {
-            if let Some(manifests) = &manifests {
+    let tracked = match manifest::load(env) {
+        Ok(loaded) => {
+            if let Some(manifests) = &loaded.manifests {
                 against_manifests(&rule, &handler, manifests, &mut errors);
             }
-            manifests
+            loaded.files
         }
         Err(e) => {
             errors.push(e);
-            None
+            Arc::new([])
         }
     };
     Checked::Usable(Box::new(Usable {
         rule,
         handler,
-        manifests,
+        tracked,
         errors,
     }))
 }
@@ -73,9 +83,10 @@ pub(crate) fn guard(guard: Guard, rule: Parsed<Rule>, handler: Parsed<ItemFn>) -
 /// Checks the literals of `scopes![...]` or `orgnos![...]`: against the
 /// grammar, then against the NAIS manifests.
 pub(crate) fn list(
+    env: &Environment,
     list: List,
     parsed: Parsed<Vec<LitStr>>,
-) -> syn::Result<(Vec<LitStr>, Option<Arc<Manifests>>)> {
+) -> syn::Result<(Vec<LitStr>, Arc<[PathBuf]>)> {
     let mut errors = parsed.errors;
     if let Some(literals) = &parsed.value {
         match list {
@@ -85,8 +96,8 @@ pub(crate) fn list(
     }
     errors.finish()?;
     let literals = parsed.value.expect("a list not read records an error");
-    let manifests = manifest::load()?;
-    if let Some(manifests) = &manifests {
+    let loaded = manifest::load(env)?;
+    if let Some(manifests) = &loaded.manifests {
         let mut errors = Errors::default();
         match list {
             List::Scopes => manifests.check_scopes(&literals, &mut errors),
@@ -96,12 +107,15 @@ pub(crate) fn list(
         }
         errors.finish()?;
     }
-    Ok((literals, manifests))
+    Ok((literals, loaded.files))
 }
 
 /// Checks `exposed_scopes!()`: it takes no arguments, and reads the enabled
 /// scopes of the configured manifests.
-pub(crate) fn exposed_scopes(input: TokenStream) -> syn::Result<(Vec<String>, Arc<Manifests>)> {
+pub(crate) fn exposed_scopes(
+    env: &Environment,
+    input: TokenStream,
+) -> syn::Result<(Vec<String>, Arc<[PathBuf]>)> {
     if !input.is_empty() {
         return Err(syn::Error::new_spanned(
             input,
@@ -109,10 +123,11 @@ pub(crate) fn exposed_scopes(input: TokenStream) -> syn::Result<(Vec<String>, Ar
              named in Cargo.toml",
         ));
     }
-    match manifest::load()? {
+    let loaded = manifest::load(env)?;
+    match &loaded.manifests {
         Some(manifests) => manifests
             .exposed()
-            .map(|scopes| (scopes, manifests))
+            .map(|scopes| (scopes, loaded.files.clone()))
             .map_err(|message| syn::Error::new(proc_macro2::Span::call_site(), message)),
         None => Err(syn::Error::new(
             proc_macro2::Span::call_site(),
@@ -206,8 +221,7 @@ fn names_of(
     }
 }
 
-/// Checks what the rewrite needs of the handler's signature, and its place
-/// in the source.
+/// Checks what the rewrite needs of the handler's signature.
 fn signature(guard: Guard, handler: &ItemFn, errors: &mut Errors) {
     let sig = &handler.sig;
     let attribute = guard.attribute();
@@ -237,20 +251,6 @@ fn signature(guard: Guard, handler: &ItemFn, errors: &mut Errors) {
                 }
             }
         }
-    }
-    // Only when the rest is fine: the one error then says all there is.
-    if found.is_empty() && crate::context::in_impl_block(guard.name(), &sig.ident) {
-        let ident = &sig.ident;
-        let fn_token = &sig.fn_token;
-        found.push(syn::Error::new_spanned(
-            quote!(#fn_token #ident),
-            format!(
-                "{attribute} goes on a free `async fn` handler, not on an associated function \
-                 of an `impl` block: the guard's requirement is an item beside the handler, and \
-                 an `impl` block cannot hold one; move `{ident}` out of the `impl`, to module \
-                 level, and register it from there"
-            ),
-        ));
     }
     if let Some(variadic) = &sig.variadic {
         found.push(syn::Error::new_spanned(

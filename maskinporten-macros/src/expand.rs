@@ -4,6 +4,7 @@
 //! checks found wrong, the errors. Nothing here reads a file or decides
 //! what is valid: [`crate::check`] did.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use proc_macro2::{Span, TokenStream};
@@ -14,26 +15,18 @@ use syn::{FnArg, ItemFn, LitStr, Token, Type};
 
 use crate::args::{Delegation, Guard, List, Match, Rule};
 use crate::check::{Checked, Usable};
-use crate::manifest::{self, Manifests};
-use crate::once;
+use crate::manifest;
 
 /// `scopes![...]` or `orgnos![...]`: the checked list, or the errors.
-pub(crate) fn list(
-    list: List,
-    checked: syn::Result<(Vec<LitStr>, Option<Arc<Manifests>>)>,
-) -> TokenStream {
+pub(crate) fn list(list: List, checked: syn::Result<(Vec<LitStr>, Arc<[PathBuf]>)>) -> TokenStream {
     let checked_list = match list {
         List::Scopes => quote!(checked_scopes),
         List::Orgnos => quote!(checked_orgnos),
     };
     match checked {
-        Ok((literals, manifests)) => {
-            let tracking = manifest::tracking_once(manifests.as_deref());
-            let named = match list {
-                List::Scopes => named_scopes(&literals),
-                List::Orgnos => TokenStream::new(),
-            };
-            quote!({ #tracking #named ::maskinporten_actix::__private::#checked_list(&[#(#literals),*]) })
+        Ok((literals, tracked)) => {
+            let tracking = manifest::tracking(&tracked);
+            quote!({ #tracking ::maskinporten_actix::__private::#checked_list(&[#(#literals),*]) })
         }
         // Several `compile_error!`s are not one expression: a block holds
         // them, and ends in a value of the right type so that the errors are
@@ -47,38 +40,17 @@ pub(crate) fn list(
 
 /// `exposed_scopes!()`: the enabled scopes of the configured manifests, as
 /// a `&'static [&'static str]`.
-pub(crate) fn exposed_scopes(checked: syn::Result<(Vec<String>, Arc<Manifests>)>) -> TokenStream {
+pub(crate) fn exposed_scopes(checked: syn::Result<(Vec<String>, Arc<[PathBuf]>)>) -> TokenStream {
     let exposed = syn::Ident::new("__MASKINPORTEN_EXPOSED", Span::mixed_site());
     let (tracking, scopes) = match checked {
-        Ok((scopes, manifests)) => (manifest::tracking_once(Some(&*manifests)), scopes),
+        Ok((scopes, tracked)) => (manifest::tracking(&tracked), scopes),
         Err(errors) => (errors.to_compile_error(), Vec::new()),
     };
-    let named = named_scopes(&scopes);
     quote!({
         #tracking
-        #named
         const #exposed: &[&str] = &[#(#scopes),*];
         #exposed
     })
-}
-
-/// Submits the scopes a guard or list names to the program-wide set that
-/// is every handle's default of exposed scopes (`maskinporten_actix`'s
-/// `exposure` module), collected when the program is linked.
-fn named_scopes<T: ToTokens>(scopes: &[T]) -> TokenStream {
-    if scopes.is_empty() {
-        return TokenStream::new();
-    }
-    // The program's named scopes are a set: one submission of a list per
-    // crate is as good as one per handler, and costs the compiler less.
-    let list = quote!(#(#scopes),*);
-    if !once::first_in_crate(|| format!("scopes {list}")) {
-        return TokenStream::new();
-    }
-    let private = quote!(::maskinporten_actix::__private);
-    quote! {
-        #private::inventory::submit! { #private::NamedScopes(&[#list]) }
-    }
 }
 
 /// The most elements actix-web implements `FromRequest` for in one tuple;
@@ -99,14 +71,13 @@ pub(crate) fn guard(guard: Guard, checked: Checked, item: TokenStream) -> TokenS
     let Usable {
         rule,
         handler,
-        manifests,
+        tracked,
         errors,
     } = match checked {
         Checked::Usable(usable) => *usable,
         Checked::Unusable(errors) => return error_output(item, errors),
     };
-    let mut output = manifest::tracking_once(manifests.as_deref());
-    output.extend(expand(guard, &rule, handler));
+    let mut output = expand(guard, &rule, handler, manifest::tracking(&tracked));
     if let Err(errors) = errors.finish() {
         output.extend(errors.to_compile_error());
     }
@@ -156,7 +127,11 @@ fn error_output(item: TokenStream, errors: syn::Error) -> TokenStream {
 /// The expansion described in `maskinporten_actix::__private`: a unit struct
 /// naming the requirement, and the handler taking `Guarded<that struct, its
 /// own arguments>`.
-fn expand(guard: Guard, rule: &Rule, mut handler: ItemFn) -> TokenStream {
+///
+/// `tracking` goes first in the handler's body, where items may stand
+/// wherever the handler does: beside it, in an `impl` block, they would add
+/// errors of their own to the compiler's about the requirement.
+fn expand(guard: Guard, rule: &Rule, mut handler: ItemFn, tracking: TokenStream) -> TokenStream {
     // Paths into the facade are at the attribute's span: if the crate is not
     // a dependency, the error points at `#[require_scope]`.
     let private = quote!(::maskinporten_actix::__private);
@@ -164,10 +139,8 @@ fn expand(guard: Guard, rule: &Rule, mut handler: ItemFn) -> TokenStream {
     let name = &handler.sig.ident;
     let requirement_ty = format_ident!("{}{}", guard.prefix(), name.unraw(), span = name.span());
     let handler_name = name.unraw().to_string();
-    let mut named = TokenStream::new();
     let rule = match rule {
         Rule::Scopes { scopes, match_ } => {
-            named = named_scopes(scopes);
             let match_ = match match_ {
                 Match::All => quote!(All),
                 Match::Any => quote!(Any),
@@ -225,7 +198,8 @@ fn expand(guard: Guard, rule: &Rule, mut handler: ItemFn) -> TokenStream {
     // Unpacked from a local, not from the temporary `into_inner()`: what a
     // `_` pattern leaves behind then lives to the end of the body, as it
     // would as a parameter, instead of being dropped before the body runs.
-    let unpack = match patterns.is_empty() {
+    let mut prelude = tracking;
+    prelude.extend(match patterns.is_empty() {
         true => TokenStream::new(),
         false => {
             let arguments = syn::Ident::new("__maskinporten_arguments", Span::mixed_site());
@@ -235,9 +209,9 @@ fn expand(guard: Guard, rule: &Rule, mut handler: ItemFn) -> TokenStream {
                 let #pattern = #arguments;
             }
         }
-    };
+    });
     handler.sig.inputs = std::iter::once(guarded_arg).collect();
-    let handler = with_prelude(&handler, unpack);
+    let handler = with_prelude(&handler, prelude);
 
     quote! {
         #[doc(hidden)]
@@ -247,8 +221,6 @@ fn expand(guard: Guard, rule: &Rule, mut handler: ItemFn) -> TokenStream {
         impl #private::Requirement for #requirement_ty {
             const RULE: #private::Rule = #rule;
         }
-
-        #named
 
         // The handler and its rule, for the OpenAPI document: nothing for
         // the compiler to check where the `openapi` feature is off.
@@ -303,15 +275,37 @@ fn nest(items: Vec<TokenStream>) -> TokenStream {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
+    use crate::manifest::Environment;
 
     /// Token text without the spacing `quote` puts between tokens.
     fn text(tokens: TokenStream) -> String {
         tokens.to_string().split_whitespace().collect()
     }
 
+    /// This crate's directory: its Cargo.toml names no manifest.
+    fn crate_dir() -> &'static Path {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    /// The environment of a crate that names no manifest, whatever the
+    /// environment of the test.
+    fn unconfigured() -> Environment {
+        Environment::naming(crate_dir(), None)
+    }
+
+    fn guard(guard: Guard, args: TokenStream, item: TokenStream) -> TokenStream {
+        crate::guard_in(&unconfigured(), guard, args, item)
+    }
+
     fn expansion(args: TokenStream, item: TokenStream) -> String {
-        text(crate::guard(Guard::Scope, args, item))
+        text(guard(Guard::Scope, args, item))
+    }
+
+    fn list(input: TokenStream, list: List) -> TokenStream {
+        crate::list_in(&unconfigured(), input, list)
     }
 
     #[test]
@@ -326,11 +320,9 @@ mod tests {
                 }
             },
         );
+        let cargo_toml = crate_dir().join("Cargo.toml");
+        let cargo_toml = cargo_toml.to_str().unwrap();
         let expected = text(quote! {
-            // Without a manifest, only the variables that could name one are
-            // tracked, so that setting them builds the code again.
-            const _: ::core::option::Option<&str> = ::core::option_env!("MASKINPORTEN_NAIS_MANIFEST");
-            const _: ::core::option::Option<&str> = ::core::option_env!("MASKINPORTEN_NAIS_VARIABLES");
             #[doc(hidden)]
             #[allow(non_camel_case_types)]
             pub struct __maskinporten_scopes_afp;
@@ -339,10 +331,6 @@ mod tests {
                     &["nav:a/bb", "nav:c/dd"],
                     ::maskinporten_actix::__private::Match::All
                 );
-            }
-            // The scopes, for every handle's default of exposed scopes.
-            ::maskinporten_actix::__private::inventory::submit! {
-                ::maskinporten_actix::__private::NamedScopes(&["nav:a/bb", "nav:c/dd"])
             }
             // The handler and its rule, for the OpenAPI document: nothing for
             // the compiler to check where the `openapi` feature is off.
@@ -363,6 +351,14 @@ mod tests {
                     (MaskinportenClaims, web::Path<(u32, u32)>,)
                 >
             ) -> impl Responder {
+                // Without a manifest, the variables that could name one and
+                // the Cargo.toml that could are tracked, so that setting
+                // either checks the code again.
+                const _: () = {
+                    let _ = ::core::option_env!("MASKINPORTEN_NAIS_MANIFEST");
+                    let _ = ::core::option_env!("MASKINPORTEN_NAIS_VARIABLES");
+                    let _ = ::core::include_bytes!(#cargo_toml);
+                };
                 let __maskinporten_arguments = __maskinporten_guarded.into_inner();
                 let (claims, web::Path((a, b)),) = __maskinporten_arguments;
                 body(claims, a, b)
@@ -392,10 +388,11 @@ mod tests {
                 }
             ),
         );
+        let tracking = crate::manifest::tracking(&[crate_dir().join("Cargo.toml")]);
         let expected = text(quote! {
             async fn ping(
                 __maskinporten_guarded: ::maskinporten_actix::__private::Guarded<__maskinporten_scopes_ping, ()>
-            ) -> &'static str { "pong" }
+            ) -> &'static str { #tracking "pong" }
         });
         assert!(actual.ends_with(&expected), "{actual}");
     }
@@ -473,7 +470,7 @@ mod tests {
 
     #[test]
     fn require_consumer_expands_to_a_consumer_requirement() {
-        let actual = text(crate::guard(
+        let actual = text(guard(
             Guard::Consumer,
             quote!("991825827", "974760673"),
             quote!(
@@ -495,7 +492,7 @@ mod tests {
     #[test]
     fn require_consumer_options_expand_to_the_delegation_of_the_rule() {
         let rule = |args: TokenStream| {
-            text(crate::guard(
+            text(guard(
                 Guard::Consumer,
                 args,
                 quote!(
@@ -523,7 +520,7 @@ mod tests {
 
     #[test]
     fn require_consumer_names_itself_in_handler_errors() {
-        let actual = text(crate::guard(
+        let actual = text(guard(
             Guard::Consumer,
             quote!("991825827"),
             quote!(
@@ -540,23 +537,18 @@ mod tests {
 
     #[test]
     fn lists_expand_to_checked_constructors() {
-        let tracking = text(crate::manifest::tracking(None));
+        let tracking = text(crate::manifest::tracking(&[crate_dir().join("Cargo.toml")]));
         assert_eq!(
-            text(crate::list(quote!("nav:a/bb", "nav:c/dd"), List::Scopes)),
+            text(list(quote!("nav:a/bb", "nav:c/dd"), List::Scopes)),
             format!(
-                "{{{tracking}{}{}}}",
-                text(quote!(
-                    ::maskinporten_actix::__private::inventory::submit! {
-                        ::maskinporten_actix::__private::NamedScopes(&["nav:a/bb", "nav:c/dd"])
-                    }
-                )),
+                "{{{tracking}{}}}",
                 text(quote!(::maskinporten_actix::__private::checked_scopes(&[
                     "nav:a/bb", "nav:c/dd"
                 ])))
             )
         );
         assert_eq!(
-            text(crate::list(quote!("991825827",), List::Orgnos)),
+            text(list(quote!("991825827",), List::Orgnos)),
             format!(
                 "{{{tracking}{}}}",
                 text(quote!(::maskinporten_actix::__private::checked_orgnos(&[
@@ -568,8 +560,106 @@ mod tests {
 
     #[test]
     fn a_bad_list_is_only_errors() {
-        let actual = text(crate::list(quote!("123456789", "99182582"), List::Orgnos));
+        let actual = text(list(quote!("123456789", "99182582"), List::Orgnos));
         assert!(actual.starts_with("{::core::compile_error!"), "{actual}");
         assert!(actual.ends_with("checked_orgnos(&[])}"), "{actual}");
+    }
+
+    /// A crate's directory of its own, with a Cargo.toml that names no
+    /// manifest and the manifest `yaml` beside it.
+    fn scratch_crate(name: &str, yaml: &str) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("maskinporten-expand-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("Cargo.toml"), "[package]\nname = \"app\"\n").unwrap();
+        std::fs::write(dir.join("app.yaml"), yaml).unwrap();
+        dir
+    }
+
+    const APP: &str = "spec:\n  maskinporten:\n    scopes:\n      exposes:\n        \
+                       - {name: afp.read, product: helse, enabled: true}\n";
+
+    #[test]
+    fn an_edited_manifest_gives_its_own_verdict_in_the_same_process() {
+        let dir = scratch_crate("edited", APP);
+        let manifest = dir.join("app.yaml");
+        let env = Environment::naming(&dir, Some(&manifest));
+        let expand = || {
+            text(crate::guard_in(
+                &env,
+                Guard::Scope,
+                quote!("nav:helse:afp.read"),
+                quote!(
+                    async fn afp() {}
+                ),
+            ))
+        };
+        let accepted = expand();
+        assert!(!accepted.contains("compile_error"), "{accepted}");
+        // The manifest is what is tracked, where the environment names it.
+        let tracked = text(crate::manifest::tracking(std::slice::from_ref(&manifest)));
+        assert!(accepted.contains(&tracked), "{accepted}");
+        // Nothing of the first expansion changes the second.
+        assert_eq!(expand(), accepted);
+
+        std::fs::write(&manifest, APP.replace("true", "false")).unwrap();
+        let disabled = expand();
+        assert!(disabled.contains("isdisabledin"), "{disabled}");
+        std::fs::write(&manifest, APP.replace("afp.read", "afp.raed")).unwrap();
+        let renamed = expand();
+        assert!(
+            renamed.contains("didyoumean`nav:helse:afp.raed`?"),
+            "{renamed}"
+        );
+        // Written again at once, in the same length: only the content tells.
+        std::fs::write(&manifest, APP).unwrap();
+        assert_eq!(expand(), accepted);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn cargo_toml_is_tracked_whether_it_names_a_manifest_or_not() {
+        let dir = scratch_crate("cargo-toml", APP);
+        let cargo_toml = dir.join("Cargo.toml");
+        let env = Environment::naming(&dir, None);
+        let scopes = || {
+            text(crate::list_in(
+                &env,
+                quote!("nav:helse:afp.raed"),
+                List::Scopes,
+            ))
+        };
+        let without = scopes();
+        assert!(!without.contains("compile_error"), "{without}");
+        assert!(
+            without.starts_with(&format!(
+                "{{{}",
+                text(crate::manifest::tracking(std::slice::from_ref(&cargo_toml)))
+            )),
+            "{without}"
+        );
+        // Naming the manifest there: checked against it, and both tracked.
+        std::fs::write(
+            &cargo_toml,
+            "[package]\nname = \"app\"\n\n[package.metadata.maskinporten]\n\
+             nais-manifest = \"app.yaml\"\n",
+        )
+        .unwrap();
+        let with = scopes();
+        assert!(with.contains("didyoumean`nav:helse:afp.read`?"), "{with}");
+        let tracked = text(crate::manifest::tracking(&[
+            cargo_toml.clone(),
+            dir.join("app.yaml"),
+        ]));
+        assert!(
+            text(crate::list_in(
+                &env,
+                quote!("nav:helse:afp.read"),
+                List::Scopes
+            ))
+            .starts_with(&format!("{{{tracked}")),
+            "{with}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

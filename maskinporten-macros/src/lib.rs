@@ -9,22 +9,22 @@
 #![warn(missing_docs)]
 
 // Each macro reads as three steps: `args` parses what is written, `check`
-// asks the NAIS grammar, the handler's place in the source and the NAIS
-// manifests whether it is right, and `expand` emits the code, or the item
-// with the errors.
+// asks the NAIS grammar and the NAIS manifests whether it is right, and
+// `expand` emits the code, or the item with the errors. An expansion is a
+// function of the macro's tokens, the manifests' content and the
+// environment: nothing is kept of what the process expanded before.
 mod args;
 mod cache;
 mod check;
-mod context;
 mod errors;
 mod expand;
 mod manifest;
-mod once;
 
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;
 
 use args::{Guard, List};
+use manifest::Environment;
 
 // The macros are documented where users see them, on their re-exports in
 // `maskinporten-actix` (where the examples also run as doctests): rustdoc
@@ -52,7 +52,8 @@ pub fn scopes(input: TokenStream) -> TokenStream {
 #[allow(missing_docs)]
 #[proc_macro]
 pub fn exposed_scopes(input: TokenStream) -> TokenStream {
-    expand::exposed_scopes(check::exposed_scopes(input.into())).into()
+    let env = Environment::current();
+    expand::exposed_scopes(check::exposed_scopes(&env, input.into())).into()
 }
 
 #[allow(missing_docs)]
@@ -63,6 +64,16 @@ pub fn orgnos(input: TokenStream) -> TokenStream {
 
 /// `#[require_scope]` or `#[require_consumer]`.
 fn guard(guard: Guard, args: TokenStream2, item: TokenStream2) -> TokenStream2 {
+    guard_in(&Environment::current(), guard, args, item)
+}
+
+/// `#[require_scope]` or `#[require_consumer]`, compiled in `env`.
+fn guard_in(
+    env: &Environment,
+    guard: Guard,
+    args: TokenStream2,
+    item: TokenStream2,
+) -> TokenStream2 {
     // The item is parsed once, for the move below and for the rest.
     let handler = args::handler(guard, item.clone());
     // Below `#[utoipa::path]`, the guard moves itself and expands later.
@@ -72,16 +83,21 @@ fn guard(guard: Guard, args: TokenStream2, item: TokenStream2) -> TokenStream2 {
         }
     }
     let rule = args::rule(guard, args);
-    let checked = check::guard(guard, rule, handler);
+    let checked = check::guard(env, guard, rule, handler);
     expand::guard(guard, checked, item)
 }
 
 /// `scopes![...]` or `orgnos![...]`.
 fn list(input: TokenStream2, list: List) -> TokenStream2 {
+    list_in(&Environment::current(), input, list)
+}
+
+/// `scopes![...]` or `orgnos![...]`, compiled in `env`.
+fn list_in(env: &Environment, input: TokenStream2, list: List) -> TokenStream2 {
     let usage = match list {
         List::Scopes => "scopes![...]",
         List::Orgnos => "orgnos![...]",
     };
     let literals = args::literals(input, list, usage);
-    expand::list(list, check::list(list, literals))
+    expand::list(list, check::list(env, list, literals))
 }

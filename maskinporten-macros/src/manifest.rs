@@ -21,14 +21,23 @@ use yaml_rust2::{Yaml, YamlLoader};
 use crate::args::Match;
 use crate::cache::{Cache, Reader};
 use crate::errors::Errors;
-use config::{Environment, Located, Source, MANIFEST_ENV, VARIABLES_ENV};
+pub(crate) use config::Environment;
+use config::{Located, Source, MANIFEST_ENV, VARIABLES_ENV};
 use template::Rendered;
 
 /// The manifests configured for the crate being compiled, read.
 pub(crate) struct Manifests {
     manifests: Vec<Manifest>,
-    /// Every file read, for the expansion to track.
-    files: Vec<PathBuf>,
+}
+
+/// What the configuration of the crate being compiled gave: its manifests,
+/// when it names any, and every file read to find out, for the expansion to
+/// track: its Cargo.toml too, named manifest or not, unless the environment
+/// names the manifests.
+#[derive(Clone)]
+pub(crate) struct Loaded {
+    pub(crate) manifests: Option<Arc<Manifests>>,
+    pub(crate) files: Arc<[PathBuf]>,
 }
 
 /// One manifest, as far as the checks need it.
@@ -72,19 +81,24 @@ enum Consumers {
     Templated(String),
 }
 
-/// Reads the configured manifests: `None` when the crate names none. A
+/// Reads the manifests `env` configures: none when the crate names none. A
 /// configuration that is wrong, or a manifest missing or unparsable, is an
 /// error on the macro call.
 ///
 /// Cargo.toml and the manifests are read and parsed once for all the macro
-/// calls of a compilation, while they are unchanged ([`crate::cache`]);
-/// each call costs a look at their timestamps.
-pub(crate) fn load() -> syn::Result<Option<Arc<Manifests>>> {
-    type Loaded = Result<Option<Arc<Manifests>>, String>;
-    static LOADED: Cache<Environment, Loaded> = Cache::new();
-    let env = Environment::current();
+/// calls that see the same environment, while the files are unchanged
+/// ([`crate::cache`]): each call costs a look at their timestamps, and a
+/// process that lives on (an editor's) reads an edited file again.
+pub(crate) fn load(env: &Environment) -> syn::Result<Loaded> {
+    static LOADED: Cache<Environment, Result<Loaded, String>> = Cache::new();
     LOADED
-        .get(env.clone(), |reader| load_from(&env, reader))
+        .get(env.clone(), |reader| {
+            let manifests = load_from(env, reader)?;
+            Ok(Loaded {
+                manifests,
+                files: reader.paths().map(PathBuf::from).collect(),
+            })
+        })
         .map_err(|message| syn::Error::new(Span::call_site(), message))
 }
 
@@ -96,14 +110,11 @@ fn load_from(env: &Environment, reader: &mut Reader) -> Result<Option<Arc<Manife
         Some(_) => "`[package.metadata.maskinporten]` of Cargo.toml".to_owned(),
         None => format!("`{MANIFEST_ENV}`"),
     };
-    let mut files: Vec<PathBuf> = config.cargo_toml.into_iter().collect();
     let mut manifests = Vec::with_capacity(config.sources.len());
     for source in &config.sources {
         manifests.push(read(source, &origin, reader)?);
-        files.push(source.manifest.path.clone());
-        files.extend(source.variables.iter().map(|v| v.path.clone()));
     }
-    Ok(Some(Arc::new(Manifests { manifests, files })))
+    Ok(Some(Arc::new(Manifests { manifests })))
 }
 
 fn read_file(
@@ -288,32 +299,42 @@ fn listed<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> String {
         .join(", ")
 }
 
-/// The number of single-character edits between `a` and `b`.
+/// The number of single-character edits between `a` and `b`, a swap of
+/// two neighbours counting as one (the optimal string alignment distance):
+/// `raed` is one edit from `read`, as a typo is one slip.
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
+    // Three rows of the table: a swap looks two rows back.
+    let mut before = vec![0; b.len() + 1];
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        current[0] = i;
+        for j in 1..=b.len() {
+            let substitution = previous[j - 1] + usize::from(a[i - 1] != b[j - 1]);
+            let mut distance = (previous[j] + 1).min(current[j - 1] + 1).min(substitution);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                distance = distance.min(before[j - 2] + 1);
+            }
+            current[j] = distance;
         }
+        std::mem::swap(&mut before, &mut previous);
+        std::mem::swap(&mut previous, &mut current);
     }
-    row[b.len()]
+    previous[b.len()]
 }
 
-/// The exposed scope nearest `scope`, when near enough to be a likely typo.
-fn nearest<'m>(scope: &str, candidates: impl Iterator<Item = &'m str>) -> Option<&'m str> {
-    let limit = (scope.chars().count() / 5).max(2);
+/// The exposed scope nearest `scope`, when it is a near miss: at most two
+/// edits away, and at most one edit per four characters of the exposed
+/// name, so that a short name is not taken for a typo of another, nor
+/// `afp.admin` for one of `afp.read`.
+fn nearest<'m>(scope: &str, candidates: impl Iterator<Item = &'m Exposed>) -> Option<&'m str> {
     candidates
-        .map(|candidate| (edit_distance(scope, candidate), candidate))
-        .filter(|(distance, _)| *distance <= limit)
+        .map(|entry| (edit_distance(scope, &entry.full), entry))
+        .filter(|(distance, entry)| *distance <= (entry.name.chars().count() / 4).min(2))
         .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
+        .map(|(_, entry)| entry.full.as_str())
 }
 
 impl Manifest {
@@ -410,7 +431,8 @@ impl Manifest {
                  no `spec.maskinporten.scopes.exposes`)"
             ));
         }
-        Some(match nearest(scope, known.iter().copied()) {
+        let readable = self.exposes.iter().filter(|e| !e.templated);
+        Some(match nearest(scope, readable) {
             Some(near) => format!(
                 "the scope `{scope}` is not exposed in `{m}`; did you mean `{near}`? The scopes \
                  it exposes: {}",
@@ -657,38 +679,26 @@ impl Manifests {
         }
         Ok(scopes)
     }
-
-    /// Items that make cargo build the code again when a file read here
-    /// changes.
-    fn track_files(&self) -> TokenStream {
-        let files = self
-            .files
-            .iter()
-            .filter_map(|path| path.to_str())
-            .map(|path| LitStr::new(path, Span::call_site()));
-        quote!(#(const _: &[u8] = ::core::include_bytes!(#files);)*)
-    }
 }
 
-/// [`tracking`], unless this compilation has emitted the same already: one
-/// mention of a file or a variable in the crate is what cargo needs.
-pub(crate) fn tracking_once(manifests: Option<&Manifests>) -> TokenStream {
-    let files = manifests.map_or(&[][..], |manifests| &manifests.files[..]);
-    match crate::once::first_in_crate(|| format!("tracking {files:?}")) {
-        true => tracking(manifests),
-        false => TokenStream::new(),
-    }
-}
-
-/// Items that make cargo build the code again when the configuration
-/// changes: the environment variables that may name manifests, and every
-/// file read.
-pub(crate) fn tracking(manifests: Option<&Manifests>) -> TokenStream {
-    let files = manifests.map(Manifests::track_files);
+/// Items that make cargo check the code again when what the expansion read
+/// changes: the environment variables that may name manifests, and `files`
+/// (every file read, Cargo.toml too, so that adding
+/// `[package.metadata.maskinporten]` is seen), in the list of what the
+/// crate depends on that the compiler writes for cargo. Emitted by every
+/// expansion, as nothing tells one expansion what another emitted: one
+/// unnamed constant, cheap to check.
+pub(crate) fn tracking(files: &[PathBuf]) -> TokenStream {
+    let files = files
+        .iter()
+        .filter_map(|path| path.to_str())
+        .map(|path| LitStr::new(path, Span::call_site()));
     quote! {
-        const _: ::core::option::Option<&str> = ::core::option_env!(#MANIFEST_ENV);
-        const _: ::core::option::Option<&str> = ::core::option_env!(#VARIABLES_ENV);
-        #files
+        const _: () = {
+            let _ = ::core::option_env!(#MANIFEST_ENV);
+            let _ = ::core::option_env!(#VARIABLES_ENV);
+            #(let _ = ::core::include_bytes!(#files);)*
+        };
     }
 }
 
@@ -811,7 +821,6 @@ spec:
         assert_eq!(
             Manifests {
                 manifests: vec![manifest(APP)],
-                files: Vec::new()
             }
             .exposed()
             .unwrap(),
@@ -825,9 +834,36 @@ spec:
 
     #[test]
     fn edit_distance_counts_edits() {
-        assert_eq!(edit_distance("afp.read", "afp.raed"), 2);
+        assert_eq!(edit_distance("afp.read", "afp.raed"), 1);
+        assert_eq!(edit_distance("afp.read", "afp.aerd"), 2);
         assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("abc", ""), 3);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(nearest("nav:a:bbbb", ["nav:zzz:qqqqqq"].into_iter()), None);
+        assert_eq!(edit_distance("afp.admin", "afp.read"), 5);
+    }
+
+    #[test]
+    fn only_near_misses_are_suggested() {
+        let m = manifest(APP);
+        let suggested = |scope: &str| nearest(scope, m.exposes.iter());
+        let read = Some("nav:helse/sykepenger/afp.read");
+        assert_eq!(suggested("nav:helse/sykepenger/afp.raed"), read);
+        assert_eq!(suggested("nav:helse/sykepenger/afp.reads"), read);
+        assert_eq!(suggested("nav:hlese/sykepenger/afp.read"), read);
+        assert_eq!(suggested("nav:helse:afp.writ"), Some("nav:helse:afp.write"));
+        // Another name of the same product, not a typo of one.
+        assert_eq!(suggested("nav:helse/sykepenger/afp.admin"), None);
+        assert_eq!(suggested("nav:helse/sykepenger/afp.list"), None);
+        assert_eq!(suggested("nav:arbeid/helt.annet"), None);
+        // Two edits in a name of five characters are another name.
+        let short = manifest(
+            "spec:\n  maskinporten:\n    scopes:\n      exposes:\n        \
+             - {name: ab.cd, product: a, enabled: true}\n",
+        );
+        assert_eq!(
+            nearest("nav:a:ab.cx", short.exposes.iter()),
+            Some("nav:a:ab.cd")
+        );
+        assert_eq!(nearest("nav:a:ab.xy", short.exposes.iter()), None);
     }
 }

@@ -61,6 +61,17 @@ impl Environment {
             variables: std::env::var_os(VARIABLES_ENV).filter(|v| !v.is_empty()),
         }
     }
+
+    /// An environment that names the manifests `manifests` (as
+    /// [`MANIFEST_ENV`] would) for the crate in `manifest_dir`.
+    #[cfg(test)]
+    pub(crate) fn naming(manifest_dir: &Path, manifests: Option<&Path>) -> Self {
+        Environment {
+            manifest_dir: Some(manifest_dir.as_os_str().to_owned()),
+            manifests: manifests.map(|path| path.as_os_str().to_owned()),
+            variables: None,
+        }
+    }
 }
 
 /// The configuration of the crate being compiled: `None` when it names no
