@@ -632,8 +632,11 @@ fn take_seconds(value: Option<Value>, claim: &'static str) -> Result<i64, Malfor
 /// provides them.
 ///
 /// As a handler argument it reads `Authorization: Bearer <token>`, has the
-/// [`Maskinporten`](crate::Maskinporten) handle registered in the app validate
-/// it, and rejects the request with a [`MaskinportenError`] when it cannot.
+/// [`Maskinporten`](crate::Maskinporten) handle registered nearest the
+/// handler validate it (the resource's, else an enclosing scope's, else the
+/// `App`'s; `#[require_scope]` and `#[require_consumer]` consult the same
+/// one), and rejects the request with a [`MaskinportenError`] when it
+/// cannot.
 /// The outcome is kept in the request's extensions, so any number of these
 /// extractors and `#[require_scope]` in one request validate once.
 ///

@@ -39,10 +39,14 @@ use crate::{
 /// and extractors look at it.
 ///
 /// The [`Maskinporten`](crate::Maskinporten) handle that judges is the one
-/// registered nearest the middleware: on the `web::scope` or `web::resource`
-/// it wraps, else on an enclosing one, else on the `App`. A guard or
-/// extractor further in that finds another handle nearer to it validates
-/// again with that one: no handle decides for another.
+/// registered where the middleware wraps or above: on the `web::scope` or
+/// `web::resource` it wraps, else on an enclosing one, else on the `App`.
+/// A handle registered further in (on a resource inside the scope it
+/// wraps) is not in place yet when actix-web runs the middleware, and is
+/// not consulted: an `App`-level guard judges with the `App`'s handle even
+/// for a resource with a stricter one. A guard or extractor further in that
+/// finds another handle nearer to it validates again with that one: no
+/// handle decides for another.
 #[derive(Clone)]
 pub struct RequireScope {
     pub(crate) scopes: Scopes,
@@ -81,8 +85,10 @@ impl RequireScope {
 /// The organisation the token acts for, whose data it is
 /// ([`MaskinportenClaims::acting_for`]), must be on the list: the `consumer`,
 /// or for an Altinn system-user token the system user's organisation
-/// (`systemuser_org`), never the vendor in its `consumer`. A system-user
-/// token whose organisation cannot be read is refused. An organisation that
+/// (`systemuser_org`), never the vendor in its `consumer`. A token whose
+/// `authorization_details` cannot be read as the Altinn shape is refused.
+/// It consults the handle [`RequireScope`] does: the one registered where it
+/// wraps or above. An organisation that
 /// is not on the list gets 403 with `{"error": "access_denied", ...}` and no
 /// `WWW-Authenticate` challenge (a new token would not help); the answer
 /// never names the organisations that may pass, and the refusal is logged

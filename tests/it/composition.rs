@@ -268,3 +268,112 @@ async fn a_request_is_validated_once_per_handle() {
     assert_eq!(texas.introspections(), 1);
     assert!(texas.jwks_fetches() <= fetches + 1);
 }
+
+/// Which handle a middleware consults: the one registered where it wraps or
+/// above. actix-web runs a middleware before the data of a resource (or
+/// scope) further in is in place, so an `App`-level `RequireScope` judges
+/// with the `App`'s handle even for a resource that registers a stricter
+/// one; where that resource's handler takes no extractor, the stricter
+/// handle is never asked. Pinned, as the threat model documents it.
+#[actix_web::test]
+async fn a_middleware_consults_the_handle_where_it_wraps_not_a_resources() {
+    let texas = LocalTexas::start();
+    let outer = lenient(&texas);
+    let inner = strict(&texas);
+    // The App itself wrapped, as an application would write it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(outer.clone())
+            .wrap(RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]))
+            .service(
+                web::resource("/no-extractor")
+                    .app_data(inner.clone())
+                    .route(web::get().to(HttpResponse::Ok)),
+            )
+            .service(
+                web::resource("/extractor")
+                    .app_data(inner.clone())
+                    .route(web::get().to(|_: MaskinportenClaims| async { HttpResponse::Ok() })),
+            )
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    let url = |path: &str| format!("{base}{path}");
+    // A token the outer handle takes and the inner one refuses (no audience).
+    let token = texas.token().scope(READ).sign();
+    let status = |path: &'static str| {
+        let url = url(path);
+        let token = token.clone();
+        async move {
+            client()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // The middleware judged with the outer handle; nothing asked the inner.
+    assert_eq!(status("/no-extractor").await, 200);
+    // The extractor consults the handle nearest the handler: the inner one.
+    assert_eq!(status("/extractor").await, 401);
+    // A token both take passes both.
+    let restricted = texas
+        .token()
+        .scope(READ)
+        .claim("aud", json!(AUDIENCE))
+        .sign();
+    for path in ["/no-extractor", "/extractor"] {
+        let response = client()
+            .get(url(path))
+            .bearer_auth(&restricted)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+    }
+    handle.stop(false).await;
+}
+
+/// A middleware on a scope or a resource sees a handle registered on that
+/// same scope or resource.
+#[actix_web::test]
+async fn a_middleware_consults_a_handle_registered_where_it_wraps() {
+    let texas = LocalTexas::start();
+    let outer = lenient(&texas);
+    let inner = strict(&texas);
+    let api = TestApi::start(None, move |cfg| {
+        cfg.app_data(outer.clone())
+            .service(
+                web::scope("/tree")
+                    .app_data(inner.clone())
+                    .wrap(RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]))
+                    .route("/leaf", web::get().to(HttpResponse::Ok)),
+            )
+            .service(
+                web::resource("/resource")
+                    .app_data(inner.clone())
+                    .wrap(RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]))
+                    .route(web::get().to(HttpResponse::Ok)),
+            );
+    });
+    let token = texas.token().scope(READ).sign();
+    for (path, status) in [("/tree/leaf", 401), ("/resource", 401)] {
+        let response = client()
+            .get(api.url(path))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status, "{path}");
+    }
+}

@@ -247,3 +247,109 @@ async fn local_validation_decides_as_introspection_does() {
     pair.agree("the rotated-in key, still", &rotated.sign(), StatusCode::OK)
         .await;
 }
+
+/// Claims only the issuer's key could sign, in odd forms: local validation
+/// and `LocalTexas` decide each as the real Texas does (its answers,
+/// measured against a release build, are in the project's facts): duplicated
+/// `iss`/`exp` refused, `scope` twice taken as the last, a fractional or
+/// huge-but-integral `exp` taken, `exp` of 1e300 or as a string refused, a
+/// fractional `iat` refused, a future `nbf` refused.
+#[actix_web::test]
+async fn odd_claims_are_decided_as_texas_decides_them() {
+    let texas = LocalTexas::start();
+    let handle = |builder: maskinporten_actix::MaskinportenBuilder| {
+        builder.disable_cache().accept_any_scope().build().unwrap()
+    };
+    let pair = Pair {
+        introspection: TestApi::start(Some(handle(texas.maskinporten_builder())), routes),
+        local: TestApi::start(Some(handle(texas.maskinporten_local_builder())), routes),
+    };
+    let now = maskinporten_tests::now();
+    let issuer = texas.issuer().to_owned();
+    let iss = |value: &str| format!(r#""iss":"{value}""#);
+    let exp = |value: &str| format!(r#""exp":{value}"#);
+    let base = || texas.token().scope(READ);
+    let table: Vec<(&str, String, StatusCode)> = vec![
+        (
+            "iss twice, the real one first",
+            base().raw_member(&iss("https://evil.example/")).sign(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "iss twice, the real one last",
+            base()
+                .without("iss")
+                .raw_member(&iss("https://evil.example/"))
+                .raw_member(&iss(&issuer))
+                .sign(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "exp twice, the past one last",
+            base().raw_member(&exp(&(now - 3600).to_string())).sign(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "scope twice",
+            texas
+                .token()
+                .scope("nav:other/api.read")
+                .raw_member(&format!(r#""scope":"{READ}""#))
+                .sign(),
+            StatusCode::OK,
+        ),
+        (
+            "exp with a fraction",
+            base()
+                .without("exp")
+                .raw_member(&exp(&format!("{}.5", now + 600)))
+                .sign(),
+            StatusCode::OK,
+        ),
+        (
+            "exp of 1e300",
+            base().without("exp").raw_member(&exp("1e300")).sign(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "exp of i64::MAX",
+            base()
+                .without("exp")
+                .raw_member(&exp("9223372036854775807"))
+                .sign(),
+            StatusCode::OK,
+        ),
+        (
+            "exp of u64::MAX",
+            base()
+                .without("exp")
+                .raw_member(&exp("18446744073709551615"))
+                .sign(),
+            StatusCode::OK,
+        ),
+        (
+            "exp as a string",
+            base()
+                .without("exp")
+                .raw_member(&exp(&format!("\"{}\"", now + 600)))
+                .sign(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "iat with a fraction",
+            base()
+                .without("iat")
+                .raw_member(&format!(r#""iat":{}.5"#, now - 10))
+                .sign(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "nbf in the future",
+            base().nbf(now + 3600).sign(),
+            StatusCode::UNAUTHORIZED,
+        ),
+    ];
+    for (name, token, expected) in &table {
+        pair.agree(name, token, *expected).await;
+    }
+}

@@ -27,5 +27,6 @@ mod guards;
 mod local;
 mod openapi;
 mod readme;
+mod redaction;
 mod system_users;
 mod texas_compat;

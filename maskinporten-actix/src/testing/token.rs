@@ -80,6 +80,8 @@ pub struct TokenBuilder {
     signing: Signing,
     kid: Kid,
     tampered: Vec<(String, Value)>,
+    /// Members written into the signed payload as given, after the claims.
+    raw: Vec<String>,
 }
 
 impl TokenBuilder {
@@ -113,6 +115,7 @@ impl TokenBuilder {
             signing: Signing::Trusted,
             kid: Kid::Default,
             tampered: Vec::new(),
+            raw: Vec::new(),
         }
     }
 
@@ -317,6 +320,26 @@ impl TokenBuilder {
         self
     }
 
+    /// Writes `member` (`"name": value`, JSON as it is to stand in the
+    /// payload) into the signed payload after the claims, as given: for
+    /// payloads a map cannot hold, such as a claim named twice or a number
+    /// no JSON value type keeps as written.
+    ///
+    /// ```
+    /// # use maskinporten_actix::testing::{TokenBuilder, DEFAULT_ISSUER};
+    /// // `iss` twice, the real one last; `exp` beyond any integer.
+    /// let token = TokenBuilder::new(DEFAULT_ISSUER)
+    ///     .without("exp")
+    ///     .raw_member(r#""exp": 1e300"#)
+    ///     .raw_member(&format!(r#""iss": "{DEFAULT_ISSUER}""#))
+    ///     .sign();
+    /// # assert_eq!(token.split('.').count(), 3);
+    /// ```
+    pub fn raw_member(mut self, member: &str) -> Self {
+        self.raw.push(member.to_owned());
+        self
+    }
+
     /// Changes the payload after signing, so the signature no longer matches
     /// (`invalid token: InvalidSignature`): the signed claims are the
     /// configured ones; the shipped payload also has `"tampered": true`.
@@ -364,7 +387,7 @@ impl TokenBuilder {
             header.push(("kid", kid));
         }
         let header = b64url(spaced_json_object(&header).as_bytes());
-        let payload = b64url(&payload_json(&self.claims));
+        let payload = b64url(&with_raw(payload_json(&self.claims), &self.raw));
         let message = format!("{header}.{payload}");
 
         let signature = match key {
@@ -383,7 +406,8 @@ impl TokenBuilder {
         for (name, value) in &self.tampered {
             changed.insert(name.clone(), value.clone());
         }
-        format!("{header}.{}.{signature}", b64url(&payload_json(&changed)))
+        let changed = with_raw(payload_json(&changed), &self.raw);
+        format!("{header}.{}.{signature}", b64url(&changed))
     }
 
     /// Signs the token padded to `len` bytes with a `pad` claim of `x`s, or
@@ -425,6 +449,19 @@ fn org_claim(id: &str) -> Value {
 fn payload_json(claims: &Map<String, Value>) -> Vec<u8> {
     // Serialising a map of JSON values cannot fail.
     serde_json::to_vec(claims).unwrap_or_default()
+}
+
+/// A JSON object with `members` written in before its closing brace.
+fn with_raw(mut object: Vec<u8>, members: &[String]) -> Vec<u8> {
+    for member in members {
+        object.pop();
+        if object.len() > 1 {
+            object.push(b',');
+        }
+        object.extend_from_slice(member.as_bytes());
+        object.push(b'}');
+    }
+    object
 }
 
 fn secs(d: Duration) -> i64 {
