@@ -34,15 +34,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // another API.
         .exposed_scopes(exposed_scopes!())
         .build()?;
-    HttpServer::new(move || {
+    // The port of the manifest's `spec.port`; PORT moves it on a laptop.
+    let port: u16 = match std::env::var("PORT") {
+        Ok(port) => port
+            .parse()
+            .map_err(|_| format!("PORT={port:?} is not a port"))?,
+        Err(_) => 8080,
+    };
+    let server = HttpServer::new(move || {
         App::new()
             .app_data(maskinporten.clone())
             .service(read_afp)
             .service(write_afp)
     })
-    .bind(("0.0.0.0", 8080))?
-    .run()
-    .await?;
+    .bind(("0.0.0.0", port))
+    .map_err(|error| match error.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            format!("port {port} is taken; start on another with PORT=8081")
+        }
+        _ => format!("cannot listen on port {port}: {error}"),
+    })?;
+    println!("listening on http://0.0.0.0:{port}");
+    server.run().await?;
     Ok(())
 }
 
