@@ -17,7 +17,7 @@ pub use inventory;
 
 /// The one rule type of every guard form; the attribute's constant is a
 /// `Rule` of static lists.
-pub use crate::guard::{Delegation, Match, Rule};
+pub use crate::rules::{Delegation, Match, Rule};
 
 /// What a guarded handler requires; the attribute implements it on a unit
 /// struct it emits beside the handler, so the requirement costs a static

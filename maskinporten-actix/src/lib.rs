@@ -103,11 +103,11 @@ mod claims;
 mod error;
 mod exposure;
 mod extract;
-mod guard;
 mod handle;
 mod http;
 mod middleware;
 mod observe;
+mod rules;
 mod stats;
 mod strategy;
 
@@ -146,9 +146,9 @@ pub struct ReadmeDoctests;
 
 pub use claims::{MaskinportenClaims, Organization, SystemUser};
 pub use error::{ConfigError, ErrorKind, MaskinportenError};
-pub use guard::{ListError, Orgnos, Scopes};
 pub use handle::{Maskinporten, MaskinportenBuilder};
 pub use middleware::{RequireConsumer, RequireScope};
+pub use rules::{ListError, Orgnos, Scopes};
 pub use stats::ValidationStats;
 
 /// Guards a handler: the request must carry a Maskinporten token that holds

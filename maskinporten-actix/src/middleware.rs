@@ -10,7 +10,7 @@ use actix_web::{
 use futures_util::future::{self, Either, LocalBoxFuture, MapOk, Ready, TryFutureExt};
 
 use crate::{
-    guard::{Delegation, Match, Orgnos, Rule, Scopes, Shared},
+    rules::{Delegation, Match, Orgnos, Rule, Scopes, Shared},
     MaskinportenClaims, MaskinportenError,
 };
 

@@ -1,5 +1,6 @@
-//! Who may pass: the lists a guard holds and the one decision every guard
-//! form makes with them.
+//! The rules guards hold: the lists (`Scopes`, `Orgnos`), what a guard
+//! requires of a token (`Rule`), and the one decision every guard form
+//! makes with them.
 //!
 //! `#[require_scope]`, `#[require_consumer]`, [`RequireScope`](crate::RequireScope)
 //! and [`RequireConsumer`](crate::RequireConsumer) all hold one [`Rule`] and
