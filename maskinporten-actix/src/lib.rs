@@ -295,7 +295,7 @@ pub use maskinporten_macros::orgnos;
 /// [`Maskinporten::local_builder_from_env`] read. (The defaults of the other
 /// settings are associated constants of [`MaskinportenBuilder`].)
 pub mod env {
-    pub use crate::handle::env::{INTROSPECTION_ENDPOINT, ISSUER, JWKS_URI, WELL_KNOWN_URL};
+    pub use crate::handle::nais::{INTROSPECTION_ENDPOINT, ISSUER, JWKS_URI, WELL_KNOWN_URL};
 }
 
 /// The NAIS scope grammar that `#[require_scope]` applies when the code

@@ -6,7 +6,10 @@ use std::{sync::Arc, time::Duration};
 use actix_web::HttpResponse;
 use reqwest::Url;
 
-use super::{env, Inner, Maskinporten};
+use super::{
+    keys::{parse_endpoint, parse_key_url, KeySet},
+    nais, Inner, Maskinporten,
+};
 use crate::{
     bearer::DEFAULT_MAX_TOKEN_LENGTH,
     cache::{CacheBounds, ClaimsCache, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_MAX_BYTES},
@@ -15,7 +18,7 @@ use crate::{
     stats::Counters,
     strategy::{
         introspection::{Introspector, Sidecar},
-        jwks::{self, KeyStore, Settings, Source},
+        jwks::{KeyStore, Settings, Source},
         local::LocalVerifier,
         Precheck, Strategy,
     },
@@ -127,15 +130,6 @@ impl std::fmt::Debug for MaskinportenBuilder {
             .field("rejection_handler", &self.rejection_handler.is_some())
             .finish()
     }
-}
-
-/// Where a handle's keys come from, as the builder was told.
-pub(super) enum KeySet {
-    /// A JWKS URI, whose keys sign for the builder's [`issuer`](MaskinportenBuilder::issuer).
-    Jwks(Url),
-    /// The authorization server metadata at this URL: the issuer and the
-    /// JWKS URI are read from it on the first fetch.
-    Discovery(Url),
 }
 
 /// The defaults of the settings, where a setting's docs name them: each
@@ -471,7 +465,7 @@ impl MaskinportenBuilder {
             (None, None) => {
                 return Err(ConfigError::new(
                     None,
-                    format!("no validation strategy: set introspection_endpoint or local_validation, or start from Maskinporten::builder_from_env() to read {}", env::INTROSPECTION_ENDPOINT),
+                    format!("no validation strategy: set introspection_endpoint or local_validation, or start from Maskinporten::builder_from_env() to read {}", nais::INTROSPECTION_ENDPOINT),
                 ))
             }
         };
@@ -531,7 +525,7 @@ impl MaskinportenBuilder {
                     format!(
                         "{what}: needs the issuer its keys sign for; set it with issuer(..) \
                          ({})",
-                        env::ISSUER
+                        nais::ISSUER
                     ),
                 )),
             },
@@ -638,24 +632,4 @@ impl MaskinportenBuilder {
             }),
         })
     }
-}
-
-/// A URL keys are fetched from: see [`jwks::fetchable`](jwks::fetchable).
-pub(super) fn parse_key_url(url: &str) -> Result<Url, String> {
-    let parsed = parse_endpoint(url)?;
-    jwks::fetchable(&parsed)
-        .map_err(|problem| format!("`{}` {problem}", crate::http::redacted(&parsed)))?;
-    Ok(parsed)
-}
-
-pub(super) fn parse_endpoint(endpoint: &str) -> Result<Url, String> {
-    // The value is quoted as the crate shows URLs: without credentials or
-    // query, which may hold secrets.
-    let shown = || crate::http::redacted_str(endpoint);
-    let url = Url::parse(endpoint.trim())
-        .map_err(|e| format!("`{}` is not a valid URL: {e}", shown()))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(format!("`{}` is not an http(s) URL with a host", shown()));
-    }
-    Ok(url)
 }

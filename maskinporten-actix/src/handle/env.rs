@@ -1,28 +1,12 @@
-//! The environment NAIS gives an application with Maskinporten enabled:
-//! the variables' names, and the builders read from them.
+//! The builders read from the environment NAIS gives an application with
+//! Maskinporten enabled (the variables' names are in [`nais`](super::nais)).
 
 use super::{
-    builder::{parse_endpoint, parse_key_url, KeySet},
+    keys::{parse_endpoint, parse_key_url, KeySet},
+    nais::{INTROSPECTION_ENDPOINT, ISSUER, JWKS_URI, WELL_KNOWN_URL},
     Maskinporten, MaskinportenBuilder,
 };
 use crate::error::ConfigError;
-
-/// The environment variable NAIS sets to the introspection endpoint of the
-/// Texas sidecar.
-pub const INTROSPECTION_ENDPOINT: &str = "NAIS_TOKEN_INTROSPECTION_ENDPOINT";
-
-/// The environment variable NAIS sets to Maskinporten's issuer
-/// (`https://maskinporten.no/`, or `https://test.maskinporten.no/`).
-pub const ISSUER: &str = "MASKINPORTEN_ISSUER";
-
-/// The environment variable NAIS sets to Maskinporten's JWKS URI, for local
-/// validation.
-pub const JWKS_URI: &str = "MASKINPORTEN_JWKS_URI";
-
-/// The environment variable NAIS sets to Maskinporten's authorization server
-/// metadata, from which local validation can discover the issuer and the
-/// JWKS URI.
-pub const WELL_KNOWN_URL: &str = "MASKINPORTEN_WELL_KNOWN_URL";
 
 impl Maskinporten {
     /// The recommended set-up on NAIS: introspection through the sidecar at

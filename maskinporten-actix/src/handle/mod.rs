@@ -1,10 +1,13 @@
 //! The `Maskinporten` handle: the one object an application registers, and
 //! the path of a token through it (cache, then strategy, then whether the
 //! token is meant for this API). Configured in [`builder`], from the
-//! environment in [`env`].
+//! environment in [`env`] (the variables named in [`nais`]); where its keys
+//! come from, and the URLs both parse, in [`keys`].
 
 pub(crate) mod builder;
 pub(crate) mod env;
+pub(crate) mod keys;
+pub(crate) mod nais;
 
 use std::{fmt, sync::Arc};
 
