@@ -47,8 +47,9 @@ impl Sidecar {
                     tracing::debug!(reason, "token refused before asking the sidecar");
                     return Err(not_active());
                 }
-                // The sidecar can still judge: a key set that cannot
-                // be had here does not stop the tokens it would pass.
+                // No key set was ever fetched here: the sidecar judges
+                // alone. Once one is held, it decides on unknown kids
+                // (above), even while the JWKS cannot be fetched again.
                 Err(local::Failure::Unavailable(reason)) => {
                     tracing::debug!(reason, "signature not checked before the sidecar");
                 }
