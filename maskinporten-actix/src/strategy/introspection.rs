@@ -1,14 +1,18 @@
 //! The introspection strategy: the NAIS sidecar (Texas) judges each new
 //! token, over HTTP, with a bound on the introspections in flight and,
 //! when Maskinporten's keys are known, a signature check in front.
+//!
+//! Time is read from tokio's clock ([`tokio::time::Instant`]), as the
+//! timeouts it bounds run on tokio's timers.
 
 use std::{
     sync::{atomic::Ordering::Relaxed, Arc},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use reqwest::{header::CONTENT_TYPE, StatusCode, Url};
 use serde_json::{Map, Value};
+use tokio::time::Instant;
 
 use super::{jwks::KeyStore, jws::CompactJws, local, not_active, unavailable};
 use crate::{

@@ -12,17 +12,21 @@
 //! asked for failed or was skipped, just as a `kid` it holds verifies
 //! however long the JWKS has been down. Only before any key set was fetched
 //! is a key unavailable.
+//!
+//! Time is read from tokio's clock ([`tokio::time::Instant`]), so the
+//! windows and the refresh follow a paused, advanced clock in tests.
 
 use aws_lc_rs::signature::{ParsedPublicKey, RsaPublicKeyComponents, RSA_PKCS1_2048_8192_SHA256};
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, RwLock, Weak},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use reqwest::{StatusCode, Url};
 use serde::Deserialize;
+use tokio::time::Instant;
 
 use crate::error::ConfigError;
 
@@ -401,7 +405,7 @@ impl Drop for KeyStore {
 }
 
 async fn refresh_periodically(store: Weak<KeyStore>, every: Duration) {
-    let mut next = tokio::time::Instant::now() + every;
+    let mut next = Instant::now() + every;
     loop {
         tokio::time::sleep_until(next).await;
         let Some(store) = store.upgrade() else { return };
@@ -409,10 +413,10 @@ async fn refresh_periodically(store: Weak<KeyStore>, every: Duration) {
         let since = store.read().last_attempt.map(|at| at.elapsed());
         match since {
             // Fetched lately for an unknown kid: wait out the rest.
-            Some(since) if since < every => next = tokio::time::Instant::now() + (every - since),
+            Some(since) if since < every => next = Instant::now() + (every - since),
             _ => {
                 store.fetch_locked().await;
-                next = tokio::time::Instant::now() + every;
+                next = Instant::now() + every;
             }
         }
     }
