@@ -564,10 +564,11 @@ async fn concurrent_callers_during_a_hang_are_introspected_side_by_side() {
             .map(|t| client.get(api.url("/afp")).bearer_auth(t).send()),
     );
     let side_by_side = async {
-        while server.open_connections() < 20 {
+        // Every request read by the endpoint, which answers none.
+        while server.requests() < 20 {
             actix_web::rt::time::sleep(Duration::from_millis(10)).await;
         }
-        // Every one is held open: none was answered, nor queued.
+        // Every one still held open: none was queued behind another.
         let open = (server.open_connections(), server.requests());
         // The endpoint goes away, closing what it holds: the end of the
         // fault for every caller at once.
