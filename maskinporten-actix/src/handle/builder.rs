@@ -220,8 +220,10 @@ impl MaskinportenBuilder {
     /// The sidecar stays the judge of every token that passes. Keys are
     /// fetched as for [`local_validation`](Self::local_validation) (on first
     /// need, refreshed in the background, an unknown `kid` refetched at most
-    /// every [`jwks_min_refetch_interval`](Self::jwks_min_refetch_interval));
-    /// while no key set can be had, tokens go to the sidecar unchecked.
+    /// every [`jwks_min_refetch_interval`](Self::jwks_min_refetch_interval)).
+    /// Once a key set has been held, a `kid` it does not hold is refused
+    /// here even while the JWKS cannot be fetched again; only before any key
+    /// set was fetched do tokens go to the sidecar unchecked.
     ///
     /// [`Maskinporten::builder_from_env`] sets it from `MASKINPORTEN_JWKS_URI` (or
     /// `MASKINPORTEN_WELL_KNOWN_URL`), which NAIS sets beside the endpoint.
@@ -312,8 +314,8 @@ impl MaskinportenBuilder {
     /// The least time between two JWKS fetches asked for by tokens with a
     /// `kid` not held (or while no key could be fetched yet);
     /// [`DEFAULT_JWKS_MIN_REFETCH_INTERVAL`](Self::DEFAULT_JWKS_MIN_REFETCH_INTERVAL) (10 s) when not set. Within it,
-    /// such a token is refused as `invalid_token`, or answered 503 when the
-    /// last fetch failed.
+    /// such a token is refused as `invalid_token` once a key set has been
+    /// held (whether or not the last fetch failed), and answered 503 before.
     pub fn jwks_min_refetch_interval(mut self, interval: Duration) -> Self {
         self.jwks_min_refetch_interval = Some(interval);
         self

@@ -1,14 +1,18 @@
 //! The introspection strategy: the NAIS sidecar (Texas) judges each new
 //! token, over HTTP, with a bound on the introspections in flight and,
 //! when Maskinporten's keys are known, a signature check in front.
+//!
+//! Time is read from tokio's clock ([`tokio::time::Instant`]), as the
+//! timeouts it bounds run on tokio's timers.
 
 use std::{
     sync::{atomic::Ordering::Relaxed, Arc},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use reqwest::{header::CONTENT_TYPE, StatusCode, Url};
 use serde_json::{Map, Value};
+use tokio::time::Instant;
 
 use super::{jwks::KeyStore, jws::CompactJws, local, not_active, unavailable};
 use crate::{
@@ -47,8 +51,9 @@ impl Sidecar {
                     tracing::debug!(reason, "token refused before asking the sidecar");
                     return Err(not_active());
                 }
-                // The sidecar can still judge: a key set that cannot
-                // be had here does not stop the tokens it would pass.
+                // No key set was ever fetched here: the sidecar judges
+                // alone. Once one is held, it decides on unknown kids
+                // (above), even while the JWKS cannot be fetched again.
                 Err(local::Failure::Unavailable(reason)) => {
                     tracing::debug!(reason, "signature not checked before the sidecar");
                 }

@@ -6,17 +6,27 @@
 //! once per `min_refetch_interval`, so that a flood of tokens with made-up
 //! `kid`s never becomes a flood of fetches. A fetch that fails keeps the keys
 //! we have.
+//!
+//! Once a key set has been held, it decides on every `kid`: a `kid` it does
+//! not hold is unknown (the token's fault) whether or not the refetch it
+//! asked for failed or was skipped, just as a `kid` it holds verifies
+//! however long the JWKS has been down. Only before any key set was fetched
+//! is a key unavailable.
+//!
+//! Time is read from tokio's clock ([`tokio::time::Instant`]), so the
+//! windows and the refresh follow a paused, advanced clock in tests.
 
 use aws_lc_rs::signature::{ParsedPublicKey, RsaPublicKeyComponents, RSA_PKCS1_2048_8192_SHA256};
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, RwLock, Weak},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use reqwest::{StatusCode, Url};
 use serde::Deserialize;
+use tokio::time::Instant;
 
 use crate::error::ConfigError;
 
@@ -81,10 +91,11 @@ pub(crate) enum Source {
 /// Why no key could be had for a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Missing {
-    /// The JWKS was fetched and does not hold the `kid`: the token's fault.
+    /// The key set held does not hold the `kid`: the token's fault, even
+    /// while the JWKS cannot be fetched again.
     Unknown,
-    /// The JWKS could not be fetched: nobody can tell whether it holds the
-    /// `kid`.
+    /// No key set has been fetched yet: nobody can tell whether the JWKS
+    /// holds the `kid`.
     Unavailable,
 }
 
@@ -115,18 +126,21 @@ struct State {
     /// Bumped by every fetch attempt, whatever its outcome.
     generation: u64,
     last_attempt: Option<Instant>,
-    /// Whether the last attempt failed.
-    failing: bool,
     /// Whether any fetch has succeeded.
     fetched: bool,
 }
 
 impl State {
+    /// Why a `kid` not held has no key. A key set once held stays the
+    /// authority while refetches fail: were its unknown `kid`s unavailable
+    /// instead, an outage of the JWKS would send every made-up `kid` to the
+    /// sidecar unchecked (or answer 503 for it), which is what forgers
+    /// would wait for.
     fn missing(&self) -> Missing {
-        if self.failing || !self.fetched {
-            Missing::Unavailable
-        } else {
+        if self.fetched {
             Missing::Unknown
+        } else {
+            Missing::Unavailable
         }
     }
 }
@@ -273,7 +287,6 @@ impl KeyStore {
                 tracing::debug!(keys = keys.len(), "JWKS fetched");
                 state.keys = Arc::new(keys);
                 state.endpoints = Some(endpoints);
-                state.failing = false;
                 state.fetched = true;
             }
             Err(reason) => {
@@ -283,7 +296,6 @@ impl KeyStore {
                     keys_kept = state.keys.len(),
                     "could not fetch the JWKS; keeping the keys held"
                 );
-                state.failing = true;
             }
         }
     }
@@ -396,7 +408,7 @@ impl Drop for KeyStore {
 }
 
 async fn refresh_periodically(store: Weak<KeyStore>, every: Duration) {
-    let mut next = tokio::time::Instant::now() + every;
+    let mut next = Instant::now() + every;
     loop {
         tokio::time::sleep_until(next).await;
         let Some(store) = store.upgrade() else { return };
@@ -404,10 +416,10 @@ async fn refresh_periodically(store: Weak<KeyStore>, every: Duration) {
         let since = store.read().last_attempt.map(|at| at.elapsed());
         match since {
             // Fetched lately for an unknown kid: wait out the rest.
-            Some(since) if since < every => next = tokio::time::Instant::now() + (every - since),
+            Some(since) if since < every => next = Instant::now() + (every - since),
             _ => {
                 store.fetch_locked().await;
-                next = tokio::time::Instant::now() + every;
+                next = Instant::now() + every;
             }
         }
     }

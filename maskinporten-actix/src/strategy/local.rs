@@ -104,7 +104,7 @@ pub(crate) async fn check_signature(
     let kid = jws.rs256_kid()?;
     let key = keys.key(kid).await.map_err(|missing| match missing {
         Missing::Unknown => Failure::Refused("the JWKS holds no key with the token's kid"),
-        Missing::Unavailable => Failure::Unavailable("the JWKS could not be fetched"),
+        Missing::Unavailable => Failure::Unavailable("no key set could be fetched yet"),
     })?;
     let signature = jws.signature_bytes()?;
     key.parsed
