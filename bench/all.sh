@@ -22,11 +22,11 @@ run() {
 }
 
 cargo build --locked --release -q -p maskinporten-bench
-cargo bench --locked -q -p maskinporten-actix --all-features --no-run 2>/dev/null
+cargo bench --locked -q -p maskinporten-bench --all-features --no-run 2>/dev/null
 
 bench() { cargo run --locked --release -q -p maskinporten-bench -- "$@"; }
 criterion() {
-    cargo bench --locked -q -p maskinporten-actix --all-features --bench "$1" -- \
+    cargo bench --locked -q -p maskinporten-bench --all-features --bench "$1" -- \
         --warm-up-time 2 --measurement-time 5 2>&1 | grep -v 'WARNING: this Maskinporten handle trusts'
 }
 

@@ -20,8 +20,8 @@ use actix_web::{get, web, HttpResponse};
 use maskinporten_actix::{
     testing::LocalTexas, Maskinporten, MaskinportenBuilder, MaskinportenClaims,
 };
-use maskinporten_tests::{client, TestApi};
-use reqwest::{header::WWW_AUTHENTICATE, StatusCode};
+use maskinporten_tests::TestApi;
+use reqwest::StatusCode;
 
 const READ: &str = "nav:helse/sykepenger/afp.read";
 const WRITE: &str = "nav:helse/sykepenger/afp.write";
@@ -39,17 +39,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 async fn status_of(api: &TestApi, token: &str) -> (StatusCode, Option<String>) {
-    let response = client()
-        .get(api.url("/whoami"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("request");
-    let challenge = response
-        .headers()
-        .get(WWW_AUTHENTICATE)
-        .map(|v| v.to_str().unwrap().to_owned());
-    (response.status(), challenge)
+    let answer = api.ask("/whoami", token).await;
+    (
+        StatusCode::from_u16(answer.status).unwrap(),
+        answer.challenge,
+    )
 }
 
 async fn refuses_tokens_for_other_apis(texas: &LocalTexas, builder: MaskinportenBuilder) {

@@ -6,7 +6,7 @@
 //! `MaskinportenClaims`, next to that service alone.
 //!
 //! ```sh
-//! cargo bench -p maskinporten-actix --features testing --bench extractor
+//! cargo bench -p maskinporten-bench --bench extractor
 //! ```
 //!
 //! With `--features testing,metrics` every row runs with a Prometheus

@@ -5,7 +5,7 @@
 //! each pass on its own.
 //!
 //! ```sh
-//! cargo bench -p maskinporten-actix --features testing --bench hit_instructions --no-run
+//! cargo bench -p maskinporten-bench --bench hit_instructions --no-run
 //! valgrind --tool=callgrind --toggle-collect='*pass_guarded*' target/release/deps/hit_instructions-*
 //! valgrind --tool=callgrind --toggle-collect='*pass_unguarded*' target/release/deps/hit_instructions-*
 //! ```

@@ -6,7 +6,7 @@
 //! every row alike; the crate's part is a row minus the round trip.
 //!
 //! ```sh
-//! cargo bench -p maskinporten-actix --features testing --bench introspection
+//! cargo bench -p maskinporten-bench --bench introspection
 //! ```
 
 use std::{hint::black_box, time::Instant};

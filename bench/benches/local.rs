@@ -4,7 +4,7 @@
 //! key lookup, signature, claims) of a valid and of a forged token.
 //!
 //! ```sh
-//! cargo bench -p maskinporten-actix --features testing --bench local
+//! cargo bench -p maskinporten-bench --bench local
 //! ```
 
 use std::{

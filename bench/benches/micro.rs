@@ -4,7 +4,7 @@
 //! (decoding the introspection answer).
 //!
 //! ```sh
-//! cargo bench -p maskinporten-actix --bench micro
+//! cargo bench -p maskinporten-bench --bench micro
 //! ```
 //!
 //! The inputs are shaped like production ones: a ~1 KiB RS256 Maskinporten

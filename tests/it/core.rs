@@ -2,7 +2,7 @@
 //! `MaskinportenClaims`, validating through the local Texas-compatible
 //! endpoint (or a broken one), answering each row of the rejection table.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::{get, post, web, HttpResponse, Responder};
 use maskinporten_actix::{
@@ -488,13 +488,9 @@ async fn assert_unavailable(url: String, timeout: Duration) {
         .unwrap();
     let api = TestApi::start(Some(mp), routes);
     let token = texas.token().scope(READ).sign();
-    let started = Instant::now();
+    // What must be: a 503, the validator's failure and not the caller's
+    // (how soon it comes is the fault tests' subject, on a clock they hold).
     let response = get(&api.url("/afp"), Some(&token)).await;
-    assert!(
-        started.elapsed() < timeout + Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(challenge(&response).is_none());
     let body: Value = response.json().await.unwrap();

@@ -12,7 +12,7 @@ use maskinporten_actix::{
     require_consumer, require_scope, scopes, testing::LocalTexas, Maskinporten, MaskinportenClaims,
     RequireConsumer, RequireScope, Scopes,
 };
-use maskinporten_tests::{client, TestApi};
+use maskinporten_tests::{Answer, TestApi};
 use serde_json::{json, Value};
 
 const READ: &str = "nav:helse/sykepenger/afp.read";
@@ -55,22 +55,12 @@ fn routes(cfg: &mut web::ServiceConfig) {
 const PATHS: [&str; 4] = ["/scoped", "/consumer", "/bare", "/tree/leaf"];
 
 async fn get(api: &TestApi, path: &str, token: &str) -> (u16, Option<String>, Value) {
-    let response = client()
-        .get(api.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let challenge = response
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_owned());
-    (
+    let Answer {
         status,
         challenge,
-        response.json().await.unwrap_or(Value::Null),
-    )
+        body,
+    } = api.ask(path, token).await;
+    (status, challenge, body)
 }
 
 /// A handle that exposes the one scope the routes' scope guard names.

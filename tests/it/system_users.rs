@@ -9,7 +9,7 @@ use actix_web::{get, web, HttpResponse, Responder};
 use maskinporten_actix::{
     orgnos, require_consumer, testing::LocalTexas, MaskinportenClaims, RequireConsumer,
 };
-use maskinporten_tests::{client, TestApi, EXPOSED};
+use maskinporten_tests::{TestApi, EXPOSED};
 use serde_json::{json, Value};
 
 const READ: &str = "nav:helse/sykepenger/afp.read";
@@ -80,14 +80,7 @@ fn organization(orgno: &str) -> Value {
 }
 
 async fn status(api: &TestApi, path: &str, token: &str) -> u16 {
-    client()
-        .get(api.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    api.ask(path, token).await.status
 }
 
 #[actix_web::test]
@@ -147,15 +140,7 @@ async fn details_that_cannot_be_read_are_refused_by_every_consumer_guard() {
         for path in GUARDED {
             assert_eq!(status(&api, path, &token).await, 403, "{what} at {path}");
         }
-        let body: Value = client()
-            .get(api.url("/acting-for"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = api.ask("/acting-for", &token).await.body;
         assert_eq!(
             body,
             json!({ "acting_for": null, "system_user": false }),

@@ -607,6 +607,28 @@ pub fn logs() -> &'static LogCapture {
     })
 }
 
+/// What a test reads of an answer: its status, its `WWW-Authenticate`
+/// challenge, and its body as JSON (`Value::Null` when it is not JSON).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    pub challenge: Option<String>,
+    pub body: serde_json::Value,
+}
+
+impl TestApi {
+    /// A GET of `path` with `token` as the bearer token: the request helper
+    /// of every test that asks a guarded API.
+    pub async fn ask(&self, path: &str, token: &str) -> Answer {
+        let response = get(&self.url(path), Some(token)).await;
+        Answer {
+            status: response.status().as_u16(),
+            challenge: challenge(&response),
+            body: response.json().await.unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
 /// A GET of `url`, with `token` as the bearer token when given.
 pub async fn get(url: &str, token: Option<&str>) -> reqwest::Response {
     let mut request = client().get(url);

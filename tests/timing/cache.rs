@@ -24,13 +24,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 async fn status(api: &TestApi, token: &str) -> StatusCode {
-    client()
-        .get(api.url("/afp"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .status()
+    StatusCode::from_u16(api.ask("/afp", token).await.status).unwrap()
 }
 
 fn with(
