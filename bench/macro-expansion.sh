@@ -6,8 +6,9 @@
 # with `#[get]` alone, 200 with `#[get]` and `#[require_scope]`, 400 with
 # both; each once without a NAIS manifest and once with one named in
 # `[package.metadata.maskinporten]`. Each crate is checked once, then its
-# handler file is touched and `cargo check` timed, several times; the median
-# is reported, and the ratios the issue sets bounds on:
+# handler file is touched and `cargo check` timed, in rounds that check
+# every crate once; each crate's median is reported, and the medians of the
+# rounds' ratios the issue sets bounds on:
 #
 #   guarded 200 / plain 200   (the attribute's share of an edit)
 #   guarded 400 / guarded 200 (2.0 when linear)
@@ -177,23 +178,38 @@ for variant in "${variants[@]}"; do
 done
 echo "done in $(elapsed "$start") s" >&2
 
-declare -A median
-for variant in "${variants[@]}"; do
-    read -r name _ <<<"$variant"
-    times=()
-    for ((r = 0; r < runs; r++)); do
+median_of() { sort -n | awk '{ t[NR] = $1 } END { print (NR % 2) ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2 }'; }
+
+# In rounds: each round checks every crate once, so that a burst of load
+# from elsewhere on the machine falls on the crates of one round alike, and
+# each ratio is the median of the ratios of its rounds.
+declare -A times
+declare -A ratios
+for ((r = 0; r < runs; r++)); do
+    declare -A this=()
+    for variant in "${variants[@]}"; do
+        read -r name _ <<<"$variant"
         touch "$crates/$name/src/lib.rs"
         start=$(now)
         check "$name"
-        times+=("$(elapsed "$start")")
+        this[$name]=$(elapsed "$start")
+        times[$name]="${times[$name]:-}${this[$name]} "
     done
-    median[$name]=$(printf '%s\n' "${times[@]}" | sort -n | awk '{ t[NR] = $1 } END { print (NR % 2) ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2 }')
-    printf '%-18s median %6.2f s   runs: %s\n' "$name" "${median[$name]}" "${times[*]}"
+    for pair in "guarded-200 plain-200" "guarded-400 guarded-200" \
+        "guarded-200-nais plain-200-nais" "guarded-400-nais guarded-200-nais"; do
+        read -r a b <<<"$pair"
+        ratios[$pair]="${ratios[$pair]:-}$(awk -v a="${this[$a]}" -v b="${this[$b]}" 'BEGIN { print a / b }') "
+    done
+done
+for variant in "${variants[@]}"; do
+    read -r name _ <<<"$variant"
+    printf '%-18s median %6.2f s   runs: %s\n' "$name" \
+        "$(printf '%s\n' ${times[$name]} | median_of)" "${times[$name]% }"
 done
 
-ratio() { awk -v a="${median[$1]}" -v b="${median[$2]}" 'BEGIN { printf "%.2f", a / b }'; }
+ratio() { printf '%.2f' "$(printf '%s\n' ${ratios["$1 $2"]} | median_of)"; }
 echo
 printf '%-16s %26s %20s\n' "" "guarded 200 / plain 200" "guarded 400 / 200"
 printf '%-16s %26s %20s\n' "without manifest" "$(ratio guarded-200 plain-200)" "$(ratio guarded-400 guarded-200)"
 printf '%-16s %26s %20s\n' "with manifest" "$(ratio guarded-200-nais plain-200-nais)" "$(ratio guarded-400-nais guarded-200-nais)"
-echo "(bounds: at most 1.6 and 2.3; $runs timed checks per crate; load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "(medians of $runs rounds' ratios; bounds: at most 1.6 and 2.3; load average: $(cut -d' ' -f1-3 /proc/loadavg))"

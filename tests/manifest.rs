@@ -5,10 +5,9 @@
 //! that only takes the claims. Such a token was issued for another API.
 //!
 //! When the code compiles (the messages are in `tests/ui/manifest/`): here,
-//! that editing the manifest makes the next build check the code again,
-//! through cargo's own dependency tracking, not a clean build; and that the
-//! source file the attribute reads, once per build, to tell an `impl` block
-//! apart is read anew by the next build after an edit.
+//! that editing the manifest, or naming one in Cargo.toml where none was,
+//! makes the next build check the code again, through cargo's own
+//! dependency tracking, not a clean build.
 
 use std::{
     path::{Path, PathBuf},
@@ -200,16 +199,13 @@ fn write_stand_in(app: &Path) {
     std::fs::write(
         app.join("stand-in/src/lib.rs"),
         "pub struct Scopes(pub &'static [&'static str]);\n\
-         pub mod __private {\n    pub struct NamedScopes(pub &'static [&'static str]);\n    \
+         pub mod __private {\n    \
          pub const fn checked_scopes(scopes: &'static [&'static str]) -> super::Scopes {\n        \
          super::Scopes(scopes)\n    }\n    \
          pub struct Guarded<R, A>(core::marker::PhantomData<(R, A)>);\n    \
          pub trait Requirement {\n        const RULE: Rule;\n    }\n    \
          pub enum Rule {\n        Scopes(&'static [&'static str], Match),\n    }\n    \
          pub enum Match {\n        All,\n        Any,\n    }\n    \
-         pub mod inventory {\n        #[macro_export]\n        \
-         macro_rules! __submit { ($($item:tt)*) => {}; }\n        \
-         pub use __submit as submit;\n    }\n    \
          #[macro_export]\n    \
          macro_rules! __openapi_only { ($($item:tt)*) => {}; }\n    \
          pub use __openapi_only as openapi_only;\n}\n",
@@ -230,48 +226,68 @@ spec:
           product: helse
 ";
 
-/// A crate of its own, as an application is: its Cargo.toml names its
-/// manifest. It depends on the macro crate by path, and on a stand-in for
-/// `maskinporten-actix` holding only what `scopes![]` expands to, so that
-/// the test compiles the macro crate and not the whole runtime.
-#[test]
-fn editing_the_manifest_makes_the_next_build_check_again() {
+/// A scratch crate of its own, as an application is, in
+/// `manifest-rebuild/<name>` of the tests' scratch directory, with its
+/// target directory shared by the tests of this file: the macro crate is
+/// built once for all. It depends on the macro crate by path, and on a
+/// stand-in for `maskinporten-actix` holding only what the expansions name,
+/// so that the test compiles the macro crate and not the whole runtime.
+/// `metadata` goes at the end of its Cargo.toml; `main` is its `main.rs`,
+/// `manifest` its `.nais/app.yaml`. Returns its directory and the target
+/// directory.
+fn scratch_crate(name: &str, metadata: &str, main: &str, manifest: &str) -> (PathBuf, PathBuf) {
     let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
         .to_owned();
     let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("manifest-rebuild");
-    let app = root.join("app");
-    let target = root.join("target");
+    let app = root.join(name);
     let _ = std::fs::remove_dir_all(&app);
     std::fs::create_dir_all(app.join("src")).unwrap();
     std::fs::create_dir_all(app.join(".nais")).unwrap();
-    std::fs::create_dir_all(app.join("stand-in/src")).unwrap();
     let macros = workspace.join("maskinporten-macros");
     std::fs::write(
         app.join("Cargo.toml"),
         format!(
-            "[package]\nname = \"manifest-rebuild\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
+            "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
              publish = false\n\n[workspace]\n\n[dependencies]\n\
              maskinporten-macros = {{ path = {macros:?} }}\n\
-             maskinporten-actix = {{ path = \"stand-in\" }}\n\n\
-             [package.metadata.maskinporten]\nnais-manifest = \".nais/app.yaml\"\n"
+             maskinporten-actix = {{ path = \"stand-in\" }}\n{metadata}"
         ),
     )
     .unwrap();
     write_stand_in(&app);
-    std::fs::write(
-        app.join("src/main.rs"),
+    std::fs::write(app.join("src/main.rs"), main).unwrap();
+    // The workspace's lock: the same versions, nothing to fetch.
+    std::fs::copy(workspace.join("Cargo.lock"), app.join("Cargo.lock")).unwrap();
+    std::fs::write(app.join(".nais/app.yaml"), manifest).unwrap();
+    (app, root.join("target"))
+}
+
+/// `[package.metadata.maskinporten]` naming `.nais/app.yaml`.
+const METADATA: &str = "\n[package.metadata.maskinporten]\nnais-manifest = \".nais/app.yaml\"\n";
+
+/// [`MANIFEST`] with its scope disabled: Maskinporten issues no token that
+/// holds it.
+fn disabled() -> String {
+    MANIFEST.replace(
+        "enabled: true\n          product",
+        "enabled: false\n          product",
+    )
+}
+
+#[test]
+fn editing_the_manifest_makes_the_next_build_check_again() {
+    let (app, target) = scratch_crate(
+        "manifest-edit",
+        METADATA,
         "fn main() {\n    \
          let scopes = maskinporten_macros::scopes![\"nav:helse/sykepenger/afp.read\"];\n    \
          const EXPOSED: &[&str] = maskinporten_macros::exposed_scopes!();\n    \
          assert_eq!(scopes.0, EXPOSED);\n}\n",
-    )
-    .unwrap();
-    // The workspace's lock: the same versions, nothing to fetch.
-    std::fs::copy(workspace.join("Cargo.lock"), app.join("Cargo.lock")).unwrap();
+        MANIFEST,
+    );
     let manifest = app.join(".nais/app.yaml");
-    std::fs::write(&manifest, MANIFEST).unwrap();
 
     build(&app, &target, None).expect("the scratch crate builds against its manifest");
 
@@ -293,90 +309,43 @@ fn editing_the_manifest_makes_the_next_build_check_again() {
 
     // Naming another manifest in the environment builds the code again too.
     let other = app.join(".nais/other.yaml");
-    std::fs::write(
-        &other,
-        MANIFEST.replace(
-            "enabled: true\n          product",
-            "enabled: false\n          product",
-        ),
-    )
-    .unwrap();
+    std::fs::write(&other, disabled()).unwrap();
     let stderr = build(&app, &target, Some(&other)).expect_err("the other manifest is read");
     assert!(stderr.contains("is disabled in"), "{stderr}");
     let _ = std::fs::remove_dir_all(&app);
 }
 
-/// Two guarded handlers, free; or the first one moved into an `impl` block,
-/// where the attribute cannot put the item it emits beside the handler.
-fn handlers(in_impl: bool) -> String {
-    let guard = "#[maskinporten_macros::require_scope(\"nav:helse/sykepenger/afp.read\")]";
-    let (inside, outside, path) = match in_impl {
-        true => (
-            format!("    {guard}\n    async fn afp() {{}}\n"),
-            String::new(),
-            "Api::afp",
-        ),
-        false => (
-            String::new(),
-            format!("{guard}\nasync fn afp() {{}}\n"),
-            "afp",
-        ),
-    };
-    format!(
-        "struct Api;\n\nimpl Api {{\n    fn routes() {{}}\n{inside}}}\n\n{outside}\
-         {guard}\nasync fn summary() {{}}\n\n\
-         fn main() {{\n    let _ = ({path}, summary, Api::routes);\n}}\n"
-    )
-}
-
-/// The attribute reads the source file around it to tell an associated
-/// function from a free one, once per build for all the attributes in the
-/// file: the next build, after an edit, must see the edit.
+/// A Cargo.toml that names no manifest checks nothing; adding
+/// `[package.metadata.maskinporten]` to it makes the next build check the
+/// code against the manifest it names, though no source file changed.
 #[test]
-fn editing_the_source_makes_the_next_build_look_again() {
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned();
-    // The target directory of the manifest test: the macro crate is built
-    // once for both.
-    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("manifest-rebuild");
-    let app = root.join("source-edit");
-    let target = root.join("target");
-    let _ = std::fs::remove_dir_all(&app);
-    std::fs::create_dir_all(app.join("src")).unwrap();
-    let macros = workspace.join("maskinporten-macros");
-    std::fs::write(
-        app.join("Cargo.toml"),
-        format!(
-            "[package]\nname = \"source-edit\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
-             publish = false\n\n[workspace]\n\n[dependencies]\n\
-             maskinporten-macros = {{ path = {macros:?} }}\n\
-             maskinporten-actix = {{ path = \"stand-in\" }}\n"
-        ),
-    )
-    .unwrap();
-    write_stand_in(&app);
-    std::fs::copy(workspace.join("Cargo.lock"), app.join("Cargo.lock")).unwrap();
-    let main = app.join("src/main.rs");
-    std::fs::write(&main, handlers(false)).unwrap();
-
-    build(&app, &target, None).expect("the free handlers build");
-
-    std::thread::sleep(Duration::from_millis(1100));
-    std::fs::write(&main, handlers(true)).unwrap();
-    let stderr = build(&app, &target, None).expect_err("the handler in the impl block fails");
-    assert!(
-        stderr.contains(
-            "`#[require_scope]` goes on a free `async fn` handler, not on an associated \
-             function of an `impl` block"
-        ) && stderr.contains("move `afp` out of the `impl`"),
-        "{stderr}"
+fn naming_a_manifest_in_cargo_toml_makes_the_next_build_check_again() {
+    let (app, target) = scratch_crate(
+        "metadata-added",
+        "",
+        "#[maskinporten_macros::require_scope(\"nav:helse/sykepenger/afp.read\")]\n\
+         async fn afp() {}\n\n\
+         fn main() {\n    \
+         let scopes = maskinporten_macros::scopes![\"nav:helse/sykepenger/afp.read\"];\n    \
+         let _ = (scopes.0, afp);\n}\n",
+        &disabled(),
     );
-    assert!(!stderr.contains("move `summary`"), "{stderr}");
+    let cargo_toml = app.join("Cargo.toml");
+
+    build(&app, &target, None).expect("without a manifest named, nothing is checked");
 
     std::thread::sleep(Duration::from_millis(1100));
-    std::fs::write(&main, handlers(false)).unwrap();
-    build(&app, &target, None).expect("the handler moved back builds again");
+    let mut toml = std::fs::read_to_string(&cargo_toml).unwrap();
+    toml.push_str(METADATA);
+    std::fs::write(&cargo_toml, toml).unwrap();
+    let stderr = build(&app, &target, None).expect_err("the manifest now named is read");
+    let disabled = "the scope `nav:helse/sykepenger/afp.read` is disabled in `.nais/app.yaml` \
+                    (`enabled: false`)";
+    // Both the attribute and the list are checked again.
+    assert_eq!(stderr.matches(disabled).count(), 2, "{stderr}");
+
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(app.join(".nais/app.yaml"), MANIFEST).unwrap();
+    build(&app, &target, None).expect("the manifest fixed builds again");
     let _ = std::fs::remove_dir_all(&app);
 }

@@ -179,8 +179,9 @@ pub use stats::ValidationStats;
 /// compiles. The attribute goes above or below `#[get]`, `#[post]` or
 /// `#[route]`, on free `async fn` handlers with any return type. It does not
 /// go on an associated function of an `impl` block (its requirement is an
-/// item beside the handler, which an `impl` cannot hold): that is one
-/// compile error saying so, on the function's name.
+/// item beside the handler, which an `impl` cannot hold): the compiler
+/// says so at the attribute ("struct is not supported in `trait`s or
+/// `impl`s").
 pub use maskinporten_macros::require_scope;
 
 /// Lets only listed consumer organisations into a handler.
