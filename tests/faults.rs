@@ -592,6 +592,7 @@ fn unparsable_endpoint_urls_are_config_errors() {
     for url in bad_urls() {
         let result = std::panic::catch_unwind(|| {
             Maskinporten::builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
                 .introspection_endpoint(url)
                 .build()
                 .map(|_| ())

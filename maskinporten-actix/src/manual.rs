@@ -267,9 +267,10 @@ pub mod threat_model {}
 ///         assert!(std::path::Path::new(&(env!("CARGO_MANIFEST_DIR").to_owned() + &file)).exists());
 ///     } else if let Some(assignment) = command.strip_prefix("export ") {
 ///         let name = assignment.split('=').next().unwrap();
+///         use maskinporten_actix::env::{INTROSPECTION_ENDPOINT, ISSUER, JWKS_URI, WELL_KNOWN_URL};
+///         // The variables the crate reads, and the token the curl line sends.
 ///         assert!(
-///             [maskinporten_actix::env::INTROSPECTION_ENDPOINT, maskinporten_actix::env::ISSUER]
-///                 .contains(&name),
+///             [INTROSPECTION_ENDPOINT, ISSUER, JWKS_URI, WELL_KNOWN_URL, "TOKEN"].contains(&name),
 ///             "{name} is not a variable the crate reads"
 ///         );
 ///     }

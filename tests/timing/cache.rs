@@ -33,7 +33,13 @@ fn with(
         maskinporten_actix::MaskinportenBuilder,
     ) -> maskinporten_actix::MaskinportenBuilder,
 ) -> Maskinporten {
-    configure(texas.maskinporten_builder()).build().unwrap()
+    configure(
+        texas
+            .maskinporten_builder()
+            .exposed_scopes(maskinporten_tests::EXPOSED),
+    )
+    .build()
+    .unwrap()
 }
 
 #[actix_web::test]
@@ -146,6 +152,7 @@ async fn failures_are_shared_by_a_flight_but_never_cached() {
         FaultServer::start(Fault::Slow(Duration::from_millis(300), "{not json".into())).await;
     let texas = LocalTexas::start();
     let mp = Maskinporten::builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
         .introspection_endpoint(fault.url())
         .build()
         .unwrap();
@@ -228,7 +235,16 @@ async fn a_cached_token_in_a_malformed_header_is_still_refused() {
     let _turn = crate::TURN.lock().await;
     use maskinporten_tests::raw_request;
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(texas.maskinporten_builder().build().unwrap()), routes);
+    let api = TestApi::start(
+        Some(
+            texas
+                .maskinporten_builder()
+                .exposed_scopes(maskinporten_tests::EXPOSED)
+                .build()
+                .unwrap(),
+        ),
+        routes,
+    );
     let token = texas.token().scope(READ).sign();
     assert_eq!(status(&api, &token).await, StatusCode::OK);
     let cases: [(&[u8], &[u8], u16); 12] = [
@@ -292,6 +308,7 @@ async fn heavy_answers_are_bounded_by_bytes() {
     });
     let fault = FaultServer::start(Fault::Answer(200, heavy.to_string())).await;
     let mp = Maskinporten::builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
         .introspection_endpoint(fault.url())
         .cache_capacity(10_000)
         .cache_max_bytes(MAX_BYTES)
@@ -316,6 +333,7 @@ async fn heavy_answers_are_bounded_by_bytes() {
     let light = LocalTexas::start();
     let mp = light
         .maskinporten_builder()
+        .exposed_scopes(maskinporten_tests::EXPOSED)
         .cache_capacity(1_000_000)
         .build()
         .unwrap();

@@ -42,9 +42,14 @@ fn settings(builder: MaskinportenBuilder, refresh: Duration) -> MaskinportenBuil
 }
 
 fn handle(texas: &LocalTexas, refresh: Duration) -> Maskinporten {
-    settings(texas.maskinporten_local_builder(), refresh)
-        .build()
-        .unwrap()
+    settings(
+        texas
+            .maskinporten_local_builder()
+            .exposed_scopes(maskinporten_tests::EXPOSED),
+        refresh,
+    )
+    .build()
+    .unwrap()
 }
 
 /// The status a request with `token` would get: 200, or the rejection's.
@@ -84,6 +89,7 @@ async fn down_at_start_answers_503_then_200_once_it_is_up() {
     };
     let maskinporten = settings(
         Maskinporten::builder()
+            .exposed_scopes(maskinporten_tests::EXPOSED)
             .issuer(DEFAULT_ISSUER)
             .local_validation(format!("http://127.0.0.1:{port}/jwks")),
         NEVER,
