@@ -26,5 +26,6 @@ mod fuzz_props;
 mod guards;
 mod local;
 mod openapi;
+mod quota;
 mod readme;
 mod texas_compat;
