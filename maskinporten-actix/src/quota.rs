@@ -363,6 +363,115 @@ impl std::fmt::Debug for ConsumerQuota {
     }
 }
 
+#[cfg(feature = "openapi")]
+impl ConsumerQuota {
+    /// Documents this quota on the operations of an OpenAPI document whose
+    /// path is `prefix` or lies under it (feature `openapi`): the one line
+    /// for a route tree this middleware wraps, as
+    /// [`RequireScope::document`](crate::RequireScope::document) is for a
+    /// scope guard. Each gets the `429` response, with its `Retry-After`,
+    /// `RateLimit-Policy` and `RateLimit` headers, the JSON body of the
+    /// other rejections, and the quota in its description.
+    ///
+    /// ```
+    /// use actix_web::{get, HttpResponse, Responder};
+    /// use maskinporten_actix::quota::ConsumerQuota;
+    /// use utoipa::OpenApi;
+    ///
+    /// #[utoipa::path(get, path = "/afp/summary", responses((status = 200)))]
+    /// #[get("/summary")]
+    /// async fn summary() -> impl Responder {
+    ///     HttpResponse::Ok().finish()
+    /// }
+    ///
+    /// #[derive(OpenApi)]
+    /// #[openapi(paths(summary))]
+    /// struct ApiDoc;
+    ///
+    /// let quota = ConsumerQuota::per_minute(600);
+    /// // web::scope("/afp").wrap(quota.clone()).service(summary) in the App, and:
+    /// let mut document = ApiDoc::openapi();
+    /// quota.document(&mut document, "/afp");
+    /// let document = serde_json::to_value(document).unwrap();
+    /// let refused = &document["paths"]["/afp/summary"]["get"]["responses"]["429"];
+    /// assert!(refused["headers"]["Retry-After"].is_object());
+    /// ```
+    pub fn document(&self, openapi: &mut utoipa::openapi::OpenApi, prefix: &str) {
+        use utoipa::openapi::{
+            header::HeaderBuilder, ContentBuilder, ObjectBuilder, Response, ResponseBuilder, Type,
+        };
+        let config = &self.config;
+        let unit = if config.period.as_secs() == 1 {
+            "second"
+        } else {
+            "minute"
+        };
+        let mut description = format!(
+            "Too many requests: the organisation the token acts for has used its quota of {} \
+             requests a {unit} (bursts of up to {}); retry after the seconds in `Retry-After`.",
+            config.default.per_period, config.default.burst
+        );
+        if !config.consumers.is_empty() {
+            description.push_str(" Some organisations have a quota of their own.");
+        }
+        if config.shared.is_some() {
+            description.push_str(" The quota is shared by every replica of the API.");
+        }
+        let string = || ObjectBuilder::new().schema_type(Type::String).build();
+        let header = |text: &str| {
+            HeaderBuilder::new()
+                .schema(Some(string()))
+                .description(Some(text))
+                .build()
+        };
+        let body = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(
+                "error",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["too_many_requests"])),
+            )
+            .property("error_description", string())
+            .required("error")
+            .required("error_description")
+            .build();
+        let response: Response = ResponseBuilder::new()
+            .description(description)
+            .header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(Some(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .minimum(Some(1))
+                            .build(),
+                    ))
+                    .description(Some("Whole seconds until the organisation may call again"))
+                    .build(),
+            )
+            .header(
+                "RateLimit-Policy",
+                header("The quota (IETF RateLimit fields): `\"name\";q=<requests>;w=<seconds>`"),
+            )
+            .header(
+                "RateLimit",
+                header("What is left of it: `\"name\";r=0;t=<seconds until the next request>`"),
+            )
+            .content(
+                "application/json",
+                ContentBuilder::new().schema(Some(body)).build(),
+            )
+            .build();
+        for operation in crate::openapi::operations_under(openapi, prefix) {
+            operation
+                .responses
+                .responses
+                .insert("429".to_owned(), response.clone().into());
+        }
+    }
+}
+
 fn client(
     url: &str,
     username: Option<&str>,

@@ -356,3 +356,44 @@ async fn a_shared_quota_without_valkey_answers_200_or_429() {
     let statuses = statuses(&api.url("/afp/summary"), &token(&texas, CUSTOMER), 5).await;
     assert_eq!(statuses, [200, 200, 200, 429, 429]);
 }
+
+#[utoipa::path(get, path = "/afp/summary", responses((status = 200, description = "The summary")))]
+async fn summary() -> HttpResponse {
+    HttpResponse::Ok().finish()
+}
+
+#[utoipa::path(get, path = "/afpx", responses((status = 200, description = "Not under the quota")))]
+async fn beside() -> HttpResponse {
+    HttpResponse::Ok().finish()
+}
+
+#[test]
+fn the_openapi_document_gets_429_on_the_operations_under_a_quota() {
+    use utoipa::OpenApi;
+
+    #[derive(OpenApi)]
+    #[openapi(paths(summary, beside))]
+    struct ApiDoc;
+
+    let quota = ConsumerQuota::per_minute(600).burst(50);
+    let mut document = ApiDoc::openapi();
+    quota.document(&mut document, "/afp");
+    let document = serde_json::to_value(document).unwrap();
+    let responses = &document["paths"]["/afp/summary"]["get"]["responses"];
+    assert!(responses["200"].is_object());
+    let refused = &responses["429"];
+    assert!(
+        refused["description"]
+            .as_str()
+            .unwrap()
+            .contains("600 requests a minute (bursts of up to 50)"),
+        "{refused}"
+    );
+    for header in ["Retry-After", "RateLimit-Policy", "RateLimit"] {
+        assert!(refused["headers"][header].is_object(), "{header}: {refused}");
+    }
+    assert_eq!(refused["headers"]["Retry-After"]["schema"]["minimum"], 1);
+    let body = &refused["content"]["application/json"]["schema"];
+    assert_eq!(body["properties"]["error"]["enum"], json!(["too_many_requests"]));
+    assert!(document["paths"]["/afpx"]["get"]["responses"]["429"].is_null());
+}
