@@ -724,7 +724,8 @@ impl State {
 
 /// `Retry-After` in whole seconds, rounded up, at least 1.
 fn retry_after(wait: Duration) -> u64 {
-    wait.as_secs() + u64::from(wait.subsec_nanos() > 0).max(u64::from(wait.as_secs() == 0))
+    let rounded_up = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    rounded_up.max(1)
 }
 
 /// A quota the fleet shares in Valkey.
@@ -1300,6 +1301,41 @@ fn reject<B>(req: ServiceRequest, rejection: MaskinportenError) -> ServiceRespon
 
 /// With the `metrics` feature: the decisions counter and the fallback
 /// gauge, registered on first use.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_whole_seconds_rounded_up_at_least_one() {
+        assert_eq!(retry_after(Duration::ZERO), 1);
+        assert_eq!(retry_after(Duration::from_millis(1)), 1);
+        assert_eq!(retry_after(Duration::from_secs(1)), 1);
+        assert_eq!(retry_after(Duration::from_millis(1001)), 2);
+        assert_eq!(retry_after(Duration::from_secs(15)), 15);
+    }
+
+    #[test]
+    fn a_lease_is_a_twentieth_of_the_quota_shared_among_the_replicas() {
+        let shared = SharedQuota::new(&ConsumerQuota::per_second(600).config);
+        let limit = Limit {
+            per_period: 600,
+            burst: 600,
+        };
+        let second = Duration::from_secs(1);
+        assert_eq!(shared.lease_size(limit, second), 30);
+        shared.replicas.store(3, Ordering::Relaxed);
+        assert_eq!(shared.lease_size(limit, second), 10);
+        // A minute's quota: a second's worth of it bounds the lease.
+        let per_minute = Limit {
+            per_period: 6000,
+            burst: 6000,
+        };
+        assert_eq!(shared.lease_size(per_minute, Duration::from_secs(60)), 1);
+        shared.replicas.store(1, Ordering::Relaxed);
+        assert_eq!(shared.lease_size(per_minute, Duration::from_secs(60)), 5);
+    }
+}
+
 #[cfg(feature = "metrics")]
 mod counted {
     use std::sync::LazyLock;

@@ -393,10 +393,41 @@ fn the_openapi_document_gets_429_on_the_operations_under_a_quota() {
         "{refused}"
     );
     for header in ["Retry-After", "RateLimit-Policy", "RateLimit"] {
-        assert!(refused["headers"][header].is_object(), "{header}: {refused}");
+        assert!(
+            refused["headers"][header].is_object(),
+            "{header}: {refused}"
+        );
     }
     assert_eq!(refused["headers"]["Retry-After"]["schema"]["minimum"], 1);
     let body = &refused["content"]["application/json"]["schema"];
-    assert_eq!(body["properties"]["error"]["enum"], json!(["too_many_requests"]));
+    assert_eq!(
+        body["properties"]["error"]["enum"],
+        json!(["too_many_requests"])
+    );
     assert!(document["paths"]["/afpx"]["get"]["responses"]["429"].is_null());
+}
+
+/// A Valkey that takes the connection and never answers: past the timeout
+/// the replica decides on its share, 200 or 429, without waiting again.
+#[actix_web::test]
+async fn a_shared_quota_whose_valkey_never_answers_falls_back_after_the_timeout() {
+    let texas = LocalTexas::start();
+    // Connections queue in the listener's backlog, and nothing reads them.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://{}", silent.local_addr().unwrap());
+    let quota = ConsumerQuota::per_minute(3)
+        .valkey_timeout(Duration::from_millis(100))
+        .shared(&url)
+        .unwrap();
+    let api = api(&texas, quota.clone());
+    let started = std::time::Instant::now();
+    let statuses = statuses(&api.url("/afp/summary"), &token(&texas, CUSTOMER), 5).await;
+    assert_eq!(statuses, [200, 200, 200, 429, 429]);
+    assert!(quota.in_fallback());
+    // One timeout at most, not one per request.
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }
