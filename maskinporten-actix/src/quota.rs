@@ -296,7 +296,9 @@ impl ConsumerQuota {
     /// quota (the quota divided by the replicas it last knew of) until it
     /// can. The URL is never logged.
     pub fn shared(self, url: &str) -> Result<ConsumerQuota, ConfigError> {
-        let client = client(url, None, None)?;
+        let client = client(url, None, None).map_err(|problem| {
+            ConfigError::new(None, format!("ConsumerQuota::shared: {problem}"))
+        })?;
         Ok(self.set(|config| config.shared = Some(client)))
     }
 
@@ -333,7 +335,7 @@ impl ConsumerQuota {
         let username = read(variable("VALKEY_USERNAME_"));
         let password = read(variable("VALKEY_PASSWORD_"));
         let client = client(&uri, username.as_deref(), password.as_deref())
-            .map_err(|error| ConfigError::unusable(uri_variable, error.to_string()))?;
+            .map_err(|problem| ConfigError::unusable(uri_variable, problem.to_owned()))?;
         Ok(self.set(|config| config.shared = Some(client)))
     }
 
@@ -472,27 +474,20 @@ impl ConsumerQuota {
     }
 }
 
+/// The client of a Valkey address, or why the address cannot be used.
 fn client(
     url: &str,
     username: Option<&str>,
     password: Option<&str>,
-) -> Result<redis::Client, ConfigError> {
+) -> Result<redis::Client, &'static str> {
     let scheme = url.split_once("://").map(|(scheme, _)| scheme);
     if !matches!(scheme, Some("redis" | "rediss" | "valkey" | "valkeys")) {
-        return Err(ConfigError::new(
-            None,
-            "ConsumerQuota::shared: the URL must start with redis://, rediss://, valkey:// or \
-             valkeys://",
-        ));
+        return Err("the URL must start with redis://, rediss://, valkey:// or valkeys://");
     }
     // The parser's message may quote the URL, and so the password: say what
     // is wrong without it.
     let unusable = |_| {
-        ConfigError::new(
-            None,
-            "ConsumerQuota::shared: the URL cannot be read as a Valkey address \
-             (scheme://[user[:password]@]host[:port][/db])",
-        )
+        "the URL cannot be read as a Valkey address (scheme://[user[:password]@]host[:port][/db])"
     };
     let mut info = redis::IntoConnectionInfo::into_connection_info(url).map_err(unusable)?;
     if username.is_some() || password.is_some() {
