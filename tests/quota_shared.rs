@@ -27,6 +27,10 @@ use maskinporten_tests::{client, logs, TestApi};
 const READ: &str = "nav:helse/sykepenger/afp.read";
 const CUSTOMER: &str = "991825827";
 const OTHER: &str = "974761076";
+/// A timeout no answer of a loopback server misses on a busy machine: a
+/// replica that fell back for a slow answer would blur what is counted.
+/// A stopped server refuses connections at once, whatever the timeout.
+const PATIENT: Duration = Duration::from_secs(1);
 
 /// A `redis-server` on 127.0.0.1, without persistence, stopped on drop.
 struct Valkey {
@@ -255,6 +259,7 @@ async fn three_replicas_admit_the_quota_once() {
             .map(|_| {
                 let quota = ConsumerQuota::per_second(rate as u32)
                     .name(name)
+                    .valkey_timeout(PATIENT)
                     .shared(&valkey.url())
                     .unwrap();
                 replica(&texas, &quota)
@@ -298,6 +303,7 @@ async fn the_server_stopped_mid_test() {
         .map(|_| {
             ConsumerQuota::per_second(rate)
                 .name("stopped")
+                .valkey_timeout(PATIENT)
                 .shared(&valkey.url())
                 .unwrap()
         })
