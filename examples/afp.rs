@@ -33,13 +33,23 @@
 //! The API's OpenAPI document is served at `/openapi.json`; its security
 //! (the Maskinporten scheme, each operation's scopes) comes from the guards
 //! (feature `openapi`).
+//!
+//! Every organisation has a quota of its own (feature `quota`): 60 requests
+//! a minute with bursts of 10, answered 429 past it. The quota is this
+//! process's own, unless `VALKEY_URI_QUOTA` is set (as NAIS sets it for an
+//! application with the Valkey instance `quota`): then every replica shares
+//! one quota in that Valkey.
+//!
+//! ```text
+//! VALKEY_URI_QUOTA=redis://127.0.0.1:6379 cargo run --example afp
+//! ```
 
 use std::{process::ExitCode, time::Duration};
 
 use actix_web::{get, post, web, App, HttpResponse, HttpServer, Responder};
 use maskinporten_actix::{
-    openapi::MaskinportenSecurity, require_consumer, require_scope, testing::LocalTexas,
-    Maskinporten, MaskinportenClaims,
+    openapi::MaskinportenSecurity, quota::ConsumerQuota, require_consumer, require_scope,
+    testing::LocalTexas, Maskinporten, MaskinportenClaims,
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use serde::{Deserialize, Serialize};
@@ -140,10 +150,13 @@ async fn whoami(claims: MaskinportenClaims) -> impl Responder {
 )]
 struct ApiDoc;
 
-/// Unguarded: the OpenAPI document.
+/// Unguarded: the OpenAPI document, with the quota's 429 on the operations
+/// under it.
 #[get("/openapi.json")]
-async fn openapi_json() -> impl Responder {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+async fn openapi_json(quota: web::Data<ConsumerQuota>) -> impl Responder {
+    let mut document = ApiDoc::openapi();
+    quota.document(&mut document, "/");
+    HttpResponse::Ok().json(document)
 }
 
 /// Unguarded, for liveness probes.
@@ -249,19 +262,37 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .exposed_scopes(maskinporten_actix::exposed_scopes!())
         .build()?;
 
+    // One quota for every worker (built once, cloned into each `App`): this
+    // process's own, or the fleet's in Valkey when NAIS gave the
+    // application one.
+    let quota = ConsumerQuota::per_minute(60).burst(10);
+    let quota = match std::env::var_os("VALKEY_URI_QUOTA") {
+        Some(_) => quota.shared_from_env("quota")?,
+        None => quota,
+    };
+    let shared = std::env::var_os("VALKEY_URI_QUOTA").is_some();
+
     let server = HttpServer::new({
         let maskinporten = maskinporten.clone();
+        let quota = quota.clone();
         move || {
             App::new()
                 .app_data(maskinporten.clone())
                 .app_data(prometheus.clone())
-                .service(read_afp)
-                .service(write_afp)
-                .service(reconciliation)
-                .service(whoami)
+                .app_data(web::Data::new(quota.clone()))
+                // The unguarded routes first: the scope below takes every
+                // other path.
                 .service(health)
                 .service(metrics)
                 .service(openapi_json)
+                .service(
+                    web::scope("")
+                        .wrap(quota.clone())
+                        .service(read_afp)
+                        .service(write_afp)
+                        .service(reconciliation)
+                        .service(whoami),
+                )
         }
     })
     .bind(("127.0.0.1", port))
@@ -275,14 +306,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let base = format!("http://127.0.0.1:{port}");
 
     match &local_texas {
-        Some(texas) => print_local_banner(texas, &base, local),
+        Some(texas) => print_local_banner(texas, &base, local, shared),
         None => println!("AFP API on {base}, validating tokens through {maskinporten:?}"),
     }
     server.run().await?;
     Ok(())
 }
 
-fn print_local_banner(texas: &LocalTexas, base: &str, local: bool) {
+fn print_local_banner(texas: &LocalTexas, base: &str, local: bool, shared: bool) {
     let hour = Duration::from_secs(3600);
     let read = texas.token().scope(READ).expires_in(hour).sign();
     let write = texas.token().scopes([READ, WRITE]).expires_in(hour).sign();
@@ -355,6 +386,25 @@ fn print_local_banner(texas: &LocalTexas, base: &str, local: bool) {
         "read token, GET /whoami -> 200 with the consumer's organisation number",
         &read,
         &format!("{base}/whoami"),
+    );
+    let noisy = texas
+        .token()
+        .scope(READ)
+        .consumer("974760673")
+        .expires_in(hour)
+        .sign();
+    println!(
+        "\n# quota ({}): 60 requests a minute, bursts of 10, per organisation;",
+        if shared {
+            "shared in Valkey"
+        } else {
+            "this process's own"
+        }
+    );
+    println!("# a loop of 12 reads by one organisation: ten 200s, then 429 with Retry-After");
+    println!(
+        "for i in $(seq 12); do curl -s -o /dev/null -w '%{{http_code}} ' \\\n  \
+         -H 'Authorization: Bearer {noisy}' {base}/afp; done; echo"
     );
     println!("\n# no token, GET /afp -> 401 with a bare Bearer challenge");
     println!("curl -i {base}/afp");

@@ -81,6 +81,9 @@ impl Recorded {
             let added = match value {
                 DebugValue::Counter(n) => n,
                 DebugValue::Histogram(samples) => samples.len() as u64,
+                // The quota's fallback gauge is asserted where a quota falls
+                // back (tests/quota_shared.rs), not here.
+                DebugValue::Gauge(_) if name == maskinporten_actix::quota::FALLBACK => 0,
                 DebugValue::Gauge(value) => {
                     assert_eq!(name, "maskinporten_cache_entries");
                     if value.into_inner() != 0.0 {
@@ -559,4 +562,89 @@ async fn every_series_is_registered_and_described_up_front() {
     }
     want.sort();
     assert_eq!(names, want);
+}
+
+/// A consumer quota's decisions by result, and the organisation as a label
+/// only when asked for; the validation behind them counted once as usual.
+#[actix_web::test]
+async fn quota_decisions_are_counted_by_result() {
+    use maskinporten_actix::quota::ConsumerQuota;
+
+    let recorded = recorded();
+    let _turn = TURN.lock().await;
+    let mut before = recorded.totals();
+    let texas = LocalTexas::start();
+    let maskinporten = texas
+        .maskinporten_builder()
+        .exposed_scopes([READ])
+        .build()
+        .unwrap();
+    let quota = ConsumerQuota::per_minute(2);
+    let labelled = ConsumerQuota::per_minute(1).label_consumers(true);
+    let api = TestApi::start(Some(maskinporten), move |cfg| {
+        cfg.service(web::scope("/quota").wrap(quota.clone()).service(read_afp))
+            .service(
+                web::scope("/labelled")
+                    .wrap(labelled.clone())
+                    .service(read_afp),
+            );
+    });
+
+    let read = texas.token().scope(READ).consumer(ALLOWED_ORG).sign();
+    for want in [200, 200, 429] {
+        assert_eq!(status(&api, "/quota/afp", &bearer(&read)).await, want);
+    }
+    recorded
+        .expect(
+            "two admitted, one throttled",
+            &mut before,
+            &[
+                ("maskinporten_validations_total{outcome=\"allowed\"}", 3),
+                ("maskinporten_cache_lookups_total{result=\"miss\"}", 1),
+                ("maskinporten_cache_lookups_total{result=\"hit\"}", 2),
+                ("maskinporten_introspections_total{result=\"active\"}", 1),
+                ("maskinporten_introspection_duration_seconds", 1),
+                ("maskinporten_quota_decisions_total{result=\"admitted\"}", 2),
+                (
+                    "maskinporten_quota_decisions_total{result=\"throttled\"}",
+                    1,
+                ),
+            ],
+        )
+        .await;
+
+    // No token: the validation's rejection, and no decision of the quota.
+    assert_eq!(status(&api, "/quota/afp", &[]).await, 401);
+    recorded
+        .expect(
+            "no token",
+            &mut before,
+            &[(
+                "maskinporten_validations_total{outcome=\"missing_token\"}",
+                1,
+            )],
+        )
+        .await;
+
+    for want in [200, 429] {
+        assert_eq!(status(&api, "/labelled/afp", &bearer(&read)).await, want);
+    }
+    recorded
+        .expect(
+            "labelled with the organisation",
+            &mut before,
+            &[
+                ("maskinporten_validations_total{outcome=\"allowed\"}", 2),
+                ("maskinporten_cache_lookups_total{result=\"hit\"}", 2),
+                (
+                    "maskinporten_quota_decisions_total{result=\"admitted\",consumer=\"991825827\"}",
+                    1,
+                ),
+                (
+                    "maskinporten_quota_decisions_total{result=\"throttled\",consumer=\"991825827\"}",
+                    1,
+                ),
+            ],
+        )
+        .await;
 }

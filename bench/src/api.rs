@@ -25,13 +25,20 @@ use actix_web::{
     middleware::{from_fn, Condition, Next},
     web, App, HttpRequest, HttpResponse, HttpServer, Responder,
 };
-use maskinporten_actix::{require_scope, testing::LocalTexas, Maskinporten, MaskinportenClaims};
+use maskinporten_actix::{
+    quota::ConsumerQuota, require_scope, testing::LocalTexas, Maskinporten, MaskinportenClaims,
+};
 use serde_json::{json, Value};
 
 use crate::{args::Args, procs::exit_when_stdin_closes};
 
 /// The scope every benchmark token carries and `/afp` requires.
 pub const READ_SCOPE: &str = "nav:helse/sykepenger/afp.read";
+
+/// The quota of the `quota` run's rows: more than the API answers, so that
+/// every request is admitted and the rows measure the decision's cost; a
+/// shared replica then takes leases of 1/20 of it.
+pub const QUOTA_PER_SECOND: u32 = 1_000_000;
 
 /// The body `/plain` answers: as long as `/afp`'s for the default consumer,
 /// so both routes move the same bytes.
@@ -161,7 +168,8 @@ fn checked_json() -> Value {
     Value::Object(out)
 }
 
-/// `api --introspection URL [--no-cache] [--capacity N] [--max-ttl-ms N] [--check]`;
+/// `api --introspection URL [--no-cache] [--capacity N] [--max-ttl-ms N] [--check]
+/// [--quota-valkey URL]`;
 /// `api --jwks URL ...` for local validation against that JWKS; both,
 /// `api --introspection URL --jwks URL ...`, for introspection with each new
 /// token's signature checked against that JWKS first (as `builder_from_env()` does
@@ -173,6 +181,7 @@ pub fn run_api(mut args: Args) -> io::Result<()> {
     let capacity: Option<u64> = args.parsed("--capacity")?;
     let max_ttl_ms: Option<u64> = args.parsed("--max-ttl-ms")?;
     let check = args.flag("--check");
+    let quota_valkey = args.value("--quota-valkey")?;
     args.finish()?;
 
     // The issuer is known, as on NAIS (MASKINPORTEN_ISSUER): tokens from
@@ -215,6 +224,18 @@ pub fn run_api(mut args: Args) -> io::Result<()> {
         .exposed_scopes([READ_SCOPE])
         .build()
         .map_err(io::Error::other)?;
+    // `/quota-local/afp` and `/quota-shared/afp`: `/afp` under a quota that
+    // admits every request of the run (the `quota` run's rows), local, and
+    // shared in the Valkey at `--quota-valkey`.
+    let local_quota = ConsumerQuota::per_second(QUOTA_PER_SECOND);
+    let shared_quota = match quota_valkey {
+        Some(url) => Some(
+            ConsumerQuota::per_second(QUOTA_PER_SECOND)
+                .shared(&url)
+                .map_err(io::Error::other)?,
+        ),
+        None => None,
+    };
 
     // Built with the `metrics` feature, the API records the guard's metrics
     // into a Prometheus recorder, as a service exporting them would.
@@ -236,6 +257,16 @@ pub fn run_api(mut args: Args) -> io::Result<()> {
                 .service(afp)
                 .service(stats)
                 .service(plain_hashed)
+                .service(
+                    web::scope("/quota-local")
+                        .wrap(local_quota.clone())
+                        .service(afp),
+                )
+                .configure(|cfg| {
+                    if let Some(quota) = &shared_quota {
+                        cfg.service(web::scope("/quota-shared").wrap(quota.clone()).service(afp));
+                    }
+                })
                 .default_service(web::to(HttpResponse::NotFound))
         })
         // One worker: the process is pinned to one core.

@@ -7,6 +7,7 @@
 //! cargo run --release -p maskinporten-bench -- soak [--duration S] [--quick]
 //! cargo run --release -p maskinporten-bench -- warm [--rounds N] [--duration S] [--quick] [--token-bytes N]
 //! cargo run --release -p maskinporten-bench -- local [--duration S] [--quick] [--connections N]
+//! cargo run --release -p maskinporten-bench -- quota [--rounds N] [--duration S] [--quick]
 //! cargo run --release -p maskinporten-bench -- flood [--duration S] [--reject-duration S] [--quick]
 //! ```
 //!
@@ -23,6 +24,7 @@ mod http;
 mod load;
 mod local;
 mod procs;
+mod quota;
 mod soak;
 mod warm;
 mod wrk;
@@ -37,6 +39,10 @@ const USAGE: &str = "usage:
   maskinporten-bench warm [--rounds N] [--duration SECONDS] [--quick] [--connections N] [--token-bytes N]
       the warm guard (row 2) against the same bytes unguarded (row 1b), in alternating
       rounds, with the API's CPU time per request (default 6 rounds of 5 s; --quick: 2 of 2 s)
+  maskinporten-bench quota [--rounds N] [--duration SECONDS] [--quick] [--connections N]
+      the warm guard under a local and a shared consumer quota (a redis-server it starts)
+      against none, in alternating rounds, and the shared quota's round trips per 1 000
+      requests (default 6 rounds of 5 s; --quick: 2 of 2 s)
   maskinporten-bench soak [--duration SECONDS] [--quick]
       mixed valid/invalid/expired tokens with an endpoint outage (default 60 s; --quick: 10)
   maskinporten-bench flood [--duration SECONDS] [--reject-duration SECONDS] [--quick]
@@ -46,7 +52,7 @@ const USAGE: &str = "usage:
       validation (default 30 s each; --quick: 4); then forged tokens rejected per second and per
       CPU-second, the API on one core (default 10 s per row; --quick: 2)
 internal, started by the driver:
-  maskinporten-bench api (--introspection URL [--jwks URL] | --jwks URL) [--no-cache] [--capacity N] [--max-ttl-ms MS] [--check]
+  maskinporten-bench api (--introspection URL [--jwks URL] | --jwks URL) [--no-cache] [--capacity N] [--max-ttl-ms MS] [--check] [--quota-valkey URL]
       --introspection with --jwks: introspection, each new token's signature checked first
   maskinporten-bench texas [--port PORT] [--latency-ms MS]";
 
@@ -59,6 +65,7 @@ fn main() -> ExitCode {
         Some("soak") => soak::run(args),
         Some("local") => local::run(args),
         Some("warm") => warm::run(args),
+        Some("quota") => quota::run(args),
         Some("flood") => flood::run(args),
         Some("api") => api::run_api(args),
         Some("texas") => api::run_texas(args),

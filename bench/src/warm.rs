@@ -27,21 +27,21 @@ const THROUGHPUT_TARGET: f64 = 0.90;
 /// Its latency target: p99 at most this times the unguarded p99.
 const P99_TARGET: f64 = 1.2;
 
-struct Options {
-    rounds: usize,
+pub(crate) struct Options {
+    pub(crate) rounds: usize,
     /// The token's length; the load run's token when `None`.
-    token_bytes: Option<usize>,
-    duration: Duration,
-    connections: usize,
+    pub(crate) token_bytes: Option<usize>,
+    pub(crate) duration: Duration,
+    pub(crate) connections: usize,
 }
 
 /// One measured row of one round.
 #[derive(Clone, Copy)]
-struct Measured {
-    rps: f64,
-    p99: Duration,
+pub(crate) struct Measured {
+    pub(crate) rps: f64,
+    pub(crate) p99: Duration,
     /// The API's CPU time per answered request.
-    cpu_per_request: Duration,
+    pub(crate) cpu_per_request: Duration,
     /// Its share of its core, and how busy that core was (other work shows
     /// as the difference).
     api_percent: f64,
@@ -180,7 +180,7 @@ struct Round {
     guarded: Measured,
 }
 
-fn measure(
+pub(crate) fn measure(
     options: &Options,
     pinning: &Pinning,
     api: &Server,
@@ -217,7 +217,7 @@ fn measure(
     })
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+pub(crate) fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
     if values.len().is_multiple_of(2) {

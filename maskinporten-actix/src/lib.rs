@@ -135,6 +135,10 @@ pub use observe::metrics;
 #[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
 pub mod openapi;
 
+#[cfg(feature = "quota")]
+#[cfg_attr(docsrs, doc(cfg(feature = "quota")))]
+pub mod quota;
+
 /// Every Rust block of the README, compiled (and run, unless marked
 /// `no_run`) as a doctest, so that what a new user copies builds. The quick
 /// start is the one `ignore` block: it is `examples/quickstart.rs`, which

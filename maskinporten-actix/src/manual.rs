@@ -15,10 +15,11 @@
 //! | [`observability`] | the tracing span of each validation, OpenTelemetry |
 //! | [`metrics`] | the Prometheus metrics, set-up, and queries (feature `metrics`) |
 //! | [`openapi`] | the OpenAPI document's security from the guards (feature `openapi`) |
+//! | [`quota`] | per-consumer quotas, one quota for the fleet in Valkey, and what happens when Valkey goes (feature `quota`) |
 //! | [`testing`] | testing handlers and running a service without NAIS (feature `testing`) |
 //! | [`threat_model`] | what the crates guarantee, and what the application must still check |
 //!
-//! The pages of the `metrics`, `openapi` and `testing` features are complete
+//! The pages of the `metrics`, `openapi`, `quota` and `testing` features are complete
 //! when the documentation is built with them (docs.rs builds every feature;
 //! locally `cargo doc -p maskinporten-actix --all-features --open`).
 
@@ -58,6 +59,14 @@ pub mod metrics {}
            (`cargo doc -p maskinporten-actix --features openapi`; docs.rs has it)."
 )]
 pub mod openapi {}
+
+#[cfg_attr(feature = "quota", doc = include_str!("manual/quota.md"))]
+#[cfg_attr(
+    not(feature = "quota"),
+    doc = "Per-consumer quotas: this page needs the `quota` feature \
+           (`cargo doc -p maskinporten-actix --features quota`; docs.rs has it)."
+)]
+pub mod quota {}
 
 #[cfg_attr(feature = "testing", doc = include_str!("manual/testing.md"))]
 #[cfg_attr(

@@ -172,24 +172,13 @@ impl crate::RequireScope {
     /// ```
     pub fn document(&self, openapi: &mut OpenApi, prefix: &str) {
         let required = alternatives(self.scopes.iter(), self.any);
-        let prefix = prefix.trim_end_matches('/');
-        for (path, item) in openapi.paths.paths.iter_mut() {
-            let under = path == prefix
-                || prefix.is_empty()
-                || path
-                    .strip_prefix(prefix)
-                    .is_some_and(|rest| rest.starts_with('/'));
-            if !under {
-                continue;
-            }
-            for operation in operations(item) {
-                let held = operation.security.as_deref().map(read_requirements);
-                let combined = match held {
-                    Some(held) if !held.is_empty() => both(&held, &required),
-                    _ => required.clone(),
-                };
-                operation.security = Some(requirements(&combined));
-            }
+        for operation in operations_under(openapi, prefix) {
+            let held = operation.security.as_deref().map(read_requirements);
+            let combined = match held {
+                Some(held) if !held.is_empty() => both(&held, &required),
+                _ => required.clone(),
+            };
+            operation.security = Some(requirements(&combined));
         }
         install_scheme(openapi, &handlers());
     }
@@ -244,6 +233,28 @@ fn read_requirements(requirements: &[SecurityRequirement]) -> Alternatives {
             )
         })
         .collect()
+}
+
+/// The operations whose path is `prefix` or lies under it (`/afp` covers
+/// `/afp` and `/afp/summary`, not `/afpx`): those of a route tree that a
+/// middleware wraps.
+pub(crate) fn operations_under<'a>(
+    openapi: &'a mut OpenApi,
+    prefix: &'a str,
+) -> impl Iterator<Item = &'a mut Operation> {
+    let prefix = prefix.trim_end_matches('/');
+    openapi
+        .paths
+        .paths
+        .iter_mut()
+        .filter(move |(path, _)| {
+            path.as_str() == prefix
+                || prefix.is_empty()
+                || path
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
+        .flat_map(|(_, item)| operations(item))
 }
 
 fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {

@@ -5,6 +5,7 @@
 
 mod from_env;
 mod local_from_env;
+mod quota_from_env;
 
 /// Held by every test here while it sets or reads the variables: the one
 /// process environment changes under one test at a time.

@@ -26,6 +26,7 @@ mod fuzz_props;
 mod guards;
 mod local;
 mod openapi;
+mod quota;
 mod readme;
 mod redaction;
 mod system_users;

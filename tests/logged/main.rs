@@ -5,3 +5,4 @@
 
 mod consumers;
 mod delegation;
+mod quota;

@@ -1,0 +1,50 @@
+//! A throttled request is traced with the organisation that used up its
+//! quota (the `maskinporten.quota` span's `consumer`), never the token.
+
+use actix_web::{web, HttpResponse};
+use maskinporten_actix::{quota::ConsumerQuota, testing::LocalTexas};
+use maskinporten_tests::{get, logs, TestApi};
+
+const READ: &str = "nav:helse/sykepenger/afp.read";
+/// An organisation no other test of this binary uses: its lines are this
+/// test's.
+const THROTTLED: &str = "923609016";
+
+#[actix_web::test]
+async fn a_throttled_request_is_traced_with_the_organisation() {
+    let logs = logs();
+    let texas = LocalTexas::start();
+    let maskinporten = texas
+        .maskinporten_builder()
+        .exposed_scopes([READ])
+        .build()
+        .unwrap();
+    let quota = ConsumerQuota::per_minute(1);
+    let api = TestApi::start(Some(maskinporten), move |cfg| {
+        cfg.service(
+            web::scope("/quota")
+                .wrap(quota.clone())
+                .route("/afp", web::get().to(HttpResponse::Ok)),
+        );
+    });
+    let token = texas.token().scope(READ).consumer(THROTTLED).sign();
+    assert_eq!(
+        get(&api.url("/quota/afp"), Some(&token)).await.status(),
+        200
+    );
+    assert_eq!(
+        get(&api.url("/quota/afp"), Some(&token)).await.status(),
+        429
+    );
+
+    let text = logs.text();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("maskinporten.quota") && line.contains(THROTTLED))
+        .collect();
+    assert_eq!(lines.len(), 1, "one throttled request, one line:\n{text}");
+    assert!(lines[0].contains("decision=\"throttled\""), "{}", lines[0]);
+    assert!(lines[0].contains("retry_after="), "{}", lines[0]);
+    let signature = token.rsplit('.').next().unwrap();
+    assert!(!text.contains(signature), "the token is never logged");
+}
