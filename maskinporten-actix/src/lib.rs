@@ -144,7 +144,7 @@ pub mod quota;
 /// start is the one `ignore` block: it is `examples/quickstart.rs`, which
 /// needs a manifest named in its own Cargo.toml, and `tests/it/readme.rs` holds
 /// the two to the same text.
-#[cfg(all(doctest, feature = "testing", feature = "openapi"))]
+#[cfg(all(doctest, feature = "testing", feature = "openapi", feature = "quota"))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
