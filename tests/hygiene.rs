@@ -192,11 +192,7 @@ async fn exchange(api: &TestApi, authorizations: &[&str]) -> (StatusCode, String
 async fn no_token_in_logs_or_responses() {
     let logs = logs();
     let texas = LocalTexas::start();
-    let good = texas
-        .maskinporten_builder()
-        .exposed_scopes(maskinporten_tests::EXPOSED)
-        .build()
-        .unwrap();
+    let good = maskinporten_tests::handle(&texas);
     let api = TestApi::start(Some(good), routes);
     let hour = Duration::from_secs(3600);
 

@@ -434,16 +434,7 @@ async fn local_verification_and_jwks_fetches_are_counted() {
     let _turn = TURN.lock().await;
     let mut before = recorded.totals();
     let texas = LocalTexas::start();
-    let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_local_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        routes,
-    );
+    let api = TestApi::start(Some(maskinporten_tests::local_handle(&texas)), routes);
 
     let read = texas.token().scope(READ).sign();
     assert_eq!(status(&api, "/afp", &bearer(&read)).await, 200);
@@ -485,16 +476,7 @@ async fn local_verification_and_jwks_fetches_are_counted() {
 
     let broken = LocalTexas::start();
     broken.set_jwks_fault(JwksFault::Status(500));
-    let api = TestApi::start(
-        Some(
-            broken
-                .maskinporten_local_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        routes,
-    );
+    let api = TestApi::start(Some(maskinporten_tests::local_handle(&broken)), routes);
     let token = broken.token().scope(READ).sign();
     assert_eq!(status(&api, "/afp", &bearer(&token)).await, 503);
     recorded

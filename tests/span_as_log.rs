@@ -50,18 +50,9 @@ async fn a_logger_without_a_subscriber_sees_the_span_and_never_the_token() {
     log::set_logger(&LOGGED).unwrap();
     log::set_max_level(log::LevelFilter::Info);
     let texas = LocalTexas::start();
-    let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        |cfg| {
-            cfg.service(afp);
-        },
-    );
+    let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), |cfg| {
+        cfg.service(afp);
+    });
     let token = texas
         .token()
         .scope("nav:helse/sykepenger/afp.read")

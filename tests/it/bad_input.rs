@@ -769,11 +769,7 @@ fn exact() -> Vec<ScopeCase> {
 async fn scope_tricks_are_never_a_grant() {
     watch_panics();
     let texas = LocalTexas::start();
-    let mp = texas
-        .maskinporten_builder()
-        .exposed_scopes(maskinporten_tests::EXPOSED)
-        .build()
-        .unwrap();
+    let mp = maskinporten_tests::handle(&texas);
     let api = TestApi::start(Some(mp), routes);
     let client = client();
     let cases: Vec<ScopeCase> = lookalikes().into_iter().chain(exact()).collect();
@@ -817,11 +813,7 @@ async fn scope_tricks_are_never_a_grant() {
 async fn scopes_outside_a_scope_string_are_never_a_grant() {
     watch_panics();
     let texas = LocalTexas::start();
-    let mp = texas
-        .maskinporten_builder()
-        .exposed_scopes(maskinporten_tests::EXPOSED)
-        .build()
-        .unwrap();
+    let mp = maskinporten_tests::handle(&texas);
     let api = TestApi::start(Some(mp), routes);
     let client = client();
     let cases = [

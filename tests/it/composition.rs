@@ -42,11 +42,7 @@ async fn bare(_claims: MaskinportenClaims) -> impl Responder {
 
 /// The lenient handle: any token for this API.
 fn lenient(texas: &LocalTexas) -> Maskinporten {
-    texas
-        .maskinporten_builder()
-        .exposed_scopes(maskinporten_tests::EXPOSED)
-        .build()
-        .unwrap()
+    maskinporten_tests::handle(&texas)
 }
 
 /// The strict handle: only tokens restricted to [`AUDIENCE`].
@@ -232,14 +228,7 @@ async fn a_resource_handle_decides_for_its_routes() {
 #[actix_web::test]
 async fn a_request_is_validated_once_per_handle() {
     let texas = LocalTexas::start();
-    let (a, b) = (
-        texas
-            .maskinporten_local_builder()
-            .exposed_scopes(maskinporten_tests::EXPOSED)
-            .build()
-            .unwrap(),
-        strict(&texas),
-    );
+    let (a, b) = (maskinporten_tests::local_handle(&texas), strict(&texas));
     let api = TestApi::start(None, move |cfg| {
         cfg.app_data(a.clone());
         cfg.service(

@@ -88,16 +88,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
 #[actix_web::test]
 async fn a_token_with_the_scope_passes_and_gets_typed_claims() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        routes,
-    );
+    let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
     let token = texas.token().scope(READ).consumer("889640782").sign();
     let response = get(&api.url("/afp"), Some(&token)).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -111,16 +102,7 @@ async fn a_token_with_the_scope_passes_and_gets_typed_claims() {
 #[actix_web::test]
 async fn claims_are_typed() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        routes,
-    );
+    let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
     let token = texas
         .token()
         .scopes([READ, WRITE])
@@ -161,16 +143,7 @@ async fn claims_are_typed() {
 #[actix_web::test]
 async fn no_bearer_credentials_get_a_bare_challenge() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        routes,
-    );
+    let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
     for auth in [None, Some("Basic dXNlcjpwYXNz"), Some("")] {
         let mut request = client().get(api.url("/afp"));
         if let Some(auth) = auth {
@@ -213,16 +186,7 @@ async fn the_realm_goes_into_every_challenge() {
 #[actix_web::test]
 async fn an_inactive_token_is_invalid_token() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        routes,
-    );
+    let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -262,16 +226,7 @@ async fn an_inactive_token_is_invalid_token() {
 #[actix_web::test]
 async fn a_malformed_request_is_invalid_request_without_a_network_call() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        routes,
-    );
+    let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
     let token = texas.token().scope(READ).sign();
     let response = client()
         .get(api.url("/afp"))
@@ -310,16 +265,7 @@ async fn a_malformed_request_is_invalid_request_without_a_network_call() {
 #[actix_web::test]
 async fn a_missing_scope_is_insufficient_scope_with_the_scope_named() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        routes,
-    );
+    let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
     let read_only = texas.token().scope(READ).sign();
     let response = client()
         .post(api.url("/afp"))
@@ -358,16 +304,7 @@ async fn a_missing_scope_is_insufficient_scope_with_the_scope_named() {
 #[actix_web::test]
 async fn scopes_match_whole_and_exactly() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        routes,
-    );
+    let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
     let denied = [
         "nav:helse/sykepenger/afp.readwrite",
         "nav:helse/sykepenger/afp.rea",
@@ -415,16 +352,7 @@ async fn scopes_match_whole_and_exactly() {
 #[actix_web::test]
 async fn one_request_is_introspected_once() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        routes,
-    );
+    let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
     for i in 1..=3 {
         let token = texas.token().scope(READ).sign();
         let response = get(&api.url("/thrice"), Some(&token)).await;
@@ -436,16 +364,7 @@ async fn one_request_is_introspected_once() {
 #[actix_web::test]
 async fn the_body_is_not_read_before_the_token_passes() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        routes,
-    );
+    let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
     let response = client()
         .post(api.url("/afp"))
         .header("Content-Type", "application/json")
@@ -537,13 +456,7 @@ async fn a_missing_handle_is_a_500_not_a_401() {
 #[actix_web::test]
 async fn a_handle_in_web_data_works_too() {
     let texas = LocalTexas::start();
-    let mp = web::Data::new(
-        texas
-            .maskinporten_builder()
-            .exposed_scopes(maskinporten_tests::EXPOSED)
-            .build()
-            .unwrap(),
-    );
+    let mp = web::Data::new(maskinporten_tests::handle(&texas));
     let api = TestApi::start(None, move |cfg| {
         cfg.app_data(mp.clone());
         routes(cfg);

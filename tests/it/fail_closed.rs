@@ -71,16 +71,7 @@ async fn an_empty_requirement_refuses_every_token() {
 async fn a_non_ascii_scope_gets_a_well_formed_challenge_and_the_scope_in_the_body() {
     maskinporten_actix::scope::validate(NON_ASCII).expect("a scope NAIS accepts");
     let texas = LocalTexas::start();
-    let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        routes,
-    );
+    let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
 
     let without = texas.token().scope(READ).sign();
     let response = client()

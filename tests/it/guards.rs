@@ -54,13 +54,7 @@ fn scope_tree(guard: RequireScope) -> impl Fn(&mut web::ServiceConfig) + Clone +
 async fn a_guarded_scope_lets_in_a_token_with_the_scope_and_nothing_else() {
     let texas = LocalTexas::start();
     let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
+        Some(maskinporten_tests::handle(&texas)),
         scope_tree(RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"])),
     );
     let read = texas.token().scope(READ).sign();
@@ -95,33 +89,24 @@ async fn a_guarded_scope_lets_in_a_token_with_the_scope_and_nothing_else() {
 #[actix_web::test]
 async fn all_needs_every_scope_and_any_needs_one() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        |cfg| {
-            cfg.service(
-                web::scope("/all")
-                    .wrap(RequireScope::all(scopes![
-                        "nav:helse/sykepenger/afp.read",
-                        "nav:helse/sykepenger/afp.write",
-                    ]))
-                    .route("", web::get().to(ok)),
-            )
-            .service(
-                web::resource("/any")
-                    .wrap(RequireScope::any(scopes![
-                        "nav:helse/sykepenger/afp.read",
-                        "nav:helse/sykepenger/afp.write",
-                    ]))
-                    .route(web::get().to(ok)),
-            );
-        },
-    );
+    let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), |cfg| {
+        cfg.service(
+            web::scope("/all")
+                .wrap(RequireScope::all(scopes![
+                    "nav:helse/sykepenger/afp.read",
+                    "nav:helse/sykepenger/afp.write",
+                ]))
+                .route("", web::get().to(ok)),
+        )
+        .service(
+            web::resource("/any")
+                .wrap(RequireScope::any(scopes![
+                    "nav:helse/sykepenger/afp.read",
+                    "nav:helse/sykepenger/afp.write",
+                ]))
+                .route(web::get().to(ok)),
+        );
+    });
     let both = texas.token().scopes([READ, WRITE]).sign();
     let write = texas.token().scope(WRITE).sign();
     // `afp.readwrite` is not `afp.read`: scopes compare whole and exact.
@@ -157,30 +142,21 @@ async fn all_needs_every_scope_and_any_needs_one() {
 #[actix_web::test]
 async fn paths_nobody_serves_under_a_guarded_scope_answer_401_not_404() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        |cfg| {
-            cfg.service(
-                web::scope("/afp")
-                    .wrap(RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]))
-                    .route("/summary", web::get().to(ok)),
-            )
-            .service(
-                web::scope("/custom")
-                    .wrap(RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]))
-                    .route("/summary", web::get().to(ok))
-                    .default_service(web::to(|| async {
-                        HttpResponse::NotFound().body("custom")
-                    })),
-            );
-        },
-    );
+    let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), |cfg| {
+        cfg.service(
+            web::scope("/afp")
+                .wrap(RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]))
+                .route("/summary", web::get().to(ok)),
+        )
+        .service(
+            web::scope("/custom")
+                .wrap(RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]))
+                .route("/summary", web::get().to(ok))
+                .default_service(web::to(|| async {
+                    HttpResponse::NotFound().body("custom")
+                })),
+        );
+    });
     let read = texas.token().scope(READ).sign();
     let other = texas.token().scope(OTHER).sign();
     for path in ["/afp/secret-path", "/custom/secret-path"] {
@@ -238,11 +214,7 @@ impl Drop for WrappedApp {
 async fn a_guarded_app_guards_every_route_and_its_404s() {
     let texas = LocalTexas::start();
     let app = WrappedApp::start(
-        texas
-            .maskinporten_builder()
-            .exposed_scopes(maskinporten_tests::EXPOSED)
-            .build()
-            .unwrap(),
+        maskinporten_tests::handle(&texas),
         RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]),
     );
     let read = texas.token().scope(READ).sign();
@@ -294,16 +266,7 @@ async fn lists_from_configuration_are_checked_and_never_empty() {
     );
 
     let texas = LocalTexas::start();
-    let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        scope_tree(guard),
-    );
+    let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), scope_tree(guard));
     let write = texas.token().scope(WRITE).sign();
     let other = texas.token().scope(OTHER).sign();
     assert_eq!(
@@ -352,13 +315,7 @@ async fn assert_same_rejections(api: &TestApi, texas: &LocalTexas) {
 async fn the_middleware_rejects_exactly_as_the_attribute_does() {
     let texas = LocalTexas::start();
     let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
+        Some(maskinporten_tests::handle(&texas)),
         attribute_and_middleware,
     );
     assert_same_rejections(&api, &texas).await;

@@ -44,11 +44,7 @@ async fn get(api: &TestApi, token: &str) -> (StatusCode, Option<String>, String)
 #[actix_web::test]
 async fn a_valid_token_is_verified_locally_with_one_jwks_fetch_for_many_tokens() {
     let texas = LocalTexas::start();
-    let maskinporten = texas
-        .maskinporten_local_builder()
-        .exposed_scopes(maskinporten_tests::EXPOSED)
-        .build()
-        .unwrap();
+    let maskinporten = maskinporten_tests::local_handle(&texas);
     // build() never touches the network.
     assert_eq!(texas.jwks_fetches(), 0);
     let api = TestApi::start(Some(maskinporten.clone()), routes);
@@ -75,16 +71,7 @@ async fn a_valid_token_is_verified_locally_with_one_jwks_fetch_for_many_tokens()
 #[actix_web::test]
 async fn every_token_the_sidecar_refuses_is_refused_401_and_a_missing_scope_403() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_local_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        routes,
-    );
+    let api = TestApi::start(Some(maskinporten_tests::local_handle(&texas)), routes);
     let now = maskinporten_tests::now();
     let valid = texas.token().scope(READ).sign();
     let mut tampered_signature = valid.clone().into_bytes();
@@ -201,11 +188,7 @@ async fn the_leeway_is_configurable() {
         .expired(Duration::from_secs(30))
         .sign();
     assert!(strict.validate(&token).await.is_err());
-    assert!(texas
-        .maskinporten_local_builder()
-        .exposed_scopes(maskinporten_tests::EXPOSED)
-        .build()
-        .unwrap()
+    assert!(maskinporten_tests::local_handle(&texas)
         .validate(&token)
         .await
         .is_ok());
@@ -260,16 +243,7 @@ async fn an_audience_when_configured_must_be_in_aud_for_both_strategies() {
         }
     }
     // Without an audience, aud is not looked at.
-    let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_local_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        routes,
-    );
+    let api = TestApi::start(Some(maskinporten_tests::local_handle(&texas)), routes);
     for aud in [json!("unspecified"), json!("https://other"), json!(["x"])] {
         let token = texas.token().scope(READ).claim("aud", aud).sign();
         assert_eq!(get(&api, &token).await.0, StatusCode::OK);
@@ -279,11 +253,7 @@ async fn an_audience_when_configured_must_be_in_aud_for_both_strategies() {
 #[actix_web::test]
 async fn cached_tokens_are_not_verified_again() {
     let texas = LocalTexas::start();
-    let maskinporten = texas
-        .maskinporten_local_builder()
-        .exposed_scopes(maskinporten_tests::EXPOSED)
-        .build()
-        .unwrap();
+    let maskinporten = maskinporten_tests::local_handle(&texas);
     let api = TestApi::start(Some(maskinporten.clone()), routes);
     let token = texas.token().scope(READ).sign();
     for _ in 0..5 {
@@ -354,16 +324,7 @@ fn configuration_errors_are_refused_by_build() {
 async fn the_other_key_is_trusted_once_published() {
     let texas = LocalTexas::start();
     texas.set_jwks_keys(&[DEFAULT_KID, OTHER_KID]);
-    let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_local_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        routes,
-    );
+    let api = TestApi::start(Some(maskinporten_tests::local_handle(&texas)), routes);
     for token in [
         texas.token().scope(READ).sign(),
         texas.token().scope(READ).signed_by_other_key().sign(),
@@ -386,11 +347,7 @@ async fn the_other_key_is_trusted_once_published() {
 async fn readme_testing_in_local_mode() {
     let texas = LocalTexas::start();
     // A handle verifying against the endpoint's JWKS, never introspecting.
-    let maskinporten = texas
-        .maskinporten_local_builder()
-        .exposed_scopes(maskinporten_tests::EXPOSED)
-        .build()
-        .unwrap();
+    let maskinporten = maskinporten_tests::local_handle(&texas);
     let app = actix_web::test::init_service(
         actix_web::App::new()
             .app_data(maskinporten)

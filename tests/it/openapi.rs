@@ -222,21 +222,12 @@ fn the_scheme_is_oauth2_client_credentials_at_maskinporten_with_every_scope() {
 #[actix_web::test]
 async fn the_guards_still_guard() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        |cfg| {
-            cfg.service(above)
-                .service(between)
-                .service(below)
-                .service(health);
-        },
-    );
+    let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), |cfg| {
+        cfg.service(above)
+            .service(between)
+            .service(below)
+            .service(health);
+    });
     let read = texas.token().scope(READ).sign();
     let write = texas.token().scope(WRITE).sign();
     let get = |path: &'static str, token: String| {

@@ -81,16 +81,7 @@ async fn assert_access_denied(response: reqwest::Response, what: &str) {
 #[actix_web::test]
 async fn listed_consumers_pass_every_guard_form() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        routes,
-    );
+    let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
     for orgno in [ALLOWED, ALSO_ALLOWED] {
         let token = texas.token().scope(READ).consumer(orgno).sign();
         for path in [
@@ -115,16 +106,7 @@ async fn listed_consumers_pass_every_guard_form() {
 #[actix_web::test]
 async fn other_consumers_get_403_access_denied_from_every_guard_form() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        routes,
-    );
+    let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
     let stranger = texas.token().scope(READ).consumer(STRANGER).sign();
     for path in [
         "/consumer-then-scope",
@@ -140,16 +122,7 @@ async fn other_consumers_get_403_access_denied_from_every_guard_form() {
 #[actix_web::test]
 async fn organisation_numbers_compare_exactly() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        routes,
-    );
+    let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
     let ids = [
         // Another ISO 6523 scheme with the same digits.
         "0193:991825827",
@@ -183,16 +156,7 @@ async fn organisation_numbers_compare_exactly() {
 #[actix_web::test]
 async fn an_allowed_consumer_still_needs_the_scope_and_a_token() {
     let texas = LocalTexas::start();
-    let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        routes,
-    );
+    let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
     let allowed_other_scope = texas.token().scope(OTHER).consumer(ALLOWED).sign();
     for path in [
         "/consumer-then-scope",
@@ -243,22 +207,13 @@ async fn run_time_lists_are_checked_and_never_empty() {
         .is_err());
 
     let texas = LocalTexas::start();
-    let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        move |cfg| {
-            cfg.service(
-                web::resource("/afp")
-                    .wrap(guard.clone())
-                    .route(web::get().to(HttpResponse::Ok)),
-            );
-        },
-    );
+    let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), move |cfg| {
+        cfg.service(
+            web::resource("/afp")
+                .wrap(guard.clone())
+                .route(web::get().to(HttpResponse::Ok)),
+        );
+    });
     let allowed = texas.token().scope(READ).consumer(ALSO_ALLOWED).sign();
     let stranger = texas.token().scope(READ).consumer(STRANGER).sign();
     assert_eq!(
@@ -272,16 +227,7 @@ async fn run_time_lists_are_checked_and_never_empty() {
 async fn a_refusal_is_logged_with_the_organisation_number_never_the_token() {
     let logs = logs();
     let texas = LocalTexas::start();
-    let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        routes,
-    );
+    let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
     let stranger = texas.token().scope(READ).consumer(STRANGER).sign();
     let response = get(&api.url("/middleware/afp"), Some(&stranger)).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);

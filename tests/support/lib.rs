@@ -89,6 +89,25 @@ pub const EXPOSED: [&str; 11] = [
     "nav:helse/blåbær:søknad.lås",
 ];
 
+/// The handle most tests use: introspection through `texas`, exposing
+/// [`EXPOSED`].
+pub fn handle(texas: &maskinporten_actix::testing::LocalTexas) -> Maskinporten {
+    texas
+        .maskinporten_builder()
+        .exposed_scopes(EXPOSED)
+        .build()
+        .expect("a handle for the local endpoint")
+}
+
+/// [`handle`] validating locally, against `texas`' JWKS.
+pub fn local_handle(texas: &maskinporten_actix::testing::LocalTexas) -> Maskinporten {
+    texas
+        .maskinporten_local_builder()
+        .exposed_scopes(EXPOSED)
+        .build()
+        .expect("a handle for the local endpoint's JWKS")
+}
+
 /// A plain HTTP client for the tests: no pooling surprises, no proxy.
 pub fn client() -> reqwest::Client {
     client_with_timeout(Duration::from_secs(20))

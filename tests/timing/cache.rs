@@ -235,16 +235,7 @@ async fn a_cached_token_in_a_malformed_header_is_still_refused() {
     let _turn = crate::TURN.lock().await;
     use maskinporten_tests::raw_request;
     let texas = LocalTexas::start();
-    let api = TestApi::start(
-        Some(
-            texas
-                .maskinporten_builder()
-                .exposed_scopes(maskinporten_tests::EXPOSED)
-                .build()
-                .unwrap(),
-        ),
-        routes,
-    );
+    let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
     let token = texas.token().scope(READ).sign();
     assert_eq!(status(&api, &token).await, StatusCode::OK);
     let cases: [(&[u8], &[u8], u16); 12] = [
