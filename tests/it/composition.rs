@@ -42,7 +42,7 @@ async fn bare(_claims: MaskinportenClaims) -> impl Responder {
 
 /// The lenient handle: any token for this API.
 fn lenient(texas: &LocalTexas) -> Maskinporten {
-    maskinporten_tests::handle(&texas)
+    maskinporten_tests::handle(texas)
 }
 
 /// The strict handle: only tokens restricted to [`AUDIENCE`].
