@@ -122,7 +122,7 @@ impl ClaimSet {
 pub(super) const SYSTEM_USER_TYPE: &str = "urn:altinn:systemuser";
 
 /// An Altinn system user, from an `authorization_details` entry of type
-/// `urn:altinn:systemuser`; see [`MaskinportenClaims::system_user`].
+/// `urn:altinn:systemuser`; see [`MaskinportenClaims::system_user`](crate::MaskinportenClaims::system_user).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SystemUser {
     /// `authority` and `ID` of the system user's organisation.
