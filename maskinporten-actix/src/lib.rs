@@ -121,6 +121,9 @@ pub mod __private;
 pub mod dev {
     pub use crate::extract::ClaimsFuture;
     pub use crate::middleware::GuardService;
+    #[cfg(feature = "quota")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "quota")))]
+    pub use crate::quota::QuotaService;
 }
 
 #[cfg(feature = "testing")]

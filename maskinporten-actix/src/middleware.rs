@@ -189,7 +189,9 @@ pub struct GuardService<S> {
 }
 
 type Guarded<B> = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>;
-type Passed<S, B> = MapOk<
+/// The wrapped service's own future, its body on the left: what a guard
+/// middleware (and the quota) answer with for a request that passes.
+pub(crate) type Passed<S, B> = MapOk<
     <S as Service<ServiceRequest>>::Future,
     fn(ServiceResponse<B>) -> ServiceResponse<EitherBody<B>>,
 >;
@@ -241,7 +243,7 @@ where
     }
 }
 
-fn pass<S, B>(service: &Rc<S>, req: ServiceRequest) -> Passed<S, B>
+pub(crate) fn pass<S, B>(service: &Rc<S>, req: ServiceRequest) -> Passed<S, B>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
 {
@@ -252,6 +254,9 @@ where
 
 /// The rejection as a response, as actix renders an extractor's error, so
 /// that outer middleware (logging, metrics) sees it like the attribute's.
-fn reject<B>(req: ServiceRequest, rejection: MaskinportenError) -> ServiceResponse<EitherBody<B>> {
+pub(crate) fn reject<B>(
+    req: ServiceRequest,
+    rejection: MaskinportenError,
+) -> ServiceResponse<EitherBody<B>> {
     req.error_response(rejection).map_into_right_body()
 }

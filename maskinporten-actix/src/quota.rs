@@ -27,12 +27,15 @@ use actix_web::{
     HttpResponse,
 };
 use futures_util::{
-    future::{self, BoxFuture, Either, LocalBoxFuture, MapOk, Ready, Shared, TryFutureExt},
+    future::{self, BoxFuture, Either, LocalBoxFuture, Ready, Shared},
     FutureExt,
 };
 use governor::{clock::Clock, DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 
-use crate::{ConfigError, ErrorKind, MaskinportenClaims, MaskinportenError};
+use crate::{
+    middleware::{pass, reject, Passed},
+    ConfigError, ErrorKind, MaskinportenClaims, MaskinportenError,
+};
 
 /// The counter of quota decisions, labelled `result` (`admitted`,
 /// `throttled`, `fallback`), and `consumer` when
@@ -1146,18 +1149,17 @@ where
     }
 }
 
-/// The service a [`ConsumerQuota`] wraps around the routes under it.
-#[doc(hidden)]
+/// The service a [`ConsumerQuota`] wraps around the routes under it (its
+/// [`Transform::Transform`]): it decides on the request's one validation,
+/// then takes the organisation's quota, and calls the wrapped service `S`
+/// only for a request admitted. Named here for code that composes
+/// middleware by hand; built only by the quota.
 pub struct QuotaService<S> {
     service: Rc<S>,
     state: Arc<State>,
 }
 
 type Answer<B> = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>;
-type Passed<S, B> = MapOk<
-    <S as Service<ServiceRequest>>::Future,
-    fn(ServiceResponse<B>) -> ServiceResponse<EitherBody<B>>,
->;
 
 impl<S, B> Service<ServiceRequest> for QuotaService<S>
 where
@@ -1280,22 +1282,6 @@ where
     }
 }
 
-fn pass<S, B>(service: &Rc<S>, req: ServiceRequest) -> Passed<S, B>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
-{
-    let left: fn(ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> =
-        ServiceResponse::map_into_left_body;
-    service.call(req).map_ok(left)
-}
-
-/// A rejection of the validation, as the guards give it.
-fn reject<B>(req: ServiceRequest, rejection: MaskinportenError) -> ServiceResponse<EitherBody<B>> {
-    req.error_response(rejection).map_into_right_body()
-}
-
-/// With the `metrics` feature: the decisions counter and the fallback
-/// gauge, registered on first use.
 #[cfg(test)]
 mod tests {
     use super::*;
