@@ -21,12 +21,11 @@ use maskinporten_actix::{
 };
 use maskinporten_tests::{
     assert_no_stray_panics, chunked_response, client, now, truncated_response, watch_panics, Fault,
-    FaultServer, TestApi,
+    FaultServer, TestApi, READ,
 };
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-const READ: &str = "nav:helse/sykepenger/afp.read";
 const ISSUER: &str = "https://test.maskinporten.no/";
 
 /// The timeout every handle here is built with: short, so that a fault that

@@ -23,11 +23,10 @@ use actix_web::{get, web, HttpResponse, Responder};
 use maskinporten_actix::{
     require_scope, testing::LocalTexas, Maskinporten, MaskinportenClaims, MaskinportenError,
 };
-use maskinporten_tests::{client, refused_url, Fault, FaultServer, LogCapture, TestApi};
+use maskinporten_tests::{
+    client, read_token, refused_url, Fault, FaultServer, LogCapture, TestApi, READ, WRITE,
+};
 use reqwest::StatusCode;
-
-const READ: &str = "nav:helse/sykepenger/afp.read";
-const WRITE: &str = "nav:helse/sykepenger/afp.write";
 
 /// Every span's and event's fields, one line each as a layer receives them:
 /// `new <span> field=value ...`, `record <span> field=value`, `event
@@ -199,7 +198,7 @@ async fn no_token_in_logs_or_responses() {
     let mut tokens: Vec<String> = Vec::new();
     // Token, expected status.
     let mut cases: Vec<(String, u16)> = vec![
-        (texas.token().scope(READ).sign(), 200),
+        (read_token(&texas), 200),
         (texas.token().scope(WRITE).sign(), 403),
         (texas.token().scope(READ).expired(hour).sign(), 401),
         (texas.token().scope(READ).tampered().sign(), 401),
@@ -231,7 +230,7 @@ async fn no_token_in_logs_or_responses() {
     assert_eq!(got, StatusCode::OK);
 
     // Malformed requests around a valid token.
-    let valid = texas.token().scope(READ).sign();
+    let valid = read_token(&texas);
     tokens.push(valid.clone());
     for (authorizations, status) in [
         (
@@ -278,7 +277,7 @@ async fn no_token_in_logs_or_responses() {
             .build()
             .unwrap();
         let api = TestApi::start(Some(mp), routes);
-        let token = texas.token().scope(READ).sign();
+        let token = read_token(&texas);
         tokens.push(token.clone());
         let (got, text) = exchange(&api, &[&format!("Bearer {token}")]).await;
         assert_eq!(got, StatusCode::SERVICE_UNAVAILABLE, "{url}: {text}");
@@ -396,7 +395,7 @@ async fn no_token_in_debug_display_or_panic_messages() {
         .introspection_endpoint(refused_url())
         .build()
         .unwrap();
-    let token = texas.token().scope(READ).sign();
+    let token = read_token(&texas);
     errors.push(down.validate(&token).await.unwrap_err());
     tokens.push(token);
 

@@ -20,11 +20,9 @@ use maskinporten_actix::{
     testing::{JwksFault, LocalTexas},
     Maskinporten, MaskinportenClaims, RequireScope,
 };
-use maskinporten_tests::{client, Fault, FaultServer, TestApi};
+use maskinporten_tests::{client, read_token, Fault, FaultServer, TestApi, READ, WRITE};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 
-const READ: &str = "nav:helse/sykepenger/afp.read";
-const WRITE: &str = "nav:helse/sykepenger/afp.write";
 const ALLOWED_ORG: &str = "991825827";
 const OTHER_ORG: &str = "889640782";
 
@@ -82,7 +80,7 @@ impl Recorded {
                 DebugValue::Counter(n) => n,
                 DebugValue::Histogram(samples) => samples.len() as u64,
                 // The quota's fallback gauge is asserted where a quota falls
-                // back (tests/quota_shared.rs), not here.
+                // back (tests/it/quota_shared.rs), not here.
                 DebugValue::Gauge(_) if name == maskinporten_actix::quota::FALLBACK => 0,
                 DebugValue::Gauge(value) => {
                     assert_eq!(name, "maskinporten_cache_entries");
@@ -436,7 +434,7 @@ async fn local_verification_and_jwks_fetches_are_counted() {
     let texas = LocalTexas::start();
     let api = TestApi::start(Some(maskinporten_tests::local_handle(&texas)), routes);
 
-    let read = texas.token().scope(READ).sign();
+    let read = read_token(&texas);
     assert_eq!(status(&api, "/afp", &bearer(&read)).await, 200);
     recorded
         .expect(

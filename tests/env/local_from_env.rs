@@ -1,9 +1,10 @@
 //! `Maskinporten::local_from_env`, in the test binary of the tests that
 //! change the process environment.
 
-use maskinporten_actix::{env, testing::LocalTexas, Maskinporten};
+use maskinporten_actix::{env, Maskinporten};
 
 use crate::ENV;
+use maskinporten_tests::{read_token, READ};
 
 fn clear() {
     for name in [env::ISSUER, env::JWKS_URI, env::WELL_KNOWN_URL] {
@@ -13,7 +14,6 @@ fn clear() {
 
 /// A scope this program names, so that the handles' default of exposed
 /// scopes takes tokens that hold it.
-const READ: &str = "nav:helse/sykepenger/afp.read";
 
 #[allow(dead_code)]
 fn named() -> maskinporten_actix::Scopes {
@@ -119,7 +119,7 @@ fn keys_by_hand_are_fetched_over_https_or_from_loopback_only() {
 
 #[actix_web::test]
 async fn from_env_checks_signatures_before_the_sidecar_when_the_jwks_is_set() {
-    let texas = LocalTexas::start();
+    let texas = crate::local_texas();
     let maskinporten = {
         let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         clear();
@@ -150,16 +150,13 @@ async fn from_env_checks_signatures_before_the_sidecar_when_the_jwks_is_set() {
         "forged tokens never reach the sidecar"
     );
     // A genuine token still goes to the sidecar, which judges it.
-    maskinporten
-        .validate(&texas.token().scope(READ).sign())
-        .await
-        .unwrap();
+    maskinporten.validate(&read_token(&texas)).await.unwrap();
     assert_eq!(texas.introspections(), 1);
 }
 
 #[actix_web::test]
 async fn reads_issuer_and_jwks_uri_without_touching_the_network() {
-    let texas = LocalTexas::start();
+    let texas = crate::local_texas();
     // The environment is read by local_from_env only: the lock is released
     // before anything is awaited.
     let maskinporten = {
@@ -176,10 +173,7 @@ async fn reads_issuer_and_jwks_uri_without_touching_the_network() {
         maskinporten
     };
     assert_eq!(texas.jwks_fetches(), 0);
-    let claims = maskinporten
-        .validate(&texas.token().scope(READ).sign())
-        .await
-        .unwrap();
+    let claims = maskinporten.validate(&read_token(&texas)).await.unwrap();
     assert_eq!(claims.issuer(), texas.issuer());
     let other = texas.token().issuer("https://maskinporten.no/").sign();
     assert!(maskinporten.validate(&other).await.is_err());
@@ -188,7 +182,7 @@ async fn reads_issuer_and_jwks_uri_without_touching_the_network() {
 
 #[actix_web::test]
 async fn discovers_both_from_the_well_known_url_on_first_need() {
-    let texas = LocalTexas::start();
+    let texas = crate::local_texas();
     let maskinporten = {
         let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         clear();
@@ -201,10 +195,7 @@ async fn discovers_both_from_the_well_known_url_on_first_need() {
     };
     assert!(format!("{maskinporten:?}").contains(&texas.well_known_url()));
     assert_eq!(texas.jwks_fetches(), 0);
-    let claims = maskinporten
-        .validate(&texas.token().scope(READ).sign())
-        .await
-        .unwrap();
+    let claims = maskinporten.validate(&read_token(&texas)).await.unwrap();
     assert_eq!(claims.issuer(), texas.issuer());
     // The discovered issuer is enforced.
     let other = texas.token().issuer("https://maskinporten.no/").sign();

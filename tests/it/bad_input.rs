@@ -7,13 +7,11 @@
 use actix_web::{get, web, HttpResponse, Responder};
 use maskinporten_actix::{require_scope, testing::LocalTexas};
 use maskinporten_tests::{
-    assert_no_stray_panics, client, raw_request, watch_panics, RawResponse, TestApi,
+    assert_no_stray_panics, client, raw_request, read_token, watch_panics, RawResponse, TestApi,
+    READ, WRITE,
 };
 use reqwest::StatusCode;
 use serde_json::json;
-
-const READ: &str = "nav:helse/sykepenger/afp.read";
-const WRITE: &str = "nav:helse/sykepenger/afp.write";
 
 #[get("/one")]
 #[require_scope("nav:helse/sykepenger/afp.read")]
@@ -138,7 +136,7 @@ fn cat(parts: &[&[u8]]) -> Vec<u8> {
 
 fn rows(texas: &LocalTexas) -> Vec<Row> {
     use Expect::*;
-    let t = texas.token().scope(READ).sign();
+    let t = read_token(&texas);
     let tb = t.as_bytes();
     let a = |n: usize| "a".repeat(n);
     vec![
@@ -579,7 +577,7 @@ async fn every_authorization_header_gets_its_exact_answer() {
     let api = TestApi::start(Some(mp), routes);
     let rows = rows(&texas);
     assert!(rows.len() >= 40);
-    let valid = texas.token().scope(READ).sign();
+    let valid = read_token(&texas);
     let mut reaching = 0;
     for row in &rows {
         let before = texas.introspections();

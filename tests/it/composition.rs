@@ -5,40 +5,19 @@
 //! actix-web cannot tell which of two handles is nearer, the request is
 //! refused rather than judged by the weaker one.
 
-use actix_web::{get, web, HttpResponse, Responder};
+use actix_web::{web, HttpResponse};
 use maskinporten_actix::{
-    orgnos, require_consumer, require_scope, scopes, testing::LocalTexas, Maskinporten,
-    MaskinportenClaims, RequireConsumer, RequireScope,
+    orgnos, scopes, testing::LocalTexas, Maskinporten, MaskinportenClaims, RequireConsumer,
+    RequireScope,
 };
-use maskinporten_tests::{client, TestApi};
-use serde_json::{json, Value};
+use maskinporten_tests::{
+    ask,
+    handlers::{listed_consumer, read_afp, whoami},
+    read_token, Answer, TestApi, LISTED, READ,
+};
+use serde_json::json;
 
-const READ: &str = "nav:helse/sykepenger/afp.read";
 const AUDIENCE: &str = "https://afp.nav.no";
-const LISTED: &str = "991825827";
-
-#[get("/scoped")]
-#[require_scope("nav:helse/sykepenger/afp.read")]
-async fn scoped(claims: MaskinportenClaims) -> impl Responder {
-    HttpResponse::Ok().body(
-        claims
-            .consumer()
-            .and_then(|c| c.orgno())
-            .unwrap_or("none")
-            .to_owned(),
-    )
-}
-
-#[get("/consumer")]
-#[require_consumer("991825827")]
-async fn consumer_only() -> impl Responder {
-    HttpResponse::Ok().finish()
-}
-
-#[get("/bare")]
-async fn bare(_claims: MaskinportenClaims) -> impl Responder {
-    HttpResponse::Ok().finish()
-}
 
 /// The lenient handle: any token for this API.
 fn lenient(texas: &LocalTexas) -> Maskinporten {
@@ -81,13 +60,6 @@ fn app_data(cfg: &mut web::ServiceConfig, form: Form, handle: Maskinporten) {
     }
 }
 
-async fn status(url: &str, token: &str) -> (u16, Value) {
-    let response = client().get(url).bearer_auth(token).send().await.unwrap();
-    let status = response.status().as_u16();
-    let body = response.json().await.unwrap_or(Value::Null);
-    (status, body)
-}
-
 /// An outer guard validated with the lenient App handle must not let a
 /// request into an inner scope whose own handle refuses the token: every
 /// guard form inside, every registration form of either handle.
@@ -111,9 +83,9 @@ async fn an_outer_guard_never_decides_for_an_inner_handle() {
                         .wrap(RequireConsumer::one_of(orgnos!["991825827"]))
                         .service(
                             scope_with("/inner", inner, b.clone())
-                                .service(scoped)
-                                .service(consumer_only)
-                                .service(bare)
+                                .service(read_afp)
+                                .service(listed_consumer)
+                                .service(whoami)
                                 .service(
                                     web::scope("/tree")
                                         .wrap(RequireScope::all(scopes![
@@ -128,10 +100,14 @@ async fn an_outer_guard_never_decides_for_an_inner_handle() {
                 (outer, inner),
                 (Form::Plain, Form::Plain) | (Form::Data, Form::Data)
             );
-            for path in ["scoped", "consumer", "bare", "tree/leaf"] {
+            for path in ["afp", "consumer", "whoami", "tree/leaf"] {
                 let url = api.url(&format!("/outer/inner/{path}"));
-                let (refused, body) = status(&url, &for_others).await;
-                let (allowed, _) = status(&url, &for_us).await;
+                let Answer {
+                    status: refused,
+                    body,
+                    ..
+                } = ask(&url, Some(&for_others)).await;
+                let allowed = ask(&url, Some(&for_us)).await.status;
                 if same_form {
                     // The inner, strict handle decides.
                     assert_eq!(refused, 401, "{outer:?}/{inner:?} {path}: {body}");
@@ -159,14 +135,14 @@ async fn a_nearer_handle_is_never_passed_over_for_its_form() {
         let (a, b) = (lenient(&texas), strict(&texas));
         let api = TestApi::start(None, move |cfg| {
             app_data(cfg, outer, a.clone());
-            cfg.service(scope_with("/inner", inner, b.clone()).service(scoped));
-            cfg.service(web::scope("/outer").service(scoped));
+            cfg.service(scope_with("/inner", inner, b.clone()).service(read_afp));
+            cfg.service(web::scope("/outer").service(read_afp));
         });
-        let (inner_status, _) = status(&api.url("/inner/scoped"), &for_others).await;
+        let inner_status = ask(&api.url("/inner/afp"), Some(&for_others)).await.status;
         assert_ne!(inner_status, 200, "{outer:?}/{inner:?}");
         assert_eq!(inner_status, 500, "{outer:?}/{inner:?}");
         // Outside the scope only the App's handle is in sight.
-        let (outer_status, _) = status(&api.url("/outer/scoped"), &for_others).await;
+        let outer_status = ask(&api.url("/outer/afp"), Some(&for_others)).await.status;
         assert_eq!(outer_status, 200, "{outer:?}/{inner:?}");
     }
 }
@@ -178,7 +154,7 @@ async fn one_handle_in_both_forms_decides() {
     let handle = strict(&texas);
     let api = TestApi::start(None, move |cfg| {
         cfg.app_data(handle.clone());
-        cfg.service(scope_with("/inner", Form::Data, handle.clone()).service(scoped));
+        cfg.service(scope_with("/inner", Form::Data, handle.clone()).service(read_afp));
     });
     let for_others = texas.token().scope(READ).consumer(LISTED).sign();
     let for_us = texas
@@ -186,8 +162,11 @@ async fn one_handle_in_both_forms_decides() {
         .scope(READ)
         .claim("aud", json!(AUDIENCE))
         .sign();
-    assert_eq!(status(&api.url("/inner/scoped"), &for_others).await.0, 401);
-    assert_eq!(status(&api.url("/inner/scoped"), &for_us).await.0, 200);
+    assert_eq!(
+        ask(&api.url("/inner/afp"), Some(&for_others)).await.status,
+        401
+    );
+    assert_eq!(ask(&api.url("/inner/afp"), Some(&for_us)).await.status, 200);
 }
 
 /// A handle on a resource is nearer than the App's.
@@ -206,16 +185,16 @@ async fn a_resource_handle_decides_for_its_routes() {
             cfg.service(resource.route(
                 web::get().to(|_claims: MaskinportenClaims| async { HttpResponse::Ok().finish() }),
             ));
-            cfg.service(bare);
+            cfg.service(whoami);
         });
-        let for_others = texas.token().scope(READ).sign();
+        let for_others = read_token(&texas);
         assert_eq!(
-            status(&api.url("/resource"), &for_others).await.0,
+            ask(&api.url("/resource"), Some(&for_others)).await.status,
             401,
             "{form:?}"
         );
         assert_eq!(
-            status(&api.url("/bare"), &for_others).await.0,
+            ask(&api.url("/whoami"), Some(&for_others)).await.status,
             200,
             "{form:?}"
         );
@@ -238,7 +217,7 @@ async fn a_request_is_validated_once_per_handle() {
                     web::scope("/inner")
                         .app_data(b.clone())
                         .wrap(RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]))
-                        .service(scoped),
+                        .service(read_afp),
                 ),
         );
     });
@@ -250,7 +229,7 @@ async fn a_request_is_validated_once_per_handle() {
         .sign();
     texas.reset_introspections();
     let fetches = texas.jwks_fetches();
-    let (code, _) = status(&api.url("/outer/inner/scoped"), &token).await;
+    let code = ask(&api.url("/outer/inner/afp"), Some(&token)).await.status;
     assert_eq!(code, 200);
     // B (introspection) once, for the inner middleware, the attribute and
     // the extractor together; A (local) validated without the sidecar.
@@ -294,25 +273,11 @@ async fn a_middleware_consults_the_handle_where_it_wraps_not_a_resources() {
     actix_web::rt::spawn(server);
     let url = |path: &str| format!("{base}{path}");
     // A token the outer handle takes and the inner one refuses (no audience).
-    let token = texas.token().scope(READ).sign();
-    let status = |path: &'static str| {
-        let url = url(path);
-        let token = token.clone();
-        async move {
-            client()
-                .get(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
+    let token = read_token(&texas);
     // The middleware judged with the outer handle; nothing asked the inner.
-    assert_eq!(status("/no-extractor").await, 200);
+    assert_eq!(ask(&url("/no-extractor"), Some(&token)).await.status, 200);
     // The extractor consults the handle nearest the handler: the inner one.
-    assert_eq!(status("/extractor").await, 401);
+    assert_eq!(ask(&url("/extractor"), Some(&token)).await.status, 401);
     // A token both take passes both.
     let restricted = texas
         .token()
@@ -320,13 +285,8 @@ async fn a_middleware_consults_the_handle_where_it_wraps_not_a_resources() {
         .claim("aud", json!(AUDIENCE))
         .sign();
     for path in ["/no-extractor", "/extractor"] {
-        let response = client()
-            .get(url(path))
-            .bearer_auth(&restricted)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 200, "{path}");
+        let status = ask(&url(path), Some(&restricted)).await.status;
+        assert_eq!(status, 200, "{path}");
     }
     handle.stop(false).await;
 }
@@ -353,14 +313,8 @@ async fn a_middleware_consults_a_handle_registered_where_it_wraps() {
                     .route(web::get().to(HttpResponse::Ok)),
             );
     });
-    let token = texas.token().scope(READ).sign();
-    for (path, status) in [("/tree/leaf", 401), ("/resource", 401)] {
-        let response = client()
-            .get(api.url(path))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), status, "{path}");
+    let token = read_token(&texas);
+    for path in ["/tree/leaf", "/resource"] {
+        assert_eq!(api.status(path, &token).await, 401, "{path}");
     }
 }

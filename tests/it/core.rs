@@ -8,18 +8,12 @@ use actix_web::{get, post, web, HttpResponse, Responder};
 use maskinporten_actix::{
     require_scope, testing::LocalTexas, ErrorKind, Maskinporten, MaskinportenClaims,
 };
-use maskinporten_tests::{challenge, client, get, refused_url, Fault, FaultServer, TestApi};
+use maskinporten_tests::{
+    challenge, client, get, handlers, read_token, read_token_from, refused_url, Fault, FaultServer,
+    TestApi, READ, WRITE,
+};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-const READ: &str = "nav:helse/sykepenger/afp.read";
-const WRITE: &str = "nav:helse/sykepenger/afp.write";
-
-#[get("/afp")]
-#[require_scope("nav:helse/sykepenger/afp.read")]
-async fn read_afp(claims: MaskinportenClaims) -> impl Responder {
-    HttpResponse::Ok().json(json!({ "orgno": claims.consumer().and_then(|c| c.orgno()) }))
-}
 
 #[require_scope("nav:helse/sykepenger/afp.write")]
 #[post("/afp")]
@@ -47,6 +41,7 @@ async fn thrice(a: MaskinportenClaims, b: MaskinportenClaims) -> impl Responder 
     HttpResponse::Ok().finish()
 }
 
+/// Every accessor of the claims, and a type of the test's own.
 #[get("/whoami")]
 async fn whoami(claims: MaskinportenClaims) -> impl Responder {
     #[derive(serde::Deserialize)]
@@ -77,7 +72,7 @@ async fn whoami(claims: MaskinportenClaims) -> impl Responder {
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(read_afp)
+    cfg.service(handlers::read_afp)
         .service(write_afp)
         .service(both)
         .service(either)
@@ -89,14 +84,12 @@ fn routes(cfg: &mut web::ServiceConfig) {
 async fn a_token_with_the_scope_passes_and_gets_typed_claims() {
     let texas = LocalTexas::start();
     let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
-    let token = texas.token().scope(READ).consumer("889640782").sign();
-    let response = get(&api.url("/afp"), Some(&token)).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert!(challenge(&response).is_none());
-    assert_eq!(
-        response.json::<Value>().await.unwrap(),
-        json!({ "orgno": "889640782" })
-    );
+    let token = read_token_from(&texas, "889640782");
+    let answer = api.ask("/afp", &token).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(answer.challenge.is_none());
+    assert_eq!(answer.body["orgno"], "889640782");
+    assert_eq!(answer.body["scopes"], json!([READ]));
 }
 
 #[actix_web::test]
@@ -227,7 +220,7 @@ async fn an_inactive_token_is_invalid_token() {
 async fn a_malformed_request_is_invalid_request_without_a_network_call() {
     let texas = LocalTexas::start();
     let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
-    let token = texas.token().scope(READ).sign();
+    let token = read_token(&texas);
     let response = client()
         .get(api.url("/afp"))
         .header("Authorization", format!("Bearer {token}"))
@@ -266,7 +259,7 @@ async fn a_malformed_request_is_invalid_request_without_a_network_call() {
 async fn a_missing_scope_is_insufficient_scope_with_the_scope_named() {
     let texas = LocalTexas::start();
     let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
-    let read_only = texas.token().scope(READ).sign();
+    let read_only = read_token(&texas);
     let response = client()
         .post(api.url("/afp"))
         .bearer_auth(&read_only)
@@ -354,7 +347,7 @@ async fn one_request_is_introspected_once() {
     let texas = LocalTexas::start();
     let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
     for i in 1..=3 {
-        let token = texas.token().scope(READ).sign();
+        let token = read_token(&texas);
         let response = get(&api.url("/thrice"), Some(&token)).await;
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(texas.introspections(), i);
@@ -406,7 +399,7 @@ async fn assert_unavailable(url: String, timeout: Duration) {
         .build()
         .unwrap();
     let api = TestApi::start(Some(mp), routes);
-    let token = texas.token().scope(READ).sign();
+    let token = read_token(&texas);
     // What must be: a 503, the validator's failure and not the caller's
     // (how soon it comes is the fault tests' subject, on a clock they hold).
     let response = get(&api.url("/afp"), Some(&token)).await;
@@ -446,7 +439,7 @@ async fn a_broken_endpoint_is_503() {
 async fn a_missing_handle_is_a_500_not_a_401() {
     let texas = LocalTexas::start();
     let api = TestApi::start(None, routes);
-    let token = texas.token().scope(READ).sign();
+    let token = read_token(&texas);
     let response = get(&api.url("/afp"), Some(&token)).await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(challenge(&response).is_none());
@@ -461,7 +454,7 @@ async fn a_handle_in_web_data_works_too() {
         cfg.app_data(mp.clone());
         routes(cfg);
     });
-    let token = texas.token().scope(READ).sign();
+    let token = read_token(&texas);
     assert_eq!(
         get(&api.url("/afp"), Some(&token)).await.status(),
         StatusCode::OK

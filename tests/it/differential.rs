@@ -5,37 +5,18 @@
 
 use std::time::{Duration, Instant};
 
-use actix_web::{get, web, HttpResponse, Responder};
-use maskinporten_actix::{
-    testing::{LocalTexas, DEFAULT_KID, OTHER_KID},
-    MaskinportenClaims,
-};
-use maskinporten_tests::{client, TestApi};
+use maskinporten_actix::testing::{LocalTexas, DEFAULT_KID, OTHER_KID};
+use maskinporten_tests::{handlers::routes, TestApi, READ};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-const READ: &str = "nav:helse/sykepenger/afp.read";
 const WINDOW: Duration = Duration::from_millis(200);
 
-#[get("/claims")]
-async fn claims_of(claims: MaskinportenClaims) -> impl Responder {
-    HttpResponse::Ok().json(claims.to_json())
-}
-
-fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(claims_of);
-}
-
-async fn ask(api: &TestApi, token: &str) -> (StatusCode, Option<Value>) {
-    let response = client()
-        .get(api.url("/claims"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("the API answers");
-    let status = response.status();
-    let body = (status == StatusCode::OK).then_some(response.json().await.unwrap());
-    (status, body)
+/// The status of `/whoami`, and the claims it got when it answered 200.
+async fn claims_of(api: &TestApi, token: &str) -> (StatusCode, Option<Value>) {
+    let answer = api.ask("/whoami", token).await;
+    let claims = (answer.status == StatusCode::OK).then(|| answer.body["claims"].clone());
+    (answer.status, claims)
 }
 
 /// Flips one character in the middle of the signature.
@@ -55,8 +36,8 @@ impl Pair {
     /// Sends the token to both; asserts they agree and that the answer is
     /// the one expected. Returns the claims of a valid token.
     async fn agree(&self, name: &str, token: &str, expected: StatusCode) -> Option<Value> {
-        let (by_texas, claims_texas) = ask(&self.introspection, token).await;
-        let (locally, claims_local) = ask(&self.local, token).await;
+        let (by_texas, claims_texas) = claims_of(&self.introspection, token).await;
+        let (locally, claims_local) = claims_of(&self.local, token).await;
         assert_eq!(
             by_texas, locally,
             "{name}: introspection and local validation disagree"

@@ -9,59 +9,29 @@ use std::time::Duration;
 
 use actix_web::{get, web, HttpResponse, Responder};
 use maskinporten_actix::{
-    require_consumer, require_scope, scopes, testing::LocalTexas, Maskinporten, MaskinportenClaims,
-    RequireConsumer, RequireScope, Scopes,
+    require_scope, scopes, testing::LocalTexas, Maskinporten, RequireConsumer, RequireScope, Scopes,
 };
-use maskinporten_tests::{Answer, TestApi};
-use serde_json::{json, Value};
+use maskinporten_tests::{handlers, read_token, Answer, TestApi, LISTED, OTHER_API, READ};
+use serde_json::json;
 
-const READ: &str = "nav:helse/sykepenger/afp.read";
-const OTHER_API: &str = "nav:other/api.read";
-const LISTED: &str = "991825827";
 const NOT_EXPOSED: &str = "the access token holds none of the scopes this API exposes";
 
-#[get("/scoped")]
-#[require_scope("nav:helse/sykepenger/afp.read")]
-async fn scoped() -> impl Responder {
-    HttpResponse::Ok().finish()
-}
-
-#[get("/consumer")]
-#[require_consumer("991825827")]
-async fn consumer_only() -> impl Responder {
-    HttpResponse::Ok().finish()
-}
-
-#[get("/bare")]
-async fn bare(_claims: MaskinportenClaims) -> impl Responder {
-    HttpResponse::Ok().finish()
-}
-
+/// The shared handlers (`/afp` needs a scope, `/consumer` an organisation,
+/// `/whoami` only the handle's word), and a consumer middleware.
 fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(scoped)
-        .service(consumer_only)
-        .service(bare)
-        .service(
-            web::scope("/tree")
-                .wrap(
-                    maskinporten_actix::Orgnos::new([LISTED])
-                        .map(RequireConsumer::one_of)
-                        .unwrap(),
-                )
-                .route("/leaf", web::get().to(HttpResponse::Ok)),
-        );
+    handlers::routes(cfg);
+    cfg.service(
+        web::scope("/tree")
+            .wrap(
+                maskinporten_actix::Orgnos::new([LISTED])
+                    .map(RequireConsumer::one_of)
+                    .unwrap(),
+            )
+            .route("/leaf", web::get().to(HttpResponse::Ok)),
+    );
 }
 
-const PATHS: [&str; 4] = ["/scoped", "/consumer", "/bare", "/tree/leaf"];
-
-async fn get(api: &TestApi, path: &str, token: &str) -> (u16, Option<String>, Value) {
-    let Answer {
-        status,
-        challenge,
-        body,
-    } = api.ask(path, token).await;
-    (status, challenge, body)
-}
+const PATHS: [&str; 4] = ["/afp", "/consumer", "/whoami", "/tree/leaf"];
 
 /// A handle that exposes the one scope the routes' scope guard names.
 fn exposing_read(texas: &LocalTexas) -> Maskinporten {
@@ -79,11 +49,16 @@ async fn a_token_for_another_api_is_refused_by_every_guard_and_the_bare_extracto
     let theirs = texas.token().scope(OTHER_API).consumer(LISTED).sign();
     let ours = texas.token().scope(READ).consumer(LISTED).sign();
     for path in PATHS {
-        let (status, challenge, body) = get(&api, path, &theirs).await;
+        let Answer {
+            status,
+            challenge,
+            body,
+            ..
+        } = api.ask(path, &theirs).await;
         assert_eq!(status, 403, "{path}: {body}");
         assert_eq!(body["error"], "insufficient_scope", "{path}");
         let challenge = challenge.expect("a challenge");
-        if path == "/scoped" {
+        if path == "/afp" {
             // A scope guard's own refusal names what it requires (RFC 6750
             // section 3), and only that.
             assert_eq!(
@@ -109,7 +84,7 @@ async fn a_token_for_another_api_is_refused_by_every_guard_and_the_bare_extracto
                 "{path}"
             );
         }
-        assert_eq!(get(&api, path, &ours).await.0, 200, "{path}");
+        assert_eq!(api.status(path, &ours).await, 200, "{path}");
     }
     // A token with an exposed scope among others is this API's.
     let both = texas
@@ -117,7 +92,7 @@ async fn a_token_for_another_api_is_refused_by_every_guard_and_the_bare_extracto
         .scopes([OTHER_API, READ])
         .consumer(LISTED)
         .sign();
-    assert_eq!(get(&api, "/bare", &both).await.0, 200);
+    assert_eq!(api.status("/whoami", &both).await, 200);
 }
 
 #[actix_web::test]
@@ -130,11 +105,11 @@ async fn the_opt_out_takes_any_scope_and_a_list_is_exactly_the_list() {
         .unwrap();
     let api = TestApi::start(Some(any), routes);
     let theirs = texas.token().scope(OTHER_API).consumer(LISTED).sign();
-    for path in ["/consumer", "/bare", "/tree/leaf"] {
-        assert_eq!(get(&api, path, &theirs).await.0, 200, "{path}");
+    for path in ["/consumer", "/whoami", "/tree/leaf"] {
+        assert_eq!(api.status(path, &theirs).await, 200, "{path}");
     }
     // The scope guard still asks for its own scope.
-    assert_eq!(get(&api, "/scoped", &theirs).await.0, 403);
+    assert_eq!(api.status("/afp", &theirs).await, 403);
 
     // A list that leaves out the scope the guards name: the guards' scope
     // is not taken for it.
@@ -145,8 +120,13 @@ async fn the_opt_out_takes_any_scope_and_a_list_is_exactly_the_list() {
         .unwrap();
     let api = TestApi::start(Some(listed), routes);
     let ours = texas.token().scope(READ).consumer(LISTED).sign();
-    assert_eq!(get(&api, "/bare", &theirs).await.0, 200);
-    let (status, challenge, body) = get(&api, "/bare", &ours).await;
+    assert_eq!(api.status("/whoami", &theirs).await, 200);
+    let Answer {
+        status,
+        challenge,
+        body,
+        ..
+    } = api.ask("/whoami", &ours).await;
     assert_eq!(status, 403);
     assert!(!challenge.unwrap().contains("scope="));
     assert!(body.get("scope").is_none(), "{body}");
@@ -219,13 +199,15 @@ async fn no_scope_named_elsewhere_in_the_program_widens_what_a_handle_takes() {
     ] {
         let token = texas.token().scope(scope).consumer(LISTED).sign();
         for path in PATHS {
-            let (status, challenge, _) = get(&api, path, &token).await;
+            let Answer {
+                status, challenge, ..
+            } = api.ask(path, &token).await;
             assert_eq!(status, 403, "{scope} on {path}");
             assert!(!challenge.unwrap().contains(scope), "{scope} on {path}");
         }
     }
     let linked = texas.token().scope("nav:another/linked.read").sign();
-    assert_eq!(get(&other_api, "/elsewhere", &linked).await.0, 200);
+    assert_eq!(other_api.status("/elsewhere", &linked).await, 200);
     drop(guard);
 }
 
@@ -237,7 +219,7 @@ async fn ten_replays_of_a_token_for_another_api_cost_one_validation() {
     let theirs = texas.token().scope(OTHER_API).consumer(LISTED).sign();
     texas.reset_introspections();
     for _ in 0..10 {
-        assert_eq!(get(&api, "/consumer", &theirs).await.0, 403);
+        assert_eq!(api.status("/consumer", &theirs).await, 403);
     }
     assert_eq!(texas.introspections(), 1);
     let stats = maskinporten.stats();
@@ -273,7 +255,7 @@ async fn ten_replays_for_another_audience_cost_one_validation_in_both_strategies
             .sign();
         texas.reset_introspections();
         for _ in 0..10 {
-            let (status, _, body) = get(&api, "/scoped", &elsewhere).await;
+            let Answer { status, body, .. } = api.ask("/afp", &elsewhere).await;
             assert_eq!(status, 401);
             assert_eq!(body["error"], "invalid_token");
         }
@@ -301,7 +283,7 @@ async fn junk_is_never_remembered() {
         .sign();
     texas.reset_introspections();
     for _ in 0..10 {
-        assert_eq!(get(&api, "/scoped", &forged).await.0, 401);
+        assert_eq!(api.status("/afp", &forged).await, 401);
     }
     assert_eq!(texas.introspections(), 10);
     maskinporten.settle_cache().await;
@@ -319,11 +301,11 @@ async fn a_refusal_is_not_remembered_past_the_tokens_exp() {
         .expires_in(Duration::from_secs(2))
         .sign();
     texas.reset_introspections();
-    assert_eq!(get(&api, "/bare", &theirs).await.0, 403);
-    assert_eq!(get(&api, "/bare", &theirs).await.0, 403);
+    assert_eq!(api.status("/whoami", &theirs).await, 403);
+    assert_eq!(api.status("/whoami", &theirs).await, 403);
     assert_eq!(texas.introspections(), 1);
     actix_web::rt::time::sleep(Duration::from_millis(3100)).await;
-    assert_eq!(get(&api, "/bare", &theirs).await.0, 403);
+    assert_eq!(api.status("/whoami", &theirs).await, 403);
     assert_eq!(texas.introspections(), 2);
 }
 
@@ -340,7 +322,7 @@ async fn without_the_cache_nothing_is_remembered() {
     let theirs = texas.token().scope(OTHER_API).sign();
     texas.reset_introspections();
     for _ in 0..3 {
-        assert_eq!(get(&api, "/bare", &theirs).await.0, 403);
+        assert_eq!(api.status("/whoami", &theirs).await, 403);
     }
     assert_eq!(texas.introspections(), 3);
 }
@@ -354,7 +336,7 @@ async fn validate_bounds_the_token_length_as_the_extractor_does() {
         .max_token_length(100)
         .build()
         .unwrap();
-    let token = texas.token().scope(READ).sign();
+    let token = read_token(&texas);
     assert!(token.len() > 100);
     texas.reset_introspections();
     let error = maskinporten.validate(&token).await.unwrap_err();
@@ -374,7 +356,7 @@ async fn validate_takes_exactly_the_exposed_scopes_too() {
         maskinporten_actix::ErrorKind::InsufficientScope
     );
     assert!(error.required_scope().is_none());
-    let ours = texas.token().scope(READ).sign();
+    let ours = read_token(&texas);
     assert!(maskinporten.validate(&ours).await.is_ok());
 }
 

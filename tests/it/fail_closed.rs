@@ -4,11 +4,10 @@
 
 use actix_web::{get, HttpResponse, Responder};
 use maskinporten_actix::{testing::LocalTexas, MaskinportenClaims};
-use maskinporten_tests::{client, TestApi};
+use maskinporten_tests::{client, read_token, TestApi, READ};
 use reqwest::{header::WWW_AUTHENTICATE, StatusCode};
 use serde_json::Value;
 
-const READ: &str = "nav:helse/sykepenger/afp.read";
 /// A scope NAIS accepts (the name pattern allows æ, ø and å) that the
 /// challenge's `scope` attribute cannot carry.
 const NON_ASCII: &str = "nav:helse/sykepenger/særfradrag.read";
@@ -48,7 +47,7 @@ async fn an_empty_requirement_refuses_every_token() {
         .build()
         .unwrap();
     let api = TestApi::start(Some(handle), routes);
-    let token = texas.token().scope(READ).sign();
+    let token = read_token(&texas);
     for path in ["/all-of-none", "/any-of-none"] {
         let response = client()
             .get(api.url(path))
@@ -73,7 +72,7 @@ async fn a_non_ascii_scope_gets_a_well_formed_challenge_and_the_scope_in_the_bod
     let texas = LocalTexas::start();
     let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
 
-    let without = texas.token().scope(READ).sign();
+    let without = read_token(&texas);
     let response = client()
         .get(api.url("/non-ascii"))
         .bearer_auth(&without)

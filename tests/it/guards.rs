@@ -11,12 +11,10 @@ use maskinporten_actix::{
     require_scope, scopes, testing::LocalTexas, ErrorKind, Maskinporten, MaskinportenClaims,
     RequireScope,
 };
-use maskinporten_tests::{challenge, client, get, refused_url, TestApi};
+use maskinporten_tests::{challenge, client, get, read_token, refused_url, TestApi, READ, WRITE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-const READ: &str = "nav:helse/sykepenger/afp.read";
-const WRITE: &str = "nav:helse/sykepenger/afp.write";
 const OTHER: &str = "nav:helse/sykepenger/annet";
 
 async fn ok() -> HttpResponse {
@@ -57,7 +55,7 @@ async fn a_guarded_scope_lets_in_a_token_with_the_scope_and_nothing_else() {
         Some(maskinporten_tests::handle(&texas)),
         scope_tree(RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"])),
     );
-    let read = texas.token().scope(READ).sign();
+    let read = read_token(&texas);
     let other = texas.token().scope(OTHER).sign();
 
     for path in ["/afp/summary", "/afp/detail"] {
@@ -157,7 +155,7 @@ async fn paths_nobody_serves_under_a_guarded_scope_answer_401_not_404() {
                 })),
         );
     });
-    let read = texas.token().scope(READ).sign();
+    let read = read_token(&texas);
     let other = texas.token().scope(OTHER).sign();
     for path in ["/afp/secret-path", "/custom/secret-path"] {
         let response = get(&api.url(path), None).await;
@@ -217,7 +215,7 @@ async fn a_guarded_app_guards_every_route_and_its_404s() {
         maskinporten_tests::handle(&texas),
         RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]),
     );
-    let read = texas.token().scope(READ).sign();
+    let read = read_token(&texas);
     let other = texas.token().scope(OTHER).sign();
     for path in ["/afp", "/nested/afp", "/", "/nothing/here"] {
         let url = format!("{}{path}", app.base);
@@ -302,7 +300,7 @@ async fn assert_same_rejections(api: &TestApi, texas: &LocalTexas) {
         Some(texas.token().scope(OTHER).sign()),
         Some(texas.token().scope(READ).exp(1).sign()),
         Some("not-a-token".to_owned()),
-        Some(texas.token().scope(READ).sign()),
+        Some(read_token(&texas)),
     ];
     for token in &tokens {
         let by_attribute = seen(get(&api.url("/attribute"), token.as_deref()).await).await;
@@ -340,7 +338,7 @@ async fn the_middleware_rejects_exactly_as_the_attribute_does() {
         .build()
         .unwrap();
     let api = TestApi::start(Some(down), attribute_and_middleware);
-    let token = texas.token().scope(READ).sign();
+    let token = read_token(&texas);
     let by_attribute = seen(get(&api.url("/attribute"), Some(&token)).await).await;
     let by_middleware = seen(get(&api.url("/middleware"), Some(&token)).await).await;
     assert_eq!(by_attribute.0, 503);
@@ -447,7 +445,7 @@ async fn nested_guards_attribute_and_extractors_validate_a_request_once() {
         assert_eq!(texas.introspections(), round, "one per request");
     }
     // A rejection at the innermost guard costs one introspection as well.
-    let read = texas.token().scope(READ).sign();
+    let read = read_token(&texas);
     texas.reset_introspections();
     assert_eq!(get(&url, Some(&read)).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(texas.introspections(), 1);

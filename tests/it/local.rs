@@ -4,42 +4,16 @@
 
 use std::time::Duration;
 
-use actix_web::{get, web, HttpResponse, Responder};
 use maskinporten_actix::{
-    require_scope,
     testing::{LocalTexas, DEFAULT_KID, OTHER_KID},
-    Maskinporten, MaskinportenClaims,
+    Maskinporten,
 };
-use maskinporten_tests::{client, TestApi};
-use reqwest::{header::WWW_AUTHENTICATE, StatusCode};
+use maskinporten_tests::{
+    handlers::{read_afp, routes},
+    read_token, Answer, TestApi, READ,
+};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-const READ: &str = "nav:helse/sykepenger/afp.read";
-
-#[get("/afp")]
-#[require_scope("nav:helse/sykepenger/afp.read")]
-async fn read_afp(claims: MaskinportenClaims) -> impl Responder {
-    HttpResponse::Ok().json(claims.to_json())
-}
-
-fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(read_afp);
-}
-
-async fn get(api: &TestApi, token: &str) -> (StatusCode, Option<String>, String) {
-    let response = client()
-        .get(api.url("/afp"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("the API answers");
-    let status = response.status();
-    let challenge = response
-        .headers()
-        .get(WWW_AUTHENTICATE)
-        .map(|v| v.to_str().unwrap().to_owned());
-    (status, challenge, response.text().await.unwrap())
-}
 
 #[actix_web::test]
 async fn a_valid_token_is_verified_locally_with_one_jwks_fetch_for_many_tokens() {
@@ -51,14 +25,18 @@ async fn a_valid_token_is_verified_locally_with_one_jwks_fetch_for_many_tokens()
 
     let builder = texas.token().scope(READ).consumer("974761076");
     let expected = builder.claims().clone();
-    let (status, challenge, body) = get(&api, &builder.sign()).await;
+    let Answer {
+        status,
+        challenge,
+        body,
+        ..
+    } = api.ask("/afp", &builder.sign()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(challenge, None);
-    let claims: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(claims, Value::Object(expected));
+    assert_eq!(body["claims"], Value::Object(expected));
 
     for _ in 0..20 {
-        let (status, _, _) = get(&api, &texas.token().scope(READ).sign()).await;
+        let status = api.status("/afp", &read_token(&texas)).await;
         assert_eq!(status, StatusCode::OK);
     }
     assert_eq!(texas.introspections(), 0);
@@ -73,7 +51,7 @@ async fn every_token_the_sidecar_refuses_is_refused_401_and_a_missing_scope_403(
     let texas = LocalTexas::start();
     let api = TestApi::start(Some(maskinporten_tests::local_handle(&texas)), routes);
     let now = maskinporten_tests::now();
-    let valid = texas.token().scope(READ).sign();
+    let valid = read_token(&texas);
     let mut tampered_signature = valid.clone().into_bytes();
     let at = valid.rfind('.').unwrap() + 10;
     tampered_signature[at] = if tampered_signature[at] == b'A' {
@@ -144,7 +122,12 @@ async fn every_token_the_sidecar_refuses_is_refused_401_and_a_missing_scope_403(
         ("not a JWT", "abc.def".to_owned()),
     ];
     for (why, token) in &refused {
-        let (status, challenge, body) = get(&api, token).await;
+        let Answer {
+            status,
+            challenge,
+            text: body,
+            ..
+        } = api.ask("/afp", token).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{why}: {body}");
         let challenge = challenge.unwrap_or_default();
         assert!(
@@ -153,22 +136,26 @@ async fn every_token_the_sidecar_refuses_is_refused_401_and_a_missing_scope_403(
         );
         assert!(!body.contains(token.as_str()), "{why}: the token is echoed");
     }
-    let (status, challenge, _) = get(
-        &api,
-        &texas.token().scope("nav:helse/sykepenger/afp.write").sign(),
-    )
-    .await;
+    let Answer {
+        status, challenge, ..
+    } = api
+        .ask(
+            "/afp",
+            &texas.token().scope("nav:helse/sykepenger/afp.write").sign(),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(challenge.unwrap().contains("insufficient_scope"));
-    let (status, _, _) = get(
-        &api,
-        &texas
-            .token()
-            .scope(READ)
-            .expired(Duration::from_secs(30))
-            .sign(),
-    )
-    .await;
+    let status = api
+        .status(
+            "/afp",
+            &texas
+                .token()
+                .scope(READ)
+                .expired(Duration::from_secs(30))
+                .sign(),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "expired inside the leeway");
     assert_eq!(texas.introspections(), 0);
 }
@@ -235,7 +222,9 @@ async fn an_audience_when_configured_must_be_in_aud_for_both_strategies() {
                 None => texas.token().scope(READ),
             }
             .sign();
-            let (status, challenge, _) = get(&api, &token).await;
+            let Answer {
+                status, challenge, ..
+            } = api.ask("/afp", &token).await;
             assert_eq!(status, expected, "{strategy}: aud {aud:?}");
             if expected == StatusCode::UNAUTHORIZED {
                 assert!(challenge.unwrap().contains("invalid_token"));
@@ -246,7 +235,7 @@ async fn an_audience_when_configured_must_be_in_aud_for_both_strategies() {
     let api = TestApi::start(Some(maskinporten_tests::local_handle(&texas)), routes);
     for aud in [json!("unspecified"), json!("https://other"), json!(["x"])] {
         let token = texas.token().scope(READ).claim("aud", aud).sign();
-        assert_eq!(get(&api, &token).await.0, StatusCode::OK);
+        assert_eq!(api.status("/afp", &token).await, StatusCode::OK);
     }
 }
 
@@ -255,9 +244,9 @@ async fn cached_tokens_are_not_verified_again() {
     let texas = LocalTexas::start();
     let maskinporten = maskinporten_tests::local_handle(&texas);
     let api = TestApi::start(Some(maskinporten.clone()), routes);
-    let token = texas.token().scope(READ).sign();
+    let token = read_token(&texas);
     for _ in 0..5 {
-        assert_eq!(get(&api, &token).await.0, StatusCode::OK);
+        assert_eq!(api.status("/afp", &token).await, StatusCode::OK);
     }
     let stats = maskinporten.stats();
     assert_eq!((stats.cache_misses, stats.cache_hits), (1, 4));
@@ -326,10 +315,10 @@ async fn the_other_key_is_trusted_once_published() {
     texas.set_jwks_keys(&[DEFAULT_KID, OTHER_KID]);
     let api = TestApi::start(Some(maskinporten_tests::local_handle(&texas)), routes);
     for token in [
-        texas.token().scope(READ).sign(),
+        read_token(&texas),
         texas.token().scope(READ).signed_by_other_key().sign(),
     ] {
-        assert_eq!(get(&api, &token).await.0, StatusCode::OK);
+        assert_eq!(api.status("/afp", &token).await, StatusCode::OK);
     }
     // Signed by one published key, named as the other: still refused.
     let crossed = texas
@@ -338,7 +327,7 @@ async fn the_other_key_is_trusted_once_published() {
         .signed_by_other_key()
         .kid(DEFAULT_KID)
         .sign();
-    assert_eq!(get(&api, &crossed).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(api.status("/afp", &crossed).await, StatusCode::UNAUTHORIZED);
     assert_eq!(texas.jwks_fetches(), 1);
 }
 

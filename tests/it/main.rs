@@ -4,8 +4,11 @@
 //!
 //! A module belongs here when its tests share nothing with others in the
 //! process: no environment variables, no global tracing subscriber, `log`
-//! logger or metrics recorder, no child processes, and no timing bound that other
-//! tests running beside it could break. The tests run in parallel threads;
+//! logger or metrics recorder, and no timing bound that other tests running
+//! beside it could break. Child processes are fine: cargo on a scratch crate
+//! (`manifest`), this binary again for one test (`missing_handle`), and
+//! `redis-server` (`quota_shared`, whose tests are ignored unless asked for:
+//! `cargo test -p maskinporten-tests --test it -- --ignored quota_shared::`). The tests run in parallel threads;
 //! each starts its own servers on loopback and counts requests on its own
 //! endpoints. Modules that cannot live here have their own binary, and
 //! `tests/Cargo.toml` says why beside each.
@@ -25,8 +28,11 @@ mod fuzz_corpus;
 mod fuzz_props;
 mod guards;
 mod local;
+mod manifest;
+mod missing_handle;
 mod openapi;
 mod quota;
+mod quota_shared;
 mod readme;
 mod redaction;
 mod system_users;

@@ -10,12 +10,9 @@ use maskinporten_actix::{
     openapi::MaskinportenSecurity, require_consumer, require_scope, scopes, testing::LocalTexas,
     RequireScope,
 };
-use maskinporten_tests::{client, TestApi};
+use maskinporten_tests::{client, read_token, TestApi, READ, WRITE};
 use serde_json::{json, Value};
 use utoipa::OpenApi;
-
-const READ: &str = "nav:helse/sykepenger/afp.read";
-const WRITE: &str = "nav:helse/sykepenger/afp.write";
 
 /// The guard above `#[utoipa::path]`.
 #[require_scope("nav:helse/sykepenger/afp.read")]
@@ -228,7 +225,7 @@ async fn the_guards_still_guard() {
             .service(below)
             .service(health);
     });
-    let read = texas.token().scope(READ).sign();
+    let read = read_token(&texas);
     let write = texas.token().scope(WRITE).sign();
     let get = |path: &'static str, token: String| {
         let url = api.url(path);

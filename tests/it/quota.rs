@@ -3,16 +3,15 @@
 //! organisations unaffected; nothing spent by a request the validation
 //! refuses; a system user spending its customer's quota; and a shared
 //! quota whose Valkey cannot be reached answering 200 or 429, never 5xx.
-//! The fleet's shared quota against a real server is `tests/quota_shared.rs`.
+//! The fleet's shared quota against a real server is `quota_shared`.
 
 use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
 use maskinporten_actix::{quota::ConsumerQuota, testing::LocalTexas, Maskinporten};
-use maskinporten_tests::{client, refused_url, TestApi};
+use maskinporten_tests::{client, refused_url, TestApi, READ};
 use serde_json::{json, Value};
 
-const READ: &str = "nav:helse/sykepenger/afp.read";
 const CUSTOMER: &str = "991825827";
 const VENDOR: &str = "974760673";
 const OTHER: &str = "974761076";

@@ -6,23 +6,14 @@
 //! to pass for its customer.
 
 use actix_web::{get, web, HttpResponse, Responder};
-use maskinporten_actix::{
-    orgnos, require_consumer, testing::LocalTexas, MaskinportenClaims, RequireConsumer,
-};
-use maskinporten_tests::{TestApi, EXPOSED};
+use maskinporten_actix::{orgnos, require_consumer, testing::LocalTexas, RequireConsumer};
+use maskinporten_tests::{handlers, TestApi, EXPOSED, LISTED, READ, SUPPLIER};
 use serde_json::{json, Value};
 
-const READ: &str = "nav:helse/sykepenger/afp.read";
 /// On every allow-list below, and the `consumer` of every token here.
-const VENDOR: &str = "991825827";
+const VENDOR: &str = LISTED;
 /// The customer a system user acts for; on no list.
-const CUSTOMER: &str = "974760673";
-
-#[get("/plain")]
-#[require_consumer("991825827")]
-async fn plain() -> impl Responder {
-    HttpResponse::Ok().finish()
-}
+const CUSTOMER: &str = SUPPLIER;
 
 #[get("/refusing")]
 #[require_consumer("991825827", refuse_delegated)]
@@ -36,19 +27,12 @@ async fn suppliers() -> impl Responder {
     HttpResponse::Ok().finish()
 }
 
-#[get("/acting-for")]
-async fn acting_for(claims: MaskinportenClaims) -> impl Responder {
-    HttpResponse::Ok().json(json!({
-        "acting_for": claims.acting_for().map(|o| o.id().to_owned()),
-        "system_user": claims.system_user().is_some(),
-    }))
-}
-
+/// With the shared handlers: `/consumer` lists the vendor, `/whoami` says
+/// whom a token acts for.
 fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(plain)
-        .service(refusing)
+    handlers::routes(cfg);
+    cfg.service(refusing)
         .service(suppliers)
-        .service(acting_for)
         .service(
             web::scope("/tree/plain")
                 .wrap(RequireConsumer::one_of(orgnos!["991825827"]))
@@ -67,7 +51,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 const GUARDED: [&str; 6] = [
-    "/plain",
+    "/consumer",
     "/refusing",
     "/suppliers",
     "/tree/plain",
@@ -77,10 +61,6 @@ const GUARDED: [&str; 6] = [
 
 fn organization(orgno: &str) -> Value {
     json!({ "authority": "iso6523-actorid-upis", "ID": format!("0192:{orgno}") })
-}
-
-async fn status(api: &TestApi, path: &str, token: &str) -> u16 {
-    api.ask(path, token).await.status
 }
 
 #[actix_web::test]
@@ -138,12 +118,12 @@ async fn details_that_cannot_be_read_are_refused_by_every_consumer_guard() {
             .claim("authorization_details", details)
             .sign();
         for path in GUARDED {
-            assert_eq!(status(&api, path, &token).await, 403, "{what} at {path}");
+            assert_eq!(api.status(path, &token).await, 403, "{what} at {path}");
         }
-        let body = api.ask("/acting-for", &token).await.body;
+        let body = api.ask("/whoami", &token).await.body;
         assert_eq!(
-            body,
-            json!({ "acting_for": null, "system_user": false }),
+            (&body["acting_for"], &body["system_user"]),
+            (&Value::Null, &json!(false)),
             "{what}"
         );
     }
@@ -161,7 +141,7 @@ async fn details_that_cannot_be_read_are_refused_by_every_consumer_guard() {
             .claim("authorization_details", details.clone())
             .sign();
         for path in GUARDED {
-            assert_eq!(status(&api, path, &token).await, 200, "{details} at {path}");
+            assert_eq!(api.status(path, &token).await, 200, "{details} at {path}");
         }
     }
 
@@ -173,6 +153,6 @@ async fn details_that_cannot_be_read_are_refused_by_every_consumer_guard() {
         .claim("authorization_details", json!([entry]))
         .sign();
     for path in GUARDED {
-        assert_eq!(status(&api, path, &token).await, 403, "{path}");
+        assert_eq!(api.status(path, &token).await, 403, "{path}");
     }
 }

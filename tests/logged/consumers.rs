@@ -10,11 +10,10 @@ use maskinporten_actix::{
     orgnos, require_consumer, require_scope, testing::LocalTexas, MaskinportenClaims,
     RequireConsumer, RequireScope,
 };
-use maskinporten_tests::{get, logs, TestApi};
+use maskinporten_tests::{get, logs, TestApi, READ};
 use reqwest::{header::WWW_AUTHENTICATE, StatusCode};
 use serde_json::{json, Value};
 
-const READ: &str = "nav:helse/sykepenger/afp.read";
 const OTHER: &str = "nav:helse/sykepenger/annet";
 const ALLOWED: &str = "991825827";
 const ALSO_ALLOWED: &str = "974760673";

@@ -3,9 +3,8 @@
 
 use actix_web::{web, HttpResponse};
 use maskinporten_actix::{quota::ConsumerQuota, testing::LocalTexas};
-use maskinporten_tests::{get, logs, TestApi};
+use maskinporten_tests::{get, logs, TestApi, READ};
 
-const READ: &str = "nav:helse/sykepenger/afp.read";
 /// An organisation no other test of this binary uses: its lines are this
 /// test's.
 const THROTTLED: &str = "923609016";

@@ -4,28 +4,13 @@
 
 use std::time::Duration;
 
-use actix_web::{get, web, HttpResponse, Responder};
 use futures_util::future::join_all;
-use maskinporten_actix::{require_scope, testing::LocalTexas, Maskinporten, MaskinportenClaims};
-use maskinporten_tests::{client, now, Fault, FaultServer, TestApi};
+use maskinporten_actix::{testing::LocalTexas, Maskinporten};
+use maskinporten_tests::{
+    client, handlers::routes, now, read_token, Fault, FaultServer, TestApi, READ,
+};
 use reqwest::StatusCode;
 use serde_json::json;
-
-const READ: &str = "nav:helse/sykepenger/afp.read";
-
-#[get("/afp")]
-#[require_scope("nav:helse/sykepenger/afp.read")]
-async fn read_afp(claims: MaskinportenClaims) -> impl Responder {
-    HttpResponse::Ok().body(claims.jwt_id().unwrap_or_default().to_owned())
-}
-
-fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(read_afp);
-}
-
-async fn status(api: &TestApi, token: &str) -> StatusCode {
-    StatusCode::from_u16(api.ask("/afp", token).await.status).unwrap()
-}
 
 fn with(
     texas: &LocalTexas,
@@ -48,13 +33,13 @@ async fn a_reused_token_is_introspected_once() {
     let texas = LocalTexas::start();
     let mp = with(&texas, |b| b);
     let api = TestApi::start(Some(mp.clone()), routes);
-    let token = texas.token().scope(READ).sign();
+    let token = read_token(&texas);
     for _ in 0..5 {
-        assert_eq!(status(&api, &token).await, StatusCode::OK);
+        assert_eq!(api.status("/afp", &token).await, StatusCode::OK);
     }
     assert_eq!(texas.introspections(), 1);
-    let other = texas.token().scope(READ).sign();
-    assert_eq!(status(&api, &other).await, StatusCode::OK);
+    let other = read_token(&texas);
+    assert_eq!(api.status("/afp", &other).await, StatusCode::OK);
     assert_eq!(texas.introspections(), 2);
     let stats = mp.stats();
     assert_eq!(
@@ -71,9 +56,9 @@ async fn without_the_cache_every_request_is_introspected() {
     let _turn = crate::TURN.lock().await;
     let texas = LocalTexas::start();
     let api = TestApi::start(Some(with(&texas, |b| b.disable_cache())), routes);
-    let token = texas.token().scope(READ).sign();
+    let token = read_token(&texas);
     for _ in 0..3 {
-        assert_eq!(status(&api, &token).await, StatusCode::OK);
+        assert_eq!(api.status("/afp", &token).await, StatusCode::OK);
     }
     assert_eq!(texas.introspections(), 3);
 }
@@ -86,25 +71,34 @@ async fn no_answer_is_served_past_exp() {
     // Expires at the next whole second but one: cached until then.
     let exp = now() + 2;
     let token = texas.token().scope(READ).exp(exp).sign();
-    assert_eq!(status(&api, &token).await, StatusCode::OK);
-    assert_eq!(status(&api, &token).await, StatusCode::OK);
+    assert_eq!(api.status("/afp", &token).await, StatusCode::OK);
+    assert_eq!(api.status("/afp", &token).await, StatusCode::OK);
     assert_eq!(texas.introspections(), 1);
     while now() < exp {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Past exp the token goes back to the endpoint, every time (Texas still
     // calls it active inside its 60 s leeway; the cache never does).
-    assert_eq!(status(&api, &token).await, StatusCode::OK);
-    assert_eq!(status(&api, &token).await, StatusCode::OK);
+    assert_eq!(api.status("/afp", &token).await, StatusCode::OK);
+    assert_eq!(api.status("/afp", &token).await, StatusCode::OK);
     assert_eq!(texas.introspections(), 3);
     // Once the endpoint calls it inactive, it is rejected, every time.
     let inactive = texas.token().scope(READ).signed_by_other_key().sign();
-    assert_eq!(status(&api, &inactive).await, StatusCode::UNAUTHORIZED);
-    assert_eq!(status(&api, &inactive).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        api.status("/afp", &inactive).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        api.status("/afp", &inactive).await,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(texas.introspections(), 5, "inactive answers are not cached");
     // Past exp beyond the leeway it is refused without asking the endpoint.
     let long_expired = texas.token().scope(READ).exp(now() - 120).sign();
-    assert_eq!(status(&api, &long_expired).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        api.status("/afp", &long_expired).await,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(texas.introspections(), 5);
 }
 
@@ -118,12 +112,12 @@ async fn the_max_ttl_caps_an_entry() {
         })),
         routes,
     );
-    let token = texas.token().scope(READ).sign();
-    assert_eq!(status(&api, &token).await, StatusCode::OK);
-    assert_eq!(status(&api, &token).await, StatusCode::OK);
+    let token = read_token(&texas);
+    assert_eq!(api.status("/afp", &token).await, StatusCode::OK);
+    assert_eq!(api.status("/afp", &token).await, StatusCode::OK);
     assert_eq!(texas.introspections(), 1);
     tokio::time::sleep(Duration::from_millis(700)).await;
-    assert_eq!(status(&api, &token).await, StatusCode::OK);
+    assert_eq!(api.status("/afp", &token).await, StatusCode::OK);
     assert_eq!(texas.introspections(), 2);
 }
 
@@ -135,7 +129,7 @@ async fn concurrent_first_requests_share_one_introspection() {
         .start()
         .unwrap();
     let api = TestApi::start(Some(with(&texas, |b| b)), routes);
-    let token = texas.token().scope(READ).sign();
+    let token = read_token(&texas);
     let client = client();
     let responses =
         join_all((0..200).map(|_| client.get(api.url("/afp")).bearer_auth(&token).send())).await;
@@ -157,7 +151,7 @@ async fn failures_are_shared_by_a_flight_but_never_cached() {
         .build()
         .unwrap();
     let api = TestApi::start(Some(mp.clone()), routes);
-    let token = texas.token().scope(READ).sign();
+    let token = read_token(&texas);
     let client = client();
     let responses =
         join_all((0..20).map(|_| client.get(api.url("/afp")).bearer_auth(&token).send())).await;
@@ -167,8 +161,14 @@ async fn failures_are_shared_by_a_flight_but_never_cached() {
     assert_eq!(fault.requests(), 1);
 
     fault.set(Fault::Answer(500, "{}".into()));
-    assert_eq!(status(&api, &token).await, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(status(&api, &token).await, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        api.status("/afp", &token).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        api.status("/afp", &token).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
     assert_eq!(fault.requests(), 3);
 
     // The endpoint recovers: the next request passes, and is then cached.
@@ -177,8 +177,8 @@ async fn failures_are_shared_by_a_flight_but_never_cached() {
         "scope": READ, "consumer": {"authority": "iso6523-actorid-upis", "ID": "0192:991825827"},
     });
     fault.set(Fault::Answer(200, active.to_string()));
-    assert_eq!(status(&api, &token).await, StatusCode::OK);
-    assert_eq!(status(&api, &token).await, StatusCode::OK);
+    assert_eq!(api.status("/afp", &token).await, StatusCode::OK);
+    assert_eq!(api.status("/afp", &token).await, StatusCode::OK);
     assert_eq!(fault.requests(), 4);
     assert_eq!(mp.stats().validator_failures, 3);
 }
@@ -192,10 +192,10 @@ async fn a_flood_of_distinct_tokens_does_not_evict_hot_entries() {
     });
     let api = TestApi::start(Some(mp.clone()), routes);
     let client = client();
-    let hot: Vec<String> = (0..50).map(|_| texas.token().scope(READ).sign()).collect();
+    let hot: Vec<String> = (0..50).map(|_| read_token(&texas)).collect();
     let hot_round = || async {
         for token in &hot {
-            assert_eq!(status(&api, token).await, StatusCode::OK);
+            assert_eq!(api.status("/afp", token).await, StatusCode::OK);
         }
     };
     for _ in 0..4 {
@@ -204,9 +204,7 @@ async fn a_flood_of_distinct_tokens_does_not_evict_hot_entries() {
     assert_eq!(texas.introspections(), 50);
     // 1 000 one-off tokens, ten times the capacity, while the 50 regular
     // consumers go on calling.
-    let flood: Vec<String> = (0..1000)
-        .map(|_| texas.token().scope(READ).sign())
-        .collect();
+    let flood: Vec<String> = (0..1000).map(|_| read_token(&texas)).collect();
     for chunk in flood.chunks(50) {
         join_all(
             chunk
@@ -236,8 +234,8 @@ async fn a_cached_token_in_a_malformed_header_is_still_refused() {
     use maskinporten_tests::raw_request;
     let texas = LocalTexas::start();
     let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
-    let token = texas.token().scope(READ).sign();
-    assert_eq!(status(&api, &token).await, StatusCode::OK);
+    let token = read_token(&texas);
+    assert_eq!(api.status("/afp", &token).await, StatusCode::OK);
     let cases: [(&[u8], &[u8], u16); 12] = [
         (b"Bearer ", b"", 200),
         (b"bearer   ", b"   ", 200),
@@ -307,9 +305,9 @@ async fn heavy_answers_are_bounded_by_bytes() {
         .unwrap();
     let api = TestApi::start(Some(mp.clone()), routes);
     for _ in 0..3 {
-        let tokens: Vec<String> = (0..20).map(|_| texas.token().scope(READ).sign()).collect();
+        let tokens: Vec<String> = (0..20).map(|_| read_token(&texas)).collect();
         for token in &tokens {
-            assert_eq!(status(&api, token).await, StatusCode::OK);
+            assert_eq!(api.status("/afp", token).await, StatusCode::OK);
         }
     }
     mp.settle_cache().await;

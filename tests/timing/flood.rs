@@ -11,25 +11,20 @@
 
 use std::time::Duration;
 
-use actix_web::{get, web, HttpResponse, Responder};
+use actix_web::web;
 use futures_util::{stream, StreamExt};
-use maskinporten_actix::{require_scope, testing::TokenBuilder, Maskinporten};
-use maskinporten_tests::{b64_json, client, now, Fault, FaultServer, TestApi};
+use maskinporten_actix::{testing::TokenBuilder, Maskinporten};
+use maskinporten_tests::{
+    b64_json, client, handlers::read_afp, now, Fault, FaultServer, TestApi, READ,
+};
 use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::{until, FrozenClock};
 
-const READ: &str = "nav:helse/sykepenger/afp.read";
 const ISSUER: &str = "https://test.maskinporten.no/";
 const BOUND: usize = 4;
 const JUNK: usize = 1000;
-
-#[get("/afp")]
-#[require_scope("nav:helse/sykepenger/afp.read")]
-async fn afp() -> impl Responder {
-    HttpResponse::Ok().finish()
-}
 
 /// A token the sidecar would have to check the signature of: a compact
 /// JWS, RS256 with a kid, unexpired, from the issuer, with a signature
@@ -129,7 +124,7 @@ async fn a_flood_of_junk_tokens_does_not_lock_out_a_cached_consumer() {
         .build()
         .unwrap();
     let api = TestApi::start(Some(mp.clone()), |cfg: &mut web::ServiceConfig| {
-        cfg.service(afp);
+        cfg.service(read_afp);
     });
     let client = client();
 

@@ -15,26 +15,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use actix_web::{get, HttpResponse, Responder};
 use futures_util::future::join_all;
-use maskinporten_actix::{
-    require_scope,
-    testing::{JwksFault, LocalTexas},
-};
-use maskinporten_tests::{b64_json, client, TestApi};
+use maskinporten_actix::testing::{JwksFault, LocalTexas};
+use maskinporten_tests::{b64_json, client, handlers::read_afp, read_token, TestApi, READ};
 use reqwest::header::WWW_AUTHENTICATE;
 use serde_json::json;
 
-const READ: &str = "nav:helse/sykepenger/afp.read";
 const FORGED_PER_SECOND: u32 = 500;
 const FLOOD: Duration = Duration::from_secs(3);
 const SIDECAR_COST: Duration = Duration::from_millis(20);
-
-#[get("/afp")]
-#[require_scope("nav:helse/sykepenger/afp.read")]
-async fn afp() -> impl Responder {
-    HttpResponse::Ok().finish()
-}
 
 /// A forged token: well formed, from the right issuer, unexpired, with the
 /// trusted `kid` (even `i`) or a random one (odd `i`), and 256 bytes of
@@ -71,11 +60,11 @@ async fn forged_tokens_never_reach_the_sidecar_and_genuine_ones_pass_during_a_fl
         .build()
         .unwrap();
     let api = Rc::new(TestApi::start(Some(maskinporten.clone()), |cfg| {
-        cfg.service(afp);
+        cfg.service(read_afp);
     }));
     let url = api.url("/afp");
     // Warm the connection pool and the key set.
-    let warm = texas.token().scope(READ).sign();
+    let warm = read_token(&texas);
     let response = client().get(&url).bearer_auth(&warm).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 200);
     texas.reset_introspections();
@@ -118,7 +107,7 @@ async fn forged_tokens_never_reach_the_sidecar_and_genuine_ones_pass_during_a_fl
     let mut genuine = Vec::new();
     while !flood.is_finished() {
         actix_web::rt::time::sleep(Duration::from_millis(150)).await;
-        let token = texas.token().scope(READ).sign();
+        let token = read_token(&texas);
         let response = client.get(&url).bearer_auth(&token).send().await.unwrap();
         genuine.push(response.status().as_u16());
     }
@@ -161,7 +150,7 @@ async fn without_the_jwks_the_sidecar_judges_every_token() {
         .build()
         .unwrap();
     let api = TestApi::start(Some(maskinporten), |cfg| {
-        cfg.service(afp);
+        cfg.service(read_afp);
     });
     texas.reset_introspections();
     for i in 0..4 {
@@ -219,7 +208,7 @@ fn forged_and_genuine(texas: &LocalTexas) -> Vec<(bool, String)> {
     (0..45)
         .map(|i| {
             if i % 9 == 4 {
-                (false, texas.token().scope(READ).sign())
+                (false, read_token(&texas))
             } else {
                 (true, unknown_kid(texas, i))
             }
@@ -247,11 +236,11 @@ async fn a_jwks_outage_does_not_send_unknown_kids_to_the_sidecar() {
         .build()
         .unwrap();
     let api = TestApi::start(Some(maskinporten.clone()), |cfg| {
-        cfg.service(afp);
+        cfg.service(read_afp);
     });
     let url = api.url("/afp");
     // Hold a key set.
-    let warm = texas.token().scope(READ).sign();
+    let warm = read_token(&texas);
     let response = client().get(&url).bearer_auth(&warm).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 200);
     assert_eq!(texas.jwks_fetches(), 1);
@@ -307,7 +296,7 @@ async fn until_a_key_set_is_fetched_the_sidecar_judges_alone() {
         .build()
         .unwrap();
     let api = TestApi::start(Some(maskinporten), |cfg| {
-        cfg.service(afp);
+        cfg.service(read_afp);
     });
     let url = api.url("/afp");
     texas.reset_introspections();

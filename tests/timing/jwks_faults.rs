@@ -19,8 +19,8 @@ use maskinporten_tests::b64_json;
 use serde_json::json;
 
 use crate::{until, FrozenClock};
+use maskinporten_tests::{read_token, READ};
 
-const READ: &str = "nav:helse/sykepenger/afp.read";
 /// The least time between two fetches asked for by unknown kids, here.
 const WINDOW: Duration = Duration::from_millis(300);
 /// The fetch timeout.
@@ -118,7 +118,7 @@ async fn an_error_status_at_start_is_503_and_retried_once_per_window() {
     let texas = LocalTexas::start();
     texas.set_jwks_fault(JwksFault::Status(503));
     let maskinporten = handle(&texas, NEVER);
-    let token = texas.token().scope(READ).sign();
+    let token = read_token(&texas);
     for _ in 0..5 {
         assert_eq!(status(&maskinporten, &token).await, 503);
     }
@@ -146,10 +146,7 @@ async fn down_later_keeps_serving_with_the_keys_held() {
     let clock = FrozenClock::hold();
     let texas = LocalTexas::start();
     let maskinporten = handle(&texas, REFRESH);
-    assert_eq!(
-        status(&maskinporten, &texas.token().scope(READ).sign()).await,
-        200
-    );
+    assert_eq!(status(&maskinporten, &read_token(&texas)).await, 200);
     assert_eq!(texas.jwks_fetches(), 1);
 
     texas.set_jwks_fault(JwksFault::Status(500));
@@ -161,7 +158,7 @@ async fn down_later_keeps_serving_with_the_keys_held() {
     }
     assert_eq!(texas.jwks_fetches(), 3);
     for _ in 0..3 {
-        let fresh = texas.token().scope(READ).sign();
+        let fresh = read_token(&texas);
         assert_eq!(status(&maskinporten, &fresh).await, 200);
     }
     // A kid the key set held does not hold, while the JWKS cannot be
@@ -183,7 +180,7 @@ async fn down_later_keeps_serving_with_the_keys_held() {
         clock.advance(REFRESH).await;
         until(|| texas.jwks_fetches() == seen + 1).await;
         after_the_fetch_in_flight(&maskinporten, &texas).await;
-        let fresh = texas.token().scope(READ).sign();
+        let fresh = read_token(&texas);
         assert_eq!(status(&maskinporten, &fresh).await, 200, "{fault:?}");
         assert_eq!(texas.jwks_fetches(), seen + 1, "{fault:?}");
     }
@@ -197,7 +194,7 @@ async fn slow_is_503_at_the_timeout_never_before() {
     // Slower than any test: only the timeout ends the fetch.
     texas.set_jwks_fault(JwksFault::Delay(NEVER));
     let maskinporten = handle(&texas, NEVER);
-    let token = texas.token().scope(READ).sign();
+    let token = read_token(&texas);
     let asked = tokio::time::Instant::now();
     let answer = tokio::spawn({
         let (maskinporten, token) = (maskinporten.clone(), token.clone());
@@ -229,7 +226,7 @@ async fn garbage_empty_or_oversized_at_start_is_503() {
         let texas = LocalTexas::start();
         texas.set_jwks_fault(fault.clone());
         let maskinporten = handle(&texas, NEVER);
-        let token = texas.token().scope(READ).sign();
+        let token = read_token(&texas);
         for _ in 0..3 {
             assert_eq!(status(&maskinporten, &token).await, 503, "{fault:?}");
         }
@@ -255,10 +252,7 @@ async fn a_removed_key_is_refused_after_the_refresh() {
     until(|| texas.jwks_fetches() == 2).await;
     after_the_fetch_in_flight(&maskinporten, &texas).await;
     assert_eq!(status(&maskinporten, &old).await, 401);
-    assert_eq!(
-        status(&maskinporten, &texas.token().scope(READ).sign()).await,
-        200
-    );
+    assert_eq!(status(&maskinporten, &read_token(&texas)).await, 200);
     assert_eq!(texas.jwks_fetches(), 2);
 }
 
@@ -268,10 +262,7 @@ async fn an_added_key_is_accepted_after_exactly_one_refetch() {
     let clock = FrozenClock::hold();
     let texas = LocalTexas::start();
     let maskinporten = handle(&texas, NEVER);
-    assert_eq!(
-        status(&maskinporten, &texas.token().scope(READ).sign()).await,
-        200
-    );
+    assert_eq!(status(&maskinporten, &read_token(&texas)).await, 200);
     assert_eq!(texas.jwks_fetches(), 1);
 
     let new = texas.token().scope(READ).signed_by_other_key().sign();
@@ -300,10 +291,7 @@ async fn a_thousand_made_up_kids_fetch_once_per_window() {
     let clock = FrozenClock::hold();
     let texas = LocalTexas::start();
     let maskinporten = handle(&texas, NEVER);
-    assert_eq!(
-        status(&maskinporten, &texas.token().scope(READ).sign()).await,
-        200
-    );
+    assert_eq!(status(&maskinporten, &read_token(&texas)).await, 200);
     for window in 1..=3 {
         clock.advance(WINDOW).await;
         texas.reset_jwks_fetches();

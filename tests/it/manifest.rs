@@ -15,35 +15,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use actix_web::{get, web, HttpResponse};
-use maskinporten_actix::{
-    testing::LocalTexas, Maskinporten, MaskinportenBuilder, MaskinportenClaims,
-};
-use maskinporten_tests::TestApi;
+use maskinporten_actix::{testing::LocalTexas, Maskinporten, MaskinportenBuilder};
+use maskinporten_tests::{handlers::routes, Answer, TestApi, READ, WRITE};
 use reqwest::StatusCode;
 
-const READ: &str = "nav:helse/sykepenger/afp.read";
-const WRITE: &str = "nav:helse/sykepenger/afp.write";
 const ELSEWHERE: &str = "nav:arbeid/dagpenger/vedtak.read";
-
-/// A handler without any scope guard: only the handle stands between it
-/// and a token for another API.
-#[get("/whoami")]
-async fn whoami(claims: MaskinportenClaims) -> HttpResponse {
-    HttpResponse::Ok().body(claims.scope_claim().to_owned())
-}
-
-fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(whoami);
-}
-
-async fn status_of(api: &TestApi, token: &str) -> (StatusCode, Option<String>) {
-    let answer = api.ask("/whoami", token).await;
-    (
-        StatusCode::from_u16(answer.status).unwrap(),
-        answer.challenge,
-    )
-}
 
 async fn refuses_tokens_for_other_apis(texas: &LocalTexas, builder: MaskinportenBuilder) {
     let maskinporten = builder.exposed_scopes([READ, WRITE]).build().unwrap();
@@ -51,7 +27,7 @@ async fn refuses_tokens_for_other_apis(texas: &LocalTexas, builder: Maskinporten
     for scopes in [vec![READ], vec![WRITE, ELSEWHERE], vec![ELSEWHERE, READ]] {
         let token = texas.token().scopes(scopes.clone()).sign();
         assert_eq!(
-            status_of(&api, &token).await.0,
+            api.status("/whoami", &token).await,
             StatusCode::OK,
             "{scopes:?}"
         );
@@ -59,7 +35,9 @@ async fn refuses_tokens_for_other_apis(texas: &LocalTexas, builder: Maskinporten
     let other = texas.token().scope(ELSEWHERE).sign();
     // Twice: a refusal is not cached as a pass.
     for _ in 0..2 {
-        let (status, challenge) = status_of(&api, &other).await;
+        let Answer {
+            status, challenge, ..
+        } = api.ask("/whoami", &other).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
         // The refusal names no scope: a token valid for another API does
         // not let its holder list this one's.
@@ -71,7 +49,7 @@ async fn refuses_tokens_for_other_apis(texas: &LocalTexas, builder: Maskinporten
         );
     }
     let none = texas.token().sign();
-    assert_eq!(status_of(&api, &none).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(api.status("/whoami", &none).await, StatusCode::FORBIDDEN);
 }
 
 #[actix_web::test]
@@ -112,16 +90,16 @@ async fn a_handle_takes_exactly_what_it_says_and_says_something() {
         .unwrap();
     let api = TestApi::start(Some(listed), routes);
     let ours = texas.token().scopes(named.iter()).sign();
-    assert_eq!(status_of(&api, &ours).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(api.status("/whoami", &ours).await, StatusCode::FORBIDDEN);
     let token = texas.token().scope(ELSEWHERE).sign();
-    assert_eq!(status_of(&api, &token).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(api.status("/whoami", &token).await, StatusCode::FORBIDDEN);
     let any = texas
         .maskinporten_builder()
         .accept_any_scope()
         .build()
         .unwrap();
     let api = TestApi::start(Some(any), routes);
-    assert_eq!(status_of(&api, &token).await.0, StatusCode::OK);
+    assert_eq!(api.status("/whoami", &token).await, StatusCode::OK);
 }
 
 #[test]

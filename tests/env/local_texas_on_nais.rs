@@ -1,14 +1,18 @@
 //! `LocalTexas` signs with public test keys: where NAIS runs it must refuse
 //! to start, so that a service whose fallback reaches it in a pod fails at
-//! start-up instead of accepting tokens anyone can mint. Alone in its own
-//! test binary because it changes the process environment.
+//! start-up instead of accepting tokens anyone can mint. Here because it
+//! changes the process environment: under [`ENV`], which every test of
+//! this binary holds while it starts a `LocalTexas`.
 
 use std::io::ErrorKind;
 
 use maskinporten_actix::testing::{LocalTexas, NAIS_MARKERS};
 
+use crate::ENV;
+
 #[test]
 fn local_texas_refuses_to_start_where_nais_runs() {
+    let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     for marker in NAIS_MARKERS {
         for name in NAIS_MARKERS {
             std::env::remove_var(name);
@@ -39,4 +43,7 @@ fn local_texas_refuses_to_start_where_nais_runs() {
     LocalTexas::builder()
         .start()
         .expect("empty markers are not NAIS");
+    for name in NAIS_MARKERS {
+        std::env::remove_var(name);
+    }
 }

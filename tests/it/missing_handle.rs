@@ -2,7 +2,8 @@
 //! 500 to every guarded request; without a tracing subscriber the log line
 //! explaining why went nowhere. It must reach standard error, once per
 //! process. The API runs in a child process (this test binary again, running
-//! only the ignored test below), so that its standard error can be read.
+//! only the ignored test below), so that its standard error can be read and
+//! no other test of the binary shares its process.
 
 use std::process::Command;
 
@@ -45,7 +46,7 @@ fn the_missing_handle_is_reported_on_stderr_once() {
     let output = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "child_api_without_a_handle",
+            "missing_handle::child_api_without_a_handle",
             "--ignored",
             "--nocapture",
             "--test-threads=1",

@@ -8,7 +8,7 @@
 //! The tests need `redis-server` on the PATH, which a machine may lack: they
 //! are ignored in the default run and say why; `.ci/run` installs the
 //! server and runs them with `--ignored`
-//! (`cargo test -p maskinporten-tests --test quota_shared -- --ignored`).
+//! (`cargo test -p maskinporten-tests --test it -- --ignored quota_shared::`).
 
 use std::{
     net::TcpListener,
@@ -22,9 +22,8 @@ use std::{
 
 use actix_web::{web, HttpResponse};
 use maskinporten_actix::{quota::ConsumerQuota, testing::LocalTexas, Maskinporten};
-use maskinporten_tests::{client, logs, TestApi};
+use maskinporten_tests::{client, logs, TestApi, READ};
 
-const READ: &str = "nav:helse/sykepenger/afp.read";
 const CUSTOMER: &str = "991825827";
 const OTHER: &str = "974761076";
 /// A timeout no answer of a loopback server misses on a busy machine: a
