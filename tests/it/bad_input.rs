@@ -7,8 +7,7 @@
 use actix_web::{get, web, HttpResponse, Responder};
 use maskinporten_actix::{require_scope, testing::LocalTexas};
 use maskinporten_tests::{
-    assert_no_stray_panics, client, raw_request, read_token, watch_panics, RawResponse, TestApi,
-    READ, WRITE,
+    assert_no_stray_panics, client, read_token, watch_panics, TestApi, READ, WRITE,
 };
 use reqwest::StatusCode;
 use serde_json::json;
@@ -555,15 +554,6 @@ fn rows(texas: &LocalTexas) -> Vec<Row> {
     ]
 }
 
-async fn send(api: &TestApi, path: &str, headers: &[Vec<u8>]) -> RawResponse {
-    let mut head = vec![
-        format!("GET {path} HTTP/1.1").into_bytes(),
-        format!("Host: {}", api.addr()).into_bytes(),
-    ];
-    head.extend_from_slice(headers);
-    raw_request(api.addr(), &head).await
-}
-
 #[actix_web::test]
 async fn every_authorization_header_gets_its_exact_answer() {
     watch_panics();
@@ -581,7 +571,7 @@ async fn every_authorization_header_gets_its_exact_answer() {
     let mut reaching = 0;
     for row in &rows {
         let before = texas.introspections();
-        let response = send(&api, "/one", &row.headers).await;
+        let response = api.raw_get("/one", &row.headers).await;
         let name = row.name;
         assert_eq!(
             response.status,

@@ -9,7 +9,7 @@ use maskinporten_actix::{
     require_scope, testing::LocalTexas, ErrorKind, Maskinporten, MaskinportenClaims,
 };
 use maskinporten_tests::{
-    challenge, client, get, handlers, read_token, read_token_from, refused_url, Fault, FaultServer,
+    ask, client, handlers, read_token, read_token_from, refused_url, send, Fault, FaultServer,
     TestApi, READ, WRITE,
 };
 use reqwest::StatusCode;
@@ -107,9 +107,9 @@ async fn claims_are_typed() {
         .iat(1_700_000_000)
         .claim("custom", json!(7))
         .sign();
-    let response = get(&api.url("/whoami"), Some(&token)).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
+    let response = ask(&api.url("/whoami"), Some(&token)).await;
+    assert_eq!(response.status, StatusCode::OK);
+    let body: Value = response.body;
     assert_eq!(body["consumer_orgno"], "991825827");
     assert_eq!(body["consumer_id"], "0192:991825827");
     assert_eq!(body["consumer_authority"], "iso6523-actorid-upis");
@@ -128,7 +128,7 @@ async fn claims_are_typed() {
     let debug = body["debug"].as_str().unwrap();
     assert!(debug.contains("0192:991825827"), "{debug}");
     assert!(
-        !debug.contains(&token) && !debug.contains(token.split('.').nth(2).unwrap()),
+        !debug.contains(&token) & !debug.contains(token.split('.').nth(2).unwrap()),
         "{debug}"
     );
 }
@@ -142,10 +142,10 @@ async fn no_bearer_credentials_get_a_bare_challenge() {
         if let Some(auth) = auth {
             request = request.header("Authorization", auth);
         }
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
-        assert_eq!(challenge(&response).as_deref(), Some("Bearer"), "{auth:?}");
-        let body: Value = response.json().await.unwrap();
+        let response = send(request).await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{auth:?}");
+        assert_eq!(response.challenge.as_deref(), Some("Bearer"), "{auth:?}");
+        let body: Value = response.body;
         assert_eq!(body["error"], "missing_token");
     }
     assert_eq!(texas.introspections(), 0);
@@ -161,15 +161,15 @@ async fn the_realm_goes_into_every_challenge() {
         .build()
         .unwrap();
     let api = TestApi::start(Some(mp), routes);
-    let response = get(&api.url("/afp"), None).await;
+    let response = ask(&api.url("/afp"), None).await;
     assert_eq!(
-        challenge(&response).as_deref(),
+        response.challenge.as_deref(),
         Some(r#"Bearer realm="afp-api""#)
     );
     let token = texas.token().scope(WRITE).sign();
-    let response = get(&api.url("/afp"), Some(&token)).await;
+    let response = ask(&api.url("/afp"), Some(&token)).await;
     assert_eq!(
-        challenge(&response).as_deref(),
+        response.challenge.as_deref(),
         Some(
             r#"Bearer realm="afp-api", error="insufficient_scope", error_description="the access token lacks a scope this resource requires", scope="nav:helse/sykepenger/afp.read""#
         )
@@ -197,15 +197,15 @@ async fn an_inactive_token_is_invalid_token() {
         texas.token().scope(READ).unsigned().sign(),
     ];
     for token in &tokens {
-        let response = get(&api.url("/afp"), Some(token)).await;
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let response = ask(&api.url("/afp"), Some(token)).await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED);
         assert_eq!(
-            challenge(&response).as_deref(),
+            response.challenge.as_deref(),
             Some(
                 r#"Bearer error="invalid_token", error_description="the access token is not active""#
             )
         );
-        let body = response.text().await.unwrap();
+        let body = response.text;
         assert_eq!(
             body,
             r#"{"error":"invalid_token","error_description":"the access token is not active"}"#
@@ -221,35 +221,36 @@ async fn a_malformed_request_is_invalid_request_without_a_network_call() {
     let texas = LocalTexas::start();
     let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
     let token = read_token(&texas);
-    let response = client()
-        .get(api.url("/afp"))
-        .header("Authorization", format!("Bearer {token}"))
-        .header("Authorization", format!("Bearer {token}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let response = send(
+        client()
+            .get(api.url("/afp"))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Authorization", format!("Bearer {token}")),
+    )
+    .await;
+    assert_eq!(response.status, StatusCode::BAD_REQUEST);
     assert_eq!(
-        challenge(&response).as_deref(),
+        response.challenge.as_deref(),
         Some(
             r#"Bearer error="invalid_request", error_description="more than one Authorization header""#
         )
     );
-    let response = client()
-        .get(api.url("/afp"))
-        .header("Authorization", "Bearer")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let response = client()
-        .get(api.url("/afp"))
-        .header("Authorization", "Bearer a,b")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert!(challenge(&response)
+    let response = send(
+        client()
+            .get(api.url("/afp"))
+            .header("Authorization", "Bearer"),
+    )
+    .await;
+    assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    let response = send(
+        client()
+            .get(api.url("/afp"))
+            .header("Authorization", "Bearer a,b"),
+    )
+    .await;
+    assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+    assert!(response
+        .challenge
         .unwrap()
         .contains(r#"error="invalid_token""#));
     assert_eq!(texas.introspections(), 0);
@@ -260,38 +261,39 @@ async fn a_missing_scope_is_insufficient_scope_with_the_scope_named() {
     let texas = LocalTexas::start();
     let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
     let read_only = read_token(&texas);
-    let response = client()
-        .post(api.url("/afp"))
-        .bearer_auth(&read_only)
-        .json(&json!({"period": "2026-03"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = send(
+        client()
+            .post(api.url("/afp"))
+            .bearer_auth(&read_only)
+            .json(&json!({"period": "2026-03"})),
+    )
+    .await;
+    assert_eq!(response.status, StatusCode::FORBIDDEN);
     assert_eq!(
-        challenge(&response).as_deref(),
+        response.challenge.as_deref(),
         Some(
             r#"Bearer error="insufficient_scope", error_description="the access token lacks a scope this resource requires", scope="nav:helse/sykepenger/afp.write""#
         )
     );
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.body;
     assert_eq!(body["error"], "insufficient_scope");
 
-    let response = get(&api.url("/both"), Some(&read_only)).await;
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert!(challenge(&response)
+    let response = ask(&api.url("/both"), Some(&read_only)).await;
+    assert_eq!(response.status, StatusCode::FORBIDDEN);
+    assert!(response
+        .challenge
         .unwrap()
         .ends_with(&format!(r#"scope="{READ} {WRITE}""#)));
 
-    let response = get(&api.url("/either"), Some(&read_only)).await;
-    assert_eq!(response.status(), StatusCode::OK);
+    let response = ask(&api.url("/either"), Some(&read_only)).await;
+    assert_eq!(response.status, StatusCode::OK);
     let neither = texas
         .token()
         .scope("nav:helse/sykepenger/other.read")
         .sign();
-    let response = get(&api.url("/either"), Some(&neither)).await;
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert!(challenge(&response).unwrap().contains("none of the scopes"));
+    let response = ask(&api.url("/either"), Some(&neither)).await;
+    assert_eq!(response.status, StatusCode::FORBIDDEN);
+    assert!(response.challenge.unwrap().contains("none of the scopes"));
 }
 
 #[actix_web::test]
@@ -315,8 +317,8 @@ async fn scopes_match_whole_and_exactly() {
     ];
     for scope in denied {
         let token = texas.token().raw_scope(scope).sign();
-        let response = get(&api.url("/afp"), Some(&token)).await;
-        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{scope:?}");
+        let response = ask(&api.url("/afp"), Some(&token)).await;
+        assert_eq!(response.status, StatusCode::FORBIDDEN, "{scope:?}");
     }
     let granted = [
         "nav:helse/sykepenger/afp.read",
@@ -326,18 +328,18 @@ async fn scopes_match_whole_and_exactly() {
     ];
     for scope in granted {
         let token = texas.token().raw_scope(scope).sign();
-        let response = get(&api.url("/afp"), Some(&token)).await;
-        assert_eq!(response.status(), StatusCode::OK, "{scope:?}");
+        let response = ask(&api.url("/afp"), Some(&token)).await;
+        assert_eq!(response.status, StatusCode::OK, "{scope:?}");
     }
     // An active token without any scope claim holds no scope: not even one
     // this API exposes, so a handler that asks for no scope refuses it too.
     let token = texas.token().without("scope").sign();
     assert_eq!(
-        get(&api.url("/afp"), Some(&token)).await.status(),
+        ask(&api.url("/afp"), Some(&token)).await.status,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        get(&api.url("/whoami"), Some(&token)).await.status(),
+        ask(&api.url("/whoami"), Some(&token)).await.status,
         StatusCode::FORBIDDEN
     );
 }
@@ -348,8 +350,8 @@ async fn one_request_is_introspected_once() {
     let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
     for i in 1..=3 {
         let token = read_token(&texas);
-        let response = get(&api.url("/thrice"), Some(&token)).await;
-        assert_eq!(response.status(), StatusCode::OK);
+        let response = ask(&api.url("/thrice"), Some(&token)).await;
+        assert_eq!(response.status, StatusCode::OK);
         assert_eq!(texas.introspections(), i);
     }
 }
@@ -358,36 +360,33 @@ async fn one_request_is_introspected_once() {
 async fn the_body_is_not_read_before_the_token_passes() {
     let texas = LocalTexas::start();
     let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
-    let response = client()
-        .post(api.url("/afp"))
-        .header("Content-Type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let response = send(
+        client()
+            .post(api.url("/afp"))
+            .header("Content-Type", "application/json")
+            .body("{not json"),
+    )
+    .await;
+    assert_eq!(response.status, StatusCode::UNAUTHORIZED);
     let token = texas.token().scope(WRITE).sign();
-    let response = client()
-        .post(api.url("/afp"))
-        .bearer_auth(&token)
-        .header("Content-Type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let response = client()
-        .post(api.url("/afp"))
-        .bearer_auth(&token)
-        .json(&json!({"period": "2026-03"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    assert_eq!(
-        response.json::<Value>().await.unwrap(),
-        json!({"period": "2026-03"})
-    );
+    let response = send(
+        client()
+            .post(api.url("/afp"))
+            .bearer_auth(&token)
+            .header("Content-Type", "application/json")
+            .body("{not json"),
+    )
+    .await;
+    assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    let response = send(
+        client()
+            .post(api.url("/afp"))
+            .bearer_auth(&token)
+            .json(&json!({"period": "2026-03"})),
+    )
+    .await;
+    assert_eq!(response.status, StatusCode::CREATED);
+    assert_eq!(response.body, json!({"period": "2026-03"}));
 }
 
 async fn assert_unavailable(url: String, timeout: Duration) {
@@ -402,10 +401,10 @@ async fn assert_unavailable(url: String, timeout: Duration) {
     let token = read_token(&texas);
     // What must be: a 503, the validator's failure and not the caller's
     // (how soon it comes is the fault tests' subject, on a clock they hold).
-    let response = get(&api.url("/afp"), Some(&token)).await;
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(challenge(&response).is_none());
-    let body: Value = response.json().await.unwrap();
+    let response = ask(&api.url("/afp"), Some(&token)).await;
+    assert_eq!(response.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.challenge.is_none());
+    let body: Value = response.body;
     assert_eq!(body["error"], "validator_unavailable");
 }
 
@@ -440,9 +439,9 @@ async fn a_missing_handle_is_a_500_not_a_401() {
     let texas = LocalTexas::start();
     let api = TestApi::start(None, routes);
     let token = read_token(&texas);
-    let response = get(&api.url("/afp"), Some(&token)).await;
-    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(challenge(&response).is_none());
+    let response = ask(&api.url("/afp"), Some(&token)).await;
+    assert_eq!(response.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(response.challenge.is_none());
     assert_eq!(texas.introspections(), 0);
 }
 
@@ -456,7 +455,7 @@ async fn a_handle_in_web_data_works_too() {
     });
     let token = read_token(&texas);
     assert_eq!(
-        get(&api.url("/afp"), Some(&token)).await.status(),
+        ask(&api.url("/afp"), Some(&token)).await.status,
         StatusCode::OK
     );
 }
@@ -498,13 +497,10 @@ async fn one_rejection_handler_renders_every_rejection() {
         ),
     ];
     for (token, status, kind) in cases {
-        let response = get(&api.url("/afp"), token.as_deref()).await;
-        assert_eq!(response.status().as_u16(), status);
-        assert_eq!(
-            response.headers()["content-type"],
-            "application/problem+json"
-        );
-        let body: Value = response.json().await.unwrap();
+        let response = ask(&api.url("/afp"), token.as_deref()).await;
+        assert_eq!(response.status.as_u16(), status);
+        assert_eq!(response.headers["content-type"], "application/problem+json");
+        let body: Value = response.body;
         assert_eq!(body["kind"], kind);
         assert_eq!(body["status"], status);
     }

@@ -4,8 +4,8 @@
 
 use actix_web::{get, HttpResponse, Responder};
 use maskinporten_actix::{testing::LocalTexas, MaskinportenClaims};
-use maskinporten_tests::{client, read_token, TestApi, READ};
-use reqwest::{header::WWW_AUTHENTICATE, StatusCode};
+use maskinporten_tests::{read_token, TestApi, READ};
+use reqwest::StatusCode;
 use serde_json::Value;
 
 /// A scope NAIS accepts (the name pattern allows æ, ø and å) that the
@@ -49,19 +49,10 @@ async fn an_empty_requirement_refuses_every_token() {
     let api = TestApi::start(Some(handle), routes);
     let token = read_token(&texas);
     for path in ["/all-of-none", "/any-of-none"] {
-        let response = client()
-            .get(api.url(path))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            response.status(),
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "{path}"
-        );
-        assert!(response.headers().get(WWW_AUTHENTICATE).is_none(), "{path}");
-        let body: Value = response.json().await.unwrap();
+        let response = api.ask(path, &token).await;
+        assert_eq!(response.status, StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+        assert!(response.challenge.is_none(), "{path}");
+        let body: Value = response.body;
         assert_eq!(body["error"], "misconfigured", "{path}");
     }
 }
@@ -73,34 +64,18 @@ async fn a_non_ascii_scope_gets_a_well_formed_challenge_and_the_scope_in_the_bod
     let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
 
     let without = read_token(&texas);
-    let response = client()
-        .get(api.url("/non-ascii"))
-        .bearer_auth(&without)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    let challenge = response
-        .headers()
-        .get(WWW_AUTHENTICATE)
-        .expect("a 403 carries its challenge")
-        .to_str()
-        .expect("printable ASCII")
-        .to_owned();
+    let response = api.ask("/non-ascii", &without).await;
+    assert_eq!(response.status, StatusCode::FORBIDDEN);
+    let challenge = response.challenge.expect("a 403 carries its challenge");
     assert_eq!(
         challenge,
         r#"Bearer error="insufficient_scope", error_description="the access token lacks a scope this resource requires""#
     );
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.body;
     assert_eq!(body["error"], "insufficient_scope");
     assert_eq!(body["scope"], NON_ASCII);
 
     let with = texas.token().scope(NON_ASCII).sign();
-    let response = client()
-        .get(api.url("/non-ascii"))
-        .bearer_auth(&with)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    let response = api.ask("/non-ascii", &with).await;
+    assert_eq!(response.status, StatusCode::OK);
 }

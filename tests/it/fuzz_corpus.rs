@@ -14,6 +14,7 @@ use maskinporten_actix::{
     __private::fuzzing::{parse_jwks, read_jws},
     testing::LocalTexas,
 };
+use maskinporten_tests::ask;
 
 fn corpus(target: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -58,22 +59,14 @@ async fn local_texas_seeds() -> (Seeds, Seeds, usize) {
                 .sign(),
         ),
     ];
-    let jwks = client_get(&texas.jwks_uri()).await;
+    let jwks = ask(&texas.jwks_uri(), None).await;
+    assert_eq!(jwks.status, 200);
+    let jwks = jwks.text;
     (
         tokens,
         vec![("local-texas-jwks.json", jwks)],
         texas.jwks_keys().len(),
     )
-}
-
-async fn client_get(url: &str) -> String {
-    maskinporten_tests::get(url, None)
-        .await
-        .error_for_status()
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }
 
 #[test]

@@ -11,7 +11,7 @@ use maskinporten_actix::{
     require_scope, scopes, testing::LocalTexas, ErrorKind, Maskinporten, MaskinportenClaims,
     RequireScope,
 };
-use maskinporten_tests::{challenge, client, get, read_token, refused_url, TestApi, READ, WRITE};
+use maskinporten_tests::{ask, client, read_token, refused_url, send, TestApi, READ, WRITE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -21,18 +21,15 @@ async fn ok() -> HttpResponse {
     HttpResponse::Ok().body("afp")
 }
 
-/// Status, challenge, content type and body: everything a caller sees.
-async fn seen(response: reqwest::Response) -> (u16, Option<String>, Option<String>, String) {
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned());
-    (
-        response.status().as_u16(),
-        challenge(&response),
-        content_type,
-        response.text().await.unwrap(),
-    )
+/// Status, challenge, content type and body: everything a caller sees of
+/// a GET of `url`, to compare two answers byte for byte.
+async fn seen(
+    url: &str,
+    token: Option<&str>,
+) -> (StatusCode, Option<String>, Option<String>, String) {
+    let answer = ask(url, token).await;
+    let content_type = answer.header("content-type").map(str::to_owned);
+    (answer.status, answer.challenge, content_type, answer.text)
 }
 
 /// `/afp/...` guarded by `guard`, `/open` not.
@@ -59,29 +56,29 @@ async fn a_guarded_scope_lets_in_a_token_with_the_scope_and_nothing_else() {
     let other = texas.token().scope(OTHER).sign();
 
     for path in ["/afp/summary", "/afp/detail"] {
-        let response = get(&api.url(path), Some(&read)).await;
-        assert_eq!(response.status(), StatusCode::OK, "{path}");
-        assert_eq!(response.text().await.unwrap(), "afp");
+        let response = ask(&api.url(path), Some(&read)).await;
+        assert_eq!(response.status, StatusCode::OK, "{path}");
+        assert_eq!(response.text, "afp");
 
-        let response = get(&api.url(path), Some(&other)).await;
-        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+        let response = ask(&api.url(path), Some(&other)).await;
+        assert_eq!(response.status, StatusCode::FORBIDDEN, "{path}");
         assert_eq!(
-            challenge(&response).as_deref(),
+            response.challenge.as_deref(),
             Some(
                 "Bearer error=\"insufficient_scope\", error_description=\"the access token lacks \
                  a scope this resource requires\", scope=\"nav:helse/sykepenger/afp.read\""
             )
         );
-        let body: Value = response.json().await.unwrap();
+        let body: Value = response.body;
         assert_eq!(body["error"], "insufficient_scope");
         assert_eq!(body["scope"], READ);
 
-        let response = get(&api.url(path), None).await;
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
-        assert_eq!(challenge(&response).as_deref(), Some("Bearer"));
+        let response = ask(&api.url(path), None).await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(response.challenge.as_deref(), Some("Bearer"));
     }
     // Outside the guarded scope, no token is needed.
-    assert_eq!(get(&api.url("/open"), None).await.status(), StatusCode::OK);
+    assert_eq!(ask(&api.url("/open"), None).await.status, StatusCode::OK);
 }
 
 #[actix_web::test]
@@ -123,12 +120,12 @@ async fn all_needs_every_scope_and_any_needs_one() {
         ("/any", &lookalike, 403),
     ];
     for (path, token, status) in cases {
-        let response = get(&api.url(path), Some(token)).await;
-        assert_eq!(response.status().as_u16(), status, "{path}");
+        let response = ask(&api.url(path), Some(token)).await;
+        assert_eq!(response.status.as_u16(), status, "{path}");
     }
-    let response = get(&api.url("/any"), Some(&lookalike)).await;
+    let response = ask(&api.url("/any"), Some(&lookalike)).await;
     assert_eq!(
-        challenge(&response).as_deref(),
+        response.challenge.as_deref(),
         Some(
             "Bearer error=\"insufficient_scope\", error_description=\"the access token holds none \
              of the scopes this resource accepts\", \
@@ -158,19 +155,19 @@ async fn paths_nobody_serves_under_a_guarded_scope_answer_401_not_404() {
     let read = read_token(&texas);
     let other = texas.token().scope(OTHER).sign();
     for path in ["/afp/secret-path", "/custom/secret-path"] {
-        let response = get(&api.url(path), None).await;
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
-        assert_eq!(challenge(&response).as_deref(), Some("Bearer"));
-        assert!(!response.text().await.unwrap().contains("custom"));
-        let response = get(&api.url(path), Some(&other)).await;
-        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+        let response = ask(&api.url(path), None).await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(response.challenge.as_deref(), Some("Bearer"));
+        assert!(!response.text.contains("custom"));
+        let response = ask(&api.url(path), Some(&other)).await;
+        assert_eq!(response.status, StatusCode::FORBIDDEN, "{path}");
         // Only a caller that may pass learns that the path does not exist.
-        let response = get(&api.url(path), Some(&read)).await;
-        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        let response = ask(&api.url(path), Some(&read)).await;
+        assert_eq!(response.status, StatusCode::NOT_FOUND, "{path}");
     }
     // Also a method the route does not take.
-    let response = client().post(api.url("/afp/summary")).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let response = send(client().post(api.url("/afp/summary"))).await;
+    assert_eq!(response.status, StatusCode::UNAUTHORIZED);
 }
 
 /// An API whose whole `App` is wrapped: `TestApi` configures routes only.
@@ -219,14 +216,14 @@ async fn a_guarded_app_guards_every_route_and_its_404s() {
     let other = texas.token().scope(OTHER).sign();
     for path in ["/afp", "/nested/afp", "/", "/nothing/here"] {
         let url = format!("{}{path}", app.base);
-        let response = get(&url, None).await;
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
-        assert_eq!(challenge(&response).as_deref(), Some("Bearer"), "{path}");
-        let response = get(&url, Some(&other)).await;
-        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+        let response = ask(&url, None).await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(response.challenge.as_deref(), Some("Bearer"), "{path}");
+        let response = ask(&url, Some(&other)).await;
+        assert_eq!(response.status, StatusCode::FORBIDDEN, "{path}");
         let expected = if path.ends_with("afp") { 200 } else { 404 };
-        let response = get(&url, Some(&read)).await;
-        assert_eq!(response.status().as_u16(), expected, "{path}");
+        let response = ask(&url, Some(&read)).await;
+        assert_eq!(response.status.as_u16(), expected, "{path}");
     }
 }
 
@@ -268,11 +265,11 @@ async fn lists_from_configuration_are_checked_and_never_empty() {
     let write = texas.token().scope(WRITE).sign();
     let other = texas.token().scope(OTHER).sign();
     assert_eq!(
-        get(&api.url("/afp/summary"), Some(&write)).await.status(),
+        ask(&api.url("/afp/summary"), Some(&write)).await.status,
         StatusCode::OK
     );
     assert_eq!(
-        get(&api.url("/afp/summary"), Some(&other)).await.status(),
+        ask(&api.url("/afp/summary"), Some(&other)).await.status,
         StatusCode::FORBIDDEN
     );
 }
@@ -303,8 +300,8 @@ async fn assert_same_rejections(api: &TestApi, texas: &LocalTexas) {
         Some(read_token(&texas)),
     ];
     for token in &tokens {
-        let by_attribute = seen(get(&api.url("/attribute"), token.as_deref()).await).await;
-        let by_middleware = seen(get(&api.url("/middleware"), token.as_deref()).await).await;
+        let by_attribute = seen(&api.url("/attribute"), token.as_deref()).await;
+        let by_middleware = seen(&api.url("/middleware"), token.as_deref()).await;
         assert_eq!(by_attribute, by_middleware);
     }
 }
@@ -320,14 +317,14 @@ async fn the_middleware_rejects_exactly_as_the_attribute_does() {
 
     // Two Authorization headers: 400 from both.
     for path in ["/attribute", "/middleware"] {
-        let response = client()
-            .get(api.url(path))
-            .header("authorization", "Bearer a")
-            .header("authorization", "Bearer b")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+        let response = send(
+            client()
+                .get(api.url(path))
+                .header("authorization", "Bearer a")
+                .header("authorization", "Bearer b"),
+        )
+        .await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST, "{path}");
     }
 
     // The validator unreachable: 503 without a challenge from both.
@@ -339,15 +336,15 @@ async fn the_middleware_rejects_exactly_as_the_attribute_does() {
         .unwrap();
     let api = TestApi::start(Some(down), attribute_and_middleware);
     let token = read_token(&texas);
-    let by_attribute = seen(get(&api.url("/attribute"), Some(&token)).await).await;
-    let by_middleware = seen(get(&api.url("/middleware"), Some(&token)).await).await;
+    let by_attribute = seen(&api.url("/attribute"), Some(&token)).await;
+    let by_middleware = seen(&api.url("/middleware"), Some(&token)).await;
     assert_eq!(by_attribute.0, 503);
     assert_eq!(by_attribute, by_middleware);
 
     // No handle registered: 500 from both.
     let api = TestApi::start(None, attribute_and_middleware);
-    let by_attribute = seen(get(&api.url("/attribute"), Some(&token)).await).await;
-    let by_middleware = seen(get(&api.url("/middleware"), Some(&token)).await).await;
+    let by_attribute = seen(&api.url("/attribute"), Some(&token)).await;
+    let by_middleware = seen(&api.url("/middleware"), Some(&token)).await;
     assert_eq!(by_attribute.0, 500);
     assert_eq!(by_attribute, by_middleware);
 }
@@ -374,13 +371,10 @@ async fn the_middleware_renders_through_the_rejection_handler() {
     assert_same_rejections(&api, &texas).await;
 
     let other = texas.token().scope(OTHER).sign();
-    let response = get(&api.url("/middleware"), Some(&other)).await;
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let body: Value = response.json().await.unwrap();
+    let response = ask(&api.url("/middleware"), Some(&other)).await;
+    assert_eq!(response.status, StatusCode::FORBIDDEN);
+    assert_eq!(response.headers["content-type"], "application/problem+json");
+    let body: Value = response.body;
     assert_eq!(body["kind"], format!("{:?}", ErrorKind::InsufficientScope));
     assert!(body["challenge"]
         .as_str()
@@ -439,15 +433,15 @@ async fn nested_guards_attribute_and_extractors_validate_a_request_once() {
     let both = texas.token().scopes([READ, WRITE]).jti("jti-1").sign();
     texas.reset_introspections();
     for round in 1..=3 {
-        let response = get(&url, Some(&both)).await;
-        assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(response.text().await.unwrap(), "jti-1");
+        let response = ask(&url, Some(&both)).await;
+        assert_eq!(response.status, StatusCode::OK);
+        assert_eq!(response.text, "jti-1");
         assert_eq!(texas.introspections(), round, "one per request");
     }
     // A rejection at the innermost guard costs one introspection as well.
     let read = read_token(&texas);
     texas.reset_introspections();
-    assert_eq!(get(&url, Some(&read)).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(ask(&url, Some(&read)).await.status, StatusCode::FORBIDDEN);
     assert_eq!(texas.introspections(), 1);
     handle.stop(false).await;
 }

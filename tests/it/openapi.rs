@@ -10,7 +10,7 @@ use maskinporten_actix::{
     openapi::MaskinportenSecurity, require_consumer, require_scope, scopes, testing::LocalTexas,
     RequireScope,
 };
-use maskinporten_tests::{client, read_token, TestApi, READ, WRITE};
+use maskinporten_tests::{client, read_token, send, TestApi, READ, WRITE};
 use serde_json::{json, Value};
 use utoipa::OpenApi;
 
@@ -227,35 +227,12 @@ async fn the_guards_still_guard() {
     });
     let read = read_token(&texas);
     let write = texas.token().scope(WRITE).sign();
-    let get = |path: &'static str, token: String| {
-        let url = api.url(path);
-        async move {
-            client()
-                .get(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
-    assert_eq!(get("/above/7", read.clone()).await, 200);
-    assert_eq!(get("/above/7", write.clone()).await, 403);
-    assert_eq!(get("/below", write.clone()).await, 200);
-    let response = client()
-        .post(api.url("/between"))
-        .bearer_auth(&read)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 403);
+    assert_eq!(api.status("/above/7", &read).await, 200);
+    assert_eq!(api.status("/above/7", &write).await, 403);
+    assert_eq!(api.status("/below", &write).await, 200);
+    let response = send(client().post(api.url("/between")).bearer_auth(&read)).await;
+    assert_eq!(response.status.as_u16(), 403);
     let both = texas.token().scopes([READ, WRITE]).sign();
-    let response = client()
-        .post(api.url("/between"))
-        .bearer_auth(&both)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 201);
+    let response = send(client().post(api.url("/between")).bearer_auth(&both)).await;
+    assert_eq!(response.status.as_u16(), 201);
 }

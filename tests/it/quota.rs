@@ -9,12 +9,15 @@ use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
 use maskinporten_actix::{quota::ConsumerQuota, testing::LocalTexas, Maskinporten};
-use maskinporten_tests::{client, refused_url, TestApi, READ};
-use serde_json::{json, Value};
+use maskinporten_tests::{
+    ask, read_token_from, refused_url, system_user_token, TestApi, LISTED, READ, STRANGER, SUPPLIER,
+};
+use reqwest::StatusCode;
+use serde_json::json;
 
-const CUSTOMER: &str = "991825827";
-const VENDOR: &str = "974760673";
-const OTHER: &str = "974761076";
+const CUSTOMER: &str = LISTED;
+const VENDOR: &str = SUPPLIER;
+const OTHER: &str = STRANGER;
 
 fn handle(texas: &LocalTexas) -> Maskinporten {
     texas
@@ -35,63 +38,13 @@ fn api(texas: &LocalTexas, quota: ConsumerQuota) -> TestApi {
     })
 }
 
-fn token(texas: &LocalTexas, consumer: &str) -> String {
-    texas.token().scope(READ).consumer(consumer).sign()
-}
-
-/// A system-user token: the vendor's client, acting for its customer.
-fn system_user_token(texas: &LocalTexas, vendor: &str, customer: &str) -> String {
-    texas
-        .token()
-        .scope(READ)
-        .consumer(vendor)
-        .claim(
-            "authorization_details",
-            json!([{
-                "type": "urn:altinn:systemuser",
-                "systemuser_org": {
-                    "authority": "iso6523-actorid-upis",
-                    "ID": format!("0192:{customer}"),
-                },
-                "systemuser_id": ["a4e2a5a0-3c5c-4d25-8d4d-8a3f3b8c2e11"],
-                "system_id": format!("{vendor}_payroll"),
-            }]),
-        )
-        .sign()
-}
-
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
-}
-
-async fn call(url: &str, token: Option<&str>) -> Answer {
-    let mut request = client().get(url);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.json().await.unwrap_or(Value::Null);
-    Answer {
-        status,
-        headers,
-        body,
-    }
-}
-
-async fn statuses(url: &str, token: &str, n: usize) -> Vec<u16> {
+/// The statuses of `n` GETs of `url` with `token`, one after another.
+async fn statuses(url: &str, token: &str, n: usize) -> Vec<StatusCode> {
     let mut statuses = Vec::with_capacity(n);
     for _ in 0..n {
-        statuses.push(call(url, Some(token)).await.status);
+        statuses.push(ask(url, Some(token)).await.status);
     }
     statuses
-}
-
-fn header<'a>(answer: &'a Answer, name: &str) -> Option<&'a str> {
-    answer.headers.get(name).map(|v| v.to_str().unwrap())
 }
 
 #[actix_web::test]
@@ -99,30 +52,30 @@ async fn the_burst_then_429_with_retry_after_and_ratelimit_fields() {
     let texas = LocalTexas::start();
     let api = api(&texas, ConsumerQuota::per_minute(60).burst(5));
     let url = api.url("/afp/summary");
-    let token = token(&texas, CUSTOMER);
+    let token = read_token_from(&texas, CUSTOMER);
 
     assert_eq!(statuses(&url, &token, 5).await, [200; 5]);
-    let refused = call(&url, Some(&token)).await;
+    let refused = ask(&url, Some(&token)).await;
     assert_eq!(refused.status, 429);
     // One request a second at the even pace: the next is at most a second
     // away, and whole seconds round up.
-    assert_eq!(header(&refused, "retry-after"), Some("1"));
+    assert_eq!(refused.header("retry-after"), Some("1"));
     assert_eq!(
-        header(&refused, "ratelimit-policy"),
+        refused.header("ratelimit-policy"),
         Some("\"default\";q=60;w=60")
     );
-    assert_eq!(header(&refused, "ratelimit"), Some("\"default\";r=0;t=1"));
-    assert_eq!(header(&refused, "cache-control"), Some("no-store"));
+    assert_eq!(refused.header("ratelimit"), Some("\"default\";r=0;t=1"));
+    assert_eq!(refused.header("cache-control"), Some("no-store"));
     assert_eq!(refused.body["error"], "too_many_requests");
     assert!(refused.body["error_description"]
         .as_str()
         .unwrap()
         .contains("Retry-After"));
-    assert_eq!(header(&refused, "www-authenticate"), None);
+    assert_eq!(refused.header("www-authenticate"), None);
 
     // Retry-After is honest: after it, the organisation is admitted again.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(call(&url, Some(&token)).await.status, 200);
+    assert_eq!(ask(&url, Some(&token)).await.status, 200);
 }
 
 #[actix_web::test]
@@ -132,22 +85,16 @@ async fn a_quota_per_second_names_its_window_and_a_quota_of_zero_admits_nothing(
     let api = api(&texas, quota);
     let url = api.url("/afp/summary");
 
-    let customer = token(&texas, CUSTOMER);
+    let customer = read_token_from(&texas, CUSTOMER);
     assert_eq!(statuses(&url, &customer, 3).await, [200; 3]);
-    let refused = call(&url, Some(&customer)).await;
+    let refused = ask(&url, Some(&customer)).await;
     assert_eq!(refused.status, 429);
-    assert_eq!(
-        header(&refused, "ratelimit-policy"),
-        Some("\"afp\";q=3;w=1")
-    );
+    assert_eq!(refused.header("ratelimit-policy"), Some("\"afp\";q=3;w=1"));
 
-    let blocked = call(&url, Some(&token(&texas, OTHER))).await;
+    let blocked = ask(&url, Some(&read_token_from(&texas, OTHER))).await;
     assert_eq!(blocked.status, 429);
-    assert_eq!(
-        header(&blocked, "ratelimit-policy"),
-        Some("\"afp\";q=0;w=1")
-    );
-    assert_eq!(header(&blocked, "retry-after"), Some("1"));
+    assert_eq!(blocked.header("ratelimit-policy"), Some("\"afp\";q=0;w=1"));
+    assert_eq!(blocked.header("retry-after"), Some("1"));
 }
 
 #[actix_web::test]
@@ -155,12 +102,12 @@ async fn another_organisation_is_not_slowed() {
     let texas = LocalTexas::start();
     let api = api(&texas, ConsumerQuota::per_minute(3));
     let url = api.url("/afp/summary");
-    let noisy = token(&texas, CUSTOMER);
-    let quiet = token(&texas, OTHER);
+    let noisy = read_token_from(&texas, CUSTOMER);
+    let quiet = read_token_from(&texas, OTHER);
 
     assert_eq!(statuses(&url, &noisy, 5).await, [200, 200, 200, 429, 429]);
     assert_eq!(statuses(&url, &quiet, 3).await, [200; 3]);
-    assert_eq!(call(&url, Some(&quiet)).await.status, 429);
+    assert_eq!(ask(&url, Some(&quiet)).await.status, 429);
 }
 
 #[actix_web::test]
@@ -170,14 +117,14 @@ async fn an_organisation_with_its_own_quota_gets_it() {
     let api = api(&texas, quota);
     let url = api.url("/afp/summary");
 
-    let own = statuses(&url, &token(&texas, VENDOR), 7).await;
+    let own = statuses(&url, &read_token_from(&texas, VENDOR), 7).await;
     assert_eq!(own, [200, 200, 200, 200, 200, 200, 429]);
-    let refused = call(&url, Some(&token(&texas, VENDOR))).await;
+    let refused = ask(&url, Some(&read_token_from(&texas, VENDOR))).await;
     assert_eq!(
-        header(&refused, "ratelimit-policy"),
+        refused.header("ratelimit-policy"),
         Some("\"default\";q=6;w=60")
     );
-    let default = statuses(&url, &token(&texas, CUSTOMER), 3).await;
+    let default = statuses(&url, &read_token_from(&texas, CUSTOMER), 3).await;
     assert_eq!(default, [200, 200, 429]);
 }
 
@@ -187,7 +134,7 @@ async fn requests_the_validation_refuses_spend_nothing() {
     let api = api(&texas, ConsumerQuota::per_minute(2));
     let url = api.url("/afp/summary");
 
-    let missing = call(&url, None).await;
+    let missing = ask(&url, None).await;
     assert_eq!(missing.status, 401);
     assert_eq!(missing.body["error"], "missing_token");
     let expired = texas
@@ -208,22 +155,22 @@ async fn requests_the_validation_refuses_spend_nothing() {
         .consumer(CUSTOMER)
         .sign();
     for _ in 0..5 {
-        assert_eq!(call(&url, Some(&expired)).await.status, 401);
-        assert_eq!(call(&url, Some(&forged)).await.status, 401);
-        let for_another_api = call(&url, Some(&other_api)).await;
+        assert_eq!(ask(&url, Some(&expired)).await.status, 401);
+        assert_eq!(ask(&url, Some(&forged)).await.status, 401);
+        let for_another_api = ask(&url, Some(&other_api)).await;
         assert_eq!(for_another_api.status, 403);
         assert_eq!(for_another_api.body["error"], "insufficient_scope");
     }
 
     // The organisation's whole burst is still there.
-    let valid = token(&texas, CUSTOMER);
+    let valid = read_token_from(&texas, CUSTOMER);
     assert_eq!(statuses(&url, &valid, 3).await, [200, 200, 429]);
 }
 
 #[actix_web::test]
 async fn a_validator_that_is_down_answers_503_and_spends_nothing() {
     let texas = LocalTexas::start();
-    let valid = token(&texas, CUSTOMER);
+    let valid = read_token_from(&texas, CUSTOMER);
     let broken = Maskinporten::builder()
         .introspection_endpoint(refused_url())
         .exposed_scopes([READ])
@@ -239,7 +186,7 @@ async fn a_validator_that_is_down_answers_503_and_spends_nothing() {
     });
     let url = api.url("/afp/summary");
     for _ in 0..3 {
-        let answer = call(&url, Some(&valid)).await;
+        let answer = ask(&url, Some(&valid)).await;
         assert_eq!(answer.status, 503);
         assert_eq!(answer.body["error"], "validator_unavailable");
     }
@@ -254,10 +201,18 @@ async fn a_system_user_spends_its_customers_quota() {
     let system_user = system_user_token(&texas, VENDOR, CUSTOMER);
     assert_eq!(statuses(&url, &system_user, 2).await, [200, 200]);
     // The customer's own token finds its quota spent ...
-    assert_eq!(call(&url, Some(&token(&texas, CUSTOMER))).await.status, 429);
+    assert_eq!(
+        ask(&url, Some(&read_token_from(&texas, CUSTOMER)))
+            .await
+            .status,
+        429
+    );
     // ... and the vendor's own quota is whole.
-    assert_eq!(statuses(&url, &token(&texas, VENDOR), 2).await, [200, 200]);
-    assert_eq!(call(&url, Some(&system_user)).await.status, 429);
+    assert_eq!(
+        statuses(&url, &read_token_from(&texas, VENDOR), 2).await,
+        [200, 200]
+    );
+    assert_eq!(ask(&url, Some(&system_user)).await.status, 429);
 }
 
 #[actix_web::test]
@@ -282,7 +237,7 @@ async fn clones_share_one_quota_across_workers() {
     actix_web::rt::spawn(server);
 
     // A client of its own per request: connections land on other workers.
-    let token = token(&texas, CUSTOMER);
+    let token = read_token_from(&texas, CUSTOMER);
     let mut admitted = 0;
     for _ in 0..8 {
         let response = reqwest::Client::builder()
@@ -307,7 +262,11 @@ async fn a_number_that_is_not_an_organisation_number_answers_500() {
         &texas,
         ConsumerQuota::per_minute(5).consumer("974760674", 10),
     );
-    let answer = call(&api.url("/afp/summary"), Some(&token(&texas, CUSTOMER))).await;
+    let answer = ask(
+        &api.url("/afp/summary"),
+        Some(&read_token_from(&texas, CUSTOMER)),
+    )
+    .await;
     assert_eq!(answer.status, 500);
     assert_eq!(answer.body["error"], "misconfigured");
 }
@@ -352,7 +311,12 @@ async fn a_shared_quota_without_valkey_answers_200_or_429() {
     drop(nothing);
     let quota = ConsumerQuota::per_minute(3).shared(&url).unwrap();
     let api = api(&texas, quota);
-    let statuses = statuses(&api.url("/afp/summary"), &token(&texas, CUSTOMER), 5).await;
+    let statuses = statuses(
+        &api.url("/afp/summary"),
+        &read_token_from(&texas, CUSTOMER),
+        5,
+    )
+    .await;
     assert_eq!(statuses, [200, 200, 200, 429, 429]);
 }
 
@@ -420,7 +384,12 @@ async fn a_shared_quota_whose_valkey_never_answers_falls_back_after_the_timeout(
         .unwrap();
     let api = api(&texas, quota.clone());
     let started = std::time::Instant::now();
-    let statuses = statuses(&api.url("/afp/summary"), &token(&texas, CUSTOMER), 5).await;
+    let statuses = statuses(
+        &api.url("/afp/summary"),
+        &read_token_from(&texas, CUSTOMER),
+        5,
+    )
+    .await;
     assert_eq!(statuses, [200, 200, 200, 429, 429]);
     assert!(quota.in_fallback());
     // One timeout at most, not one per request.

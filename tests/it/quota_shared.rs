@@ -22,10 +22,10 @@ use std::{
 
 use actix_web::{web, HttpResponse};
 use maskinporten_actix::{quota::ConsumerQuota, testing::LocalTexas, Maskinporten};
-use maskinporten_tests::{client, logs, TestApi, READ};
+use maskinporten_tests::{ask, client, logs, read_token_from, TestApi, LISTED, READ, STRANGER};
 
-const CUSTOMER: &str = "991825827";
-const OTHER: &str = "974761076";
+const CUSTOMER: &str = LISTED;
+const OTHER: &str = STRANGER;
 /// A timeout no answer of a loopback server misses on a busy machine: a
 /// replica that fell back for a slow answer would blur what is counted.
 /// A stopped server refuses connections at once, whatever the timeout.
@@ -138,15 +138,6 @@ fn replica(texas: &LocalTexas, quota: &ConsumerQuota) -> TestApi {
     })
 }
 
-fn token(texas: &LocalTexas, consumer: &str) -> String {
-    texas.token().scope(READ).consumer(consumer).sign()
-}
-
-async fn status(url: &str, token: &str) -> u16 {
-    let response = client().get(url).bearer_auth(token).send().await.unwrap();
-    response.status().as_u16()
-}
-
 /// Sends from `clients` concurrent loops for `duration`, each request to
 /// `urls[pick(i)]`; returns the statuses counted and the seconds from the
 /// first request to the last answer.
@@ -205,38 +196,32 @@ async fn the_burst_then_429_from_the_shared_quota() {
     let api = replica(&texas, &quota);
     let url = api.url("/afp/summary");
 
-    let customer = token(&texas, CUSTOMER);
+    let customer = read_token_from(&texas, CUSTOMER);
     let mut statuses = Vec::new();
     for _ in 0..6 {
-        statuses.push(status(&url, &customer).await);
+        statuses.push(ask(&url, Some(&customer)).await.status);
     }
     assert_eq!(statuses, [200, 200, 200, 200, 429, 429]);
-    let response = client()
-        .get(&url)
-        .bearer_auth(&customer)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 429);
-    let retry_after: u64 = response.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let refused = ask(&url, Some(&customer)).await;
+    assert_eq!(refused.status, 429);
+    let retry_after: u64 = refused.header("retry-after").unwrap().parse().unwrap();
     // One request every 15 s at the even pace.
     assert!((1..=15).contains(&retry_after), "{retry_after}");
-    assert_eq!(response.headers()["ratelimit-policy"], "\"burst\";q=4;w=60");
+    assert_eq!(
+        refused.header("ratelimit-policy"),
+        Some("\"burst\";q=4;w=60")
+    );
     // The quota is the server's: its key for the organisation is there.
     let key = format!("maskinporten-quota:burst:{CUSTOMER}");
     assert_eq!(valkey.cli(&["EXISTS", &key]).as_deref(), Some("1"));
     assert!(!quota.in_fallback());
 
     // Another organisation is not slowed.
-    let other = token(&texas, OTHER);
+    let other = read_token_from(&texas, OTHER);
     for _ in 0..4 {
-        assert_eq!(status(&url, &other).await, 200);
+        assert_eq!(ask(&url, Some(&other)).await.status, 200);
     }
-    assert_eq!(status(&url, &other).await, 429);
+    assert_eq!(ask(&url, Some(&other)).await.status, 429);
 }
 
 /// Three replicas of one API share one server; whether the consumer's
@@ -267,7 +252,7 @@ async fn three_replicas_admit_the_quota_once() {
         // Every replica says it is there within a heartbeat.
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let urls: Vec<String> = replicas.iter().map(|r| r.url("/afp/summary")).collect();
-        let customer = token(&texas, CUSTOMER);
+        let customer = read_token_from(&texas, CUSTOMER);
         let (counted, seconds) = load(urls, &customer, 12, Duration::from_secs(2), pick).await;
         let admitted = count(&counted, 200) as f64;
         let expected = rate + rate * seconds;
@@ -309,7 +294,7 @@ async fn the_server_stopped_mid_test() {
         .collect();
     let replicas: Vec<TestApi> = quotas.iter().map(|q| replica(&texas, q)).collect();
     let urls: Vec<String> = replicas.iter().map(|r| r.url("/afp/summary")).collect();
-    let customer = token(&texas, CUSTOMER);
+    let customer = read_token_from(&texas, CUSTOMER);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let (counted, _) = load(
         urls.clone(),
@@ -360,7 +345,7 @@ async fn the_server_stopped_mid_test() {
         logs.text().matches("Valkey can be reached again").count(),
         3
     );
-    assert_eq!(status(&urls[0], &customer).await, 200);
+    assert_eq!(ask(&urls[0], Some(&customer)).await.status, 200);
     let key = format!("maskinporten-quota:stopped:{CUSTOMER}");
     assert_eq!(valkey.cli(&["EXISTS", &key]).as_deref(), Some("1"));
 }
@@ -378,11 +363,11 @@ async fn most_requests_make_no_round_trip() {
         .unwrap();
     let api = replica(&texas, &quota);
     let url = api.url("/afp/summary");
-    let customer = token(&texas, CUSTOMER);
-    assert_eq!(status(&url, &customer).await, 200);
+    let customer = read_token_from(&texas, CUSTOMER);
+    assert_eq!(ask(&url, Some(&customer)).await.status, 200);
     let before = valkey.script_calls();
     for _ in 0..500 {
-        assert_eq!(status(&url, &customer).await, 200);
+        assert_eq!(ask(&url, Some(&customer)).await.status, 200);
     }
     let calls = valkey.script_calls() - before;
     // Heartbeats (one a second) and a lease now and then.

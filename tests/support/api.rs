@@ -150,10 +150,28 @@ impl TestApi {
         ask(&self.url(path), None).await
     }
 
+    /// A GET of `path` with `header_lines` (each without its CRLF, sent
+    /// byte for byte) on a raw connection: see [`raw_request`].
+    pub async fn raw_get(&self, path: &str, header_lines: &[Vec<u8>]) -> RawResponse {
+        let mut head = vec![
+            format!("GET {path} HTTP/1.1").into_bytes(),
+            format!("Host: {}", self.addr).into_bytes(),
+        ];
+        head.extend_from_slice(header_lines);
+        raw_request(self.addr, &head).await
+    }
+
     /// The status of [`ask`](Self::ask).
     pub async fn status(&self, path: &str, token: &str) -> StatusCode {
         self.ask(path, token).await.status
     }
+}
+
+/// Sends `request` (a `client()` request a GET of [`ask`] cannot express:
+/// another method, a body, headers of the test's own) and reads the answer
+/// whole.
+pub async fn send(request: reqwest::RequestBuilder) -> Answer {
+    Answer::read(request.send().await.expect("request")).await
 }
 
 /// A GET of `url`, with `token` as the bearer token when given, read whole.

@@ -231,7 +231,6 @@ async fn a_flood_of_distinct_tokens_does_not_evict_hot_entries() {
 #[actix_web::test]
 async fn a_cached_token_in_a_malformed_header_is_still_refused() {
     let _turn = crate::TURN.lock().await;
-    use maskinporten_tests::raw_request;
     let texas = LocalTexas::start();
     let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
     let token = read_token(&texas);
@@ -260,12 +259,7 @@ async fn a_cached_token_in_a_malformed_header_is_still_refused() {
             after,
         ]
         .concat();
-        let head = vec![
-            b"GET /afp HTTP/1.1".to_vec(),
-            b"Host: localhost".to_vec(),
-            header,
-        ];
-        let response = raw_request(api.addr(), &head).await;
+        let response = api.raw_get("/afp", &[header]).await;
         assert_eq!(
             response.status,
             expected,
@@ -274,13 +268,9 @@ async fn a_cached_token_in_a_malformed_header_is_still_refused() {
             String::from_utf8_lossy(after)
         );
     }
-    let head = vec![
-        b"GET /afp HTTP/1.1".to_vec(),
-        b"Host: localhost".to_vec(),
-        format!("Authorization: Bearer {token}").into_bytes(),
-        format!("Authorization: Bearer {token}").into_bytes(),
-    ];
-    assert_eq!(raw_request(api.addr(), &head).await.status, 400);
+    let twice = format!("Authorization: Bearer {token}").into_bytes();
+    let response = api.raw_get("/afp", &[twice.clone(), twice]).await;
+    assert_eq!(response.status, 400);
     assert_eq!(texas.introspections(), 1);
 }
 
