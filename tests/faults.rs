@@ -14,14 +14,11 @@
 
 use std::time::{Duration, Instant};
 
-use actix_web::{get, web, HttpResponse, Responder};
 use futures_util::future::join_all;
-use maskinporten_actix::{
-    env, require_scope, testing::TokenBuilder, Maskinporten, MaskinportenClaims,
-};
+use maskinporten_actix::{env, testing::TokenBuilder, Maskinporten};
 use maskinporten_tests::{
-    assert_no_stray_panics, chunked_response, client, now, truncated_response, watch_panics, Fault,
-    FaultServer, TestApi, READ,
+    assert_no_stray_panics, chunked_response, handlers::routes, now, truncated_response,
+    watch_panics, Fault, FaultServer, TestApi, READ,
 };
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -33,25 +30,6 @@ const ISSUER: &str = "https://test.maskinporten.no/";
 const TIMEOUT: Duration = Duration::from_millis(300);
 /// The guard's limit on an introspection answer.
 const MAX_ANSWER: usize = 64 * 1024;
-
-#[get("/afp")]
-#[require_scope("nav:helse/sykepenger/afp.read")]
-async fn read_afp() -> impl Responder {
-    HttpResponse::Ok().body("afp")
-}
-
-/// A route that needs a valid token but no scope.
-#[get("/whoami")]
-async fn whoami(claims: MaskinportenClaims) -> impl Responder {
-    HttpResponse::Ok().json(json!({
-        "scopes": claims.scopes(),
-        "orgno": claims.consumer().and_then(|c| c.orgno()),
-    }))
-}
-
-fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(read_afp).service(whoami);
-}
 
 /// A real Maskinporten-shaped token; the fault server never looks at it.
 fn token() -> String {
@@ -102,49 +80,6 @@ fn handle(url: &str) -> Maskinporten {
         .expect("maskinporten")
 }
 
-thread_local! {
-    /// One client per test (each test has its own thread and runtime), built
-    /// before any timing starts.
-    static CLIENT: reqwest::Client = client();
-}
-
-async fn get(api: &TestApi, path: &str, token: &str) -> (reqwest::Response, Duration) {
-    let client = CLIENT.with(Clone::clone);
-    let started = Instant::now();
-    let response = client
-        .get(api.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("the API answers");
-    (response, started.elapsed())
-}
-
-/// The 503 of the rejection table: no challenge (not the caller's fault), a
-/// hint to retry, the fixed JSON body, never stored by a cache.
-async fn assert_unavailable(case: &str, response: reqwest::Response) {
-    assert_eq!(
-        response.status(),
-        StatusCode::SERVICE_UNAVAILABLE,
-        "{case}: status"
-    );
-    let headers = response.headers();
-    assert!(
-        headers.get("www-authenticate").is_none(),
-        "{case}: a 503 carries no challenge"
-    );
-    assert_eq!(headers["retry-after"], "1", "{case}: Retry-After");
-    assert_eq!(
-        headers["cache-control"], "no-store",
-        "{case}: Cache-Control"
-    );
-    assert_eq!(
-        response.text().await.unwrap(),
-        r#"{"error":"validator_unavailable","error_description":"the access token could not be validated right now"}"#,
-        "{case}: body"
-    );
-}
-
 /// How a fault ends for the guard.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Ending {
@@ -164,8 +99,10 @@ async fn fault_then_recovery(case: &'static str, fault: Fault, ending: Ending) {
     let api = TestApi::start(Some(handle(&server.url())), routes);
     let token = token();
     for attempt in 1..=2 {
-        let (response, elapsed) = get(&api, "/afp", &token).await;
-        assert_unavailable(case, response).await;
+        let started = Instant::now();
+        let response = api.ask("/afp", &token).await;
+        let elapsed = started.elapsed();
+        response.assert_unavailable(case);
         if ending == Ending::Timeout {
             assert!(
                 elapsed >= TIMEOUT,
@@ -179,15 +116,15 @@ async fn fault_then_recovery(case: &'static str, fault: Fault, ending: Ending) {
         );
     }
     server.set(Fault::Answer(200, healthy()));
-    let (response, _) = get(&api, "/afp", &token).await;
-    assert_eq!(response.status(), StatusCode::OK, "{case}: recovery");
+    let response = api.ask("/afp", &token).await;
+    assert_eq!(response.status, StatusCode::OK, "{case}: recovery");
     assert_eq!(
         server.connections(),
         3,
         "{case}: recovery reached the endpoint"
     );
-    let (response, _) = get(&api, "/afp", &token).await;
-    assert_eq!(response.status(), StatusCode::OK, "{case}: cached");
+    let response = api.ask("/afp", &token).await;
+    assert_eq!(response.status, StatusCode::OK, "{case}: cached");
     assert_eq!(
         server.connections(),
         3,
@@ -376,8 +313,8 @@ async fn an_answer_of_exactly_64_kib_is_read() {
     ] {
         let server = FaultServer::start(fault).await;
         let api = TestApi::start(Some(handle(&server.url())), routes);
-        let (response, _) = get(&api, "/afp", &token()).await;
-        assert_eq!(response.status(), StatusCode::OK, "{case}");
+        let response = api.ask("/afp", &token()).await;
+        assert_eq!(response.status, StatusCode::OK, "{case}");
         assert_eq!(server.requests(), 1, "{case}");
     }
     assert_no_stray_panics();
@@ -397,9 +334,9 @@ async fn a_token_with_unusable_claims_is_401_as_in_local_validation() {
     let api = TestApi::start(Some(handle(&server.url())), routes);
     let token = token();
     for _ in 0..2 {
-        let (response, _) = get(&api, "/afp", &token).await;
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-        let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+        let response = api.ask("/afp", &token).await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+        let challenge = response.challenge.unwrap();
         assert!(
             challenge.starts_with(r#"Bearer error="invalid_token""#),
             "{challenge}"
@@ -421,16 +358,16 @@ async fn an_active_answer_without_scope_holds_no_scope() {
     let server = FaultServer::start(Fault::Answer(200, Value::Object(claims).to_string())).await;
     let api = TestApi::start(Some(handle(&server.url())), routes);
     let token = token();
-    let (response, _) = get(&api, "/afp", &token).await;
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = api.ask("/afp", &token).await;
+    assert_eq!(response.status, StatusCode::FORBIDDEN);
     assert_eq!(
-        response.headers()["www-authenticate"],
+        response.challenge.as_deref().unwrap(),
         r#"Bearer error="insufficient_scope", error_description="the access token lacks a scope this resource requires", scope="nav:helse/sykepenger/afp.read""#
     );
     // Holding no scope, it holds none this API exposes: a claims-only
     // route refuses it too, and the refusal is remembered.
-    let (response, _) = get(&api, "/whoami", &token).await;
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = api.ask("/whoami", &token).await;
+    assert_eq!(response.status, StatusCode::FORBIDDEN);
     assert_eq!(
         server.requests(),
         1,
@@ -452,16 +389,16 @@ async fn an_inactive_answer_is_401_and_never_cached() {
     let api = TestApi::start(Some(handle(&server.url())), routes);
     let token = token();
     for attempt in 1..=2 {
-        let (response, _) = get(&api, "/afp", &token).await;
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let response = api.ask("/afp", &token).await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED);
         assert_eq!(
-            response.headers()["www-authenticate"],
+            response.challenge.as_deref().unwrap(),
             r#"Bearer error="invalid_token", error_description="the access token is not active""#
         );
         assert_eq!(server.requests(), attempt);
     }
     server.set(Fault::Answer(200, healthy()));
-    assert_eq!(get(&api, "/afp", &token).await.0.status(), StatusCode::OK);
+    assert_eq!(api.status("/afp", &token).await, StatusCode::OK);
     assert_eq!(server.requests(), 3);
     assert_no_stray_panics();
 }
@@ -477,26 +414,26 @@ async fn an_outage_is_503_and_the_endpoint_is_used_again_when_it_is_back() {
     let mp = handle(&server.url());
     let api = TestApi::start(Some(mp.clone()), routes);
     let before = token();
-    assert_eq!(get(&api, "/afp", &before).await.0.status(), StatusCode::OK);
+    assert_eq!(api.status("/afp", &before).await, StatusCode::OK);
     assert_eq!(server.connections(), 1);
 
     server.stop().await;
     let during = token();
     for _ in 0..2 {
-        let (response, _) = get(&api, "/afp", &during).await;
-        assert_unavailable("refused", response).await;
+        let response = api.ask("/afp", &during).await;
+        response.assert_unavailable("refused");
     }
     assert_eq!(
-        get(&api, "/afp", &before).await.0.status(),
+        api.status("/afp", &before).await,
         StatusCode::OK,
         "a token validated before the outage"
     );
     assert_eq!(mp.stats().validator_failures, 2);
 
     server.restart().await;
-    assert_eq!(get(&api, "/afp", &during).await.0.status(), StatusCode::OK);
+    assert_eq!(api.status("/afp", &during).await, StatusCode::OK);
     assert_eq!(server.connections(), 2, "one connection since the restart");
-    assert_eq!(get(&api, "/afp", &during).await.0.status(), StatusCode::OK);
+    assert_eq!(api.status("/afp", &during).await, StatusCode::OK);
     assert_eq!(server.connections(), 2, "then cached");
     assert_no_stray_panics();
 }
@@ -515,8 +452,8 @@ async fn a_redirect_is_not_followed() {
         );
         let server = FaultServer::start(Fault::Raw(redirect.into_bytes())).await;
         let api = TestApi::start(Some(handle(&server.url())), routes);
-        let (response, _) = get(&api, "/afp", &token()).await;
-        assert_unavailable(&format!("redirect {status}"), response).await;
+        let response = api.ask("/afp", &token()).await;
+        response.assert_unavailable(&format!("redirect {status}"));
         assert_eq!(server.requests(), 1, "{status}");
         assert_eq!(
             target.requests(),
@@ -556,12 +493,7 @@ async fn concurrent_callers_during_a_hang_are_introspected_side_by_side() {
         .expect("maskinporten");
     let api = TestApi::start(Some(mp), routes);
     let tokens: Vec<String> = (0..20).map(|_| token()).collect();
-    let client = client();
-    let requests = join_all(
-        tokens
-            .iter()
-            .map(|t| client.get(api.url("/afp")).bearer_auth(t).send()),
-    );
+    let requests = join_all(tokens.iter().map(|t| api.ask("/afp", t)));
     let side_by_side = async {
         // Every request read by the endpoint, which answers none.
         while server.requests() < 20 {
@@ -577,7 +509,7 @@ async fn concurrent_callers_during_a_hang_are_introspected_side_by_side() {
     let (responses, open) = futures_util::join!(requests, side_by_side);
     assert_eq!(open, (20, 20));
     for response in responses {
-        assert_unavailable("hang, concurrent", response.unwrap()).await;
+        response.assert_unavailable("hang, concurrent");
     }
     assert_eq!(server.requests(), 20);
     assert_eq!(server.most_open_connections(), 20);

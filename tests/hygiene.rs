@@ -24,7 +24,7 @@ use maskinporten_actix::{
     require_scope, testing::LocalTexas, Maskinporten, MaskinportenClaims, MaskinportenError,
 };
 use maskinporten_tests::{
-    client, read_token, refused_url, Fault, FaultServer, LogCapture, TestApi, READ, WRITE,
+    read_token, refused_url, Fault, FaultServer, LogCapture, TestApi, READ, WRITE,
 };
 use reqwest::StatusCode;
 
@@ -170,21 +170,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
 /// Sends `Authorization` values and returns every response as text: status,
 /// each header, the body.
 async fn exchange(api: &TestApi, authorizations: &[&str]) -> (StatusCode, String) {
-    let mut request = client().get(api.url("/afp"));
-    for value in authorizations {
-        request = request.header("Authorization", *value);
-    }
-    let response = request.send().await.expect("the API answers");
-    let status = response.status();
-    let mut text = format!("{status}\n");
-    for (name, value) in response.headers() {
-        text.push_str(&format!(
-            "{name}: {}\n",
-            String::from_utf8_lossy(value.as_bytes())
-        ));
-    }
-    text.push_str(&response.text().await.unwrap());
-    (status, text)
+    let answer = api.ask_with_authorizations("/afp", authorizations).await;
+    (answer.status, answer.seen())
 }
 
 #[actix_web::test]

@@ -20,7 +20,9 @@ use maskinporten_actix::{
     testing::{JwksFault, LocalTexas},
     Maskinporten, MaskinportenClaims, RequireScope,
 };
-use maskinporten_tests::{client, read_token, Fault, FaultServer, TestApi, READ, WRITE};
+use maskinporten_tests::{
+    handlers::read_afp, read_token, Fault, FaultServer, TestApi, READ, WRITE,
+};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 
 const ALLOWED_ORG: &str = "991825827";
@@ -131,12 +133,6 @@ impl Recorded {
     }
 }
 
-#[get("/afp")]
-#[require_scope("nav:helse/sykepenger/afp.read")]
-async fn read_afp(_claims: MaskinportenClaims) -> impl Responder {
-    HttpResponse::Ok().finish()
-}
-
 #[get("/consumer")]
 #[require_scope("nav:helse/sykepenger/afp.read")]
 #[require_consumer("991825827")]
@@ -155,23 +151,6 @@ fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn status(api: &TestApi, path: &str, authorizations: &[String]) -> u16 {
-    let mut request = client().get(api.url(path));
-    for value in authorizations {
-        request = request.header("Authorization", value);
-    }
-    request
-        .send()
-        .await
-        .expect("the API answers")
-        .status()
-        .as_u16()
-}
-
-fn bearer(token: &str) -> Vec<String> {
-    vec![format!("Bearer {token}")]
-}
-
 #[actix_web::test]
 async fn every_outcome_is_counted_once_by_name_and_label() {
     let recorded = recorded();
@@ -188,7 +167,7 @@ async fn every_outcome_is_counted_once_by_name_and_label() {
     let api = TestApi::start(Some(maskinporten.clone()), routes);
 
     let read = texas.token().scope(READ).consumer(ALLOWED_ORG).sign();
-    assert_eq!(status(&api, "/afp", &bearer(&read)).await, 200);
+    assert_eq!(api.status("/afp", &read).await, 200);
     recorded
         .expect(
             "a new valid token",
@@ -202,7 +181,7 @@ async fn every_outcome_is_counted_once_by_name_and_label() {
         )
         .await;
 
-    assert_eq!(status(&api, "/afp", &bearer(&read)).await, 200);
+    assert_eq!(api.status("/afp", &read).await, 200);
     recorded
         .expect(
             "the same token, cached",
@@ -214,7 +193,7 @@ async fn every_outcome_is_counted_once_by_name_and_label() {
         )
         .await;
 
-    assert_eq!(status(&api, "/afp", &[]).await, 401);
+    assert_eq!(api.ask_anonymously("/afp").await.status, 401);
     recorded
         .expect(
             "no token",
@@ -226,8 +205,11 @@ async fn every_outcome_is_counted_once_by_name_and_label() {
         )
         .await;
 
-    let twice = [bearer(&read), bearer(&read)].concat();
-    assert_eq!(status(&api, "/afp", &twice).await, 400);
+    let twice = [format!("Bearer {read}"), format!("Bearer {read}")];
+    assert_eq!(
+        api.ask_with_authorizations("/afp", &twice).await.status,
+        400
+    );
     recorded
         .expect(
             "two Authorization headers",
@@ -244,7 +226,7 @@ async fn every_outcome_is_counted_once_by_name_and_label() {
         .scope(READ)
         .expired(Duration::from_secs(3600))
         .sign();
-    assert_eq!(status(&api, "/afp", &bearer(&expired)).await, 401);
+    assert_eq!(api.status("/afp", &expired).await, 401);
     recorded
         .expect(
             "an expired token, refused without asking the sidecar",
@@ -260,7 +242,7 @@ async fn every_outcome_is_counted_once_by_name_and_label() {
         .await;
 
     let tampered = texas.token().scope(READ).tampered().sign();
-    assert_eq!(status(&api, "/afp", &bearer(&tampered)).await, 401);
+    assert_eq!(api.status("/afp", &tampered).await, 401);
     recorded
         .expect(
             "a tampered token, inactive by the sidecar",
@@ -278,7 +260,7 @@ async fn every_outcome_is_counted_once_by_name_and_label() {
         .await;
 
     let write = texas.token().scope(WRITE).consumer(ALLOWED_ORG).sign();
-    assert_eq!(status(&api, "/afp", &bearer(&write)).await, 403);
+    assert_eq!(api.status("/afp", &write).await, 403);
     recorded
         .expect(
             "a valid token without the scope",
@@ -296,7 +278,7 @@ async fn every_outcome_is_counted_once_by_name_and_label() {
         .await;
 
     let other = texas.token().scope(READ).consumer(OTHER_ORG).sign();
-    assert_eq!(status(&api, "/consumer", &bearer(&other)).await, 403);
+    assert_eq!(api.status("/consumer", &other).await, 403);
     recorded
         .expect(
             "a consumer not on the list",
@@ -315,8 +297,8 @@ async fn every_outcome_is_counted_once_by_name_and_label() {
 
     // Middleware, attribute and extractor on one request: one validation,
     // one lookup, one count.
-    assert_eq!(status(&api, "/tree/afp", &bearer(&read)).await, 200);
-    assert_eq!(status(&api, "/tree/consumer", &bearer(&read)).await, 200);
+    assert_eq!(api.status("/tree/afp", &read).await, 200);
+    assert_eq!(api.status("/tree/consumer", &read).await, 200);
     recorded
         .expect(
             "two allowed requests through middleware and attributes",
@@ -327,7 +309,7 @@ async fn every_outcome_is_counted_once_by_name_and_label() {
             ],
         )
         .await;
-    assert_eq!(status(&api, "/tree/afp", &bearer(&write)).await, 403);
+    assert_eq!(api.status("/tree/afp", &write).await, 403);
     recorded
         .expect(
             "refused by the middleware",
@@ -341,7 +323,7 @@ async fn every_outcome_is_counted_once_by_name_and_label() {
             ],
         )
         .await;
-    assert_eq!(status(&api, "/tree/consumer", &bearer(&other)).await, 403);
+    assert_eq!(api.status("/tree/consumer", &other).await, 403);
     recorded
         .expect(
             "let through by the middleware, refused by the attribute: not allowed",
@@ -382,7 +364,7 @@ async fn every_outcome_is_counted_once_by_name_and_label() {
 
     // No handle registered.
     let unconfigured = TestApi::start(None, routes);
-    assert_eq!(status(&unconfigured, "/afp", &bearer(&read)).await, 500);
+    assert_eq!(unconfigured.status("/afp", &read).await, 500);
     recorded
         .expect(
             "no Maskinporten handle",
@@ -403,7 +385,7 @@ async fn every_outcome_is_counted_once_by_name_and_label() {
         .build()
         .unwrap();
     let down = TestApi::start(Some(failing), routes);
-    assert_eq!(status(&down, "/afp", &bearer(&read)).await, 503);
+    assert_eq!(down.status("/afp", &read).await, 503);
     recorded
         .expect(
             "the sidecar fails",
@@ -435,7 +417,7 @@ async fn local_verification_and_jwks_fetches_are_counted() {
     let api = TestApi::start(Some(maskinporten_tests::local_handle(&texas)), routes);
 
     let read = read_token(&texas);
-    assert_eq!(status(&api, "/afp", &bearer(&read)).await, 200);
+    assert_eq!(api.status("/afp", &read).await, 200);
     recorded
         .expect(
             "a valid token, the keys fetched first",
@@ -453,7 +435,7 @@ async fn local_verification_and_jwks_fetches_are_counted() {
         .await;
 
     let tampered = texas.token().scope(READ).tampered().sign();
-    assert_eq!(status(&api, "/afp", &bearer(&tampered)).await, 401);
+    assert_eq!(api.status("/afp", &tampered).await, 401);
     recorded
         .expect(
             "a tampered token",
@@ -476,7 +458,7 @@ async fn local_verification_and_jwks_fetches_are_counted() {
     broken.set_jwks_fault(JwksFault::Status(500));
     let api = TestApi::start(Some(maskinporten_tests::local_handle(&broken)), routes);
     let token = broken.token().scope(READ).sign();
-    assert_eq!(status(&api, "/afp", &bearer(&token)).await, 503);
+    assert_eq!(api.status("/afp", &token).await, 503);
     recorded
         .expect(
             "no keys to be had",
@@ -572,7 +554,7 @@ async fn quota_decisions_are_counted_by_result() {
 
     let read = texas.token().scope(READ).consumer(ALLOWED_ORG).sign();
     for want in [200, 200, 429] {
-        assert_eq!(status(&api, "/quota/afp", &bearer(&read)).await, want);
+        assert_eq!(api.status("/quota/afp", &read).await, want);
     }
     recorded
         .expect(
@@ -594,7 +576,7 @@ async fn quota_decisions_are_counted_by_result() {
         .await;
 
     // No token: the validation's rejection, and no decision of the quota.
-    assert_eq!(status(&api, "/quota/afp", &[]).await, 401);
+    assert_eq!(api.ask_anonymously("/quota/afp").await.status, 401);
     recorded
         .expect(
             "no token",
@@ -607,7 +589,7 @@ async fn quota_decisions_are_counted_by_result() {
         .await;
 
     for want in [200, 429] {
-        assert_eq!(status(&api, "/labelled/afp", &bearer(&read)).await, want);
+        assert_eq!(api.status("/labelled/afp", &read).await, want);
     }
     recorded
         .expect(

@@ -6,9 +6,8 @@
 
 use std::sync::Mutex;
 
-use actix_web::{get, HttpResponse, Responder};
-use maskinporten_actix::{require_scope, testing::LocalTexas, MaskinportenClaims};
-use maskinporten_tests::{client, TestApi};
+use maskinporten_actix::testing::LocalTexas;
+use maskinporten_tests::{handlers::routes, read_token_from, TestApi};
 use reqwest::StatusCode;
 
 /// Every record at `info` or above, as `target: message`.
@@ -33,40 +32,17 @@ impl log::Log for Capture {
 
 static LOGGED: Capture = Capture(Mutex::new(Vec::new()));
 
-#[get("/afp")]
-#[require_scope("nav:helse/sykepenger/afp.read")]
-async fn afp(claims: MaskinportenClaims) -> impl Responder {
-    HttpResponse::Ok().body(
-        claims
-            .consumer()
-            .and_then(|c| c.orgno())
-            .unwrap_or("")
-            .to_owned(),
-    )
-}
-
 #[actix_web::test]
 async fn a_logger_without_a_subscriber_sees_the_span_and_never_the_token() {
     log::set_logger(&LOGGED).unwrap();
     log::set_max_level(log::LevelFilter::Info);
     let texas = LocalTexas::start();
-    let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), |cfg| {
-        cfg.service(afp);
-    });
-    let token = texas
-        .token()
-        .scope("nav:helse/sykepenger/afp.read")
-        .consumer("889640782")
-        .sign();
+    let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
+    let token = read_token_from(&texas, "889640782");
     for _ in 0..2 {
-        let response = client()
-            .get(api.url("/afp"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(response.text().await.unwrap(), "889640782");
+        let answer = api.ask("/afp", &token).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(answer.body["orgno"], "889640782");
     }
     let logged = LOGGED.0.lock().unwrap().clone();
     let spans: Vec<&String> = logged

@@ -138,11 +138,11 @@ async fn a_nearer_handle_is_never_passed_over_for_its_form() {
             cfg.service(scope_with("/inner", inner, b.clone()).service(read_afp));
             cfg.service(web::scope("/outer").service(read_afp));
         });
-        let inner_status = ask(&api.url("/inner/afp"), Some(&for_others)).await.status;
+        let inner_status = api.status("/inner/afp", &for_others).await;
         assert_ne!(inner_status, 200, "{outer:?}/{inner:?}");
         assert_eq!(inner_status, 500, "{outer:?}/{inner:?}");
         // Outside the scope only the App's handle is in sight.
-        let outer_status = ask(&api.url("/outer/afp"), Some(&for_others)).await.status;
+        let outer_status = api.status("/outer/afp", &for_others).await;
         assert_eq!(outer_status, 200, "{outer:?}/{inner:?}");
     }
 }
@@ -162,11 +162,8 @@ async fn one_handle_in_both_forms_decides() {
         .scope(READ)
         .claim("aud", json!(AUDIENCE))
         .sign();
-    assert_eq!(
-        ask(&api.url("/inner/afp"), Some(&for_others)).await.status,
-        401
-    );
-    assert_eq!(ask(&api.url("/inner/afp"), Some(&for_us)).await.status, 200);
+    assert_eq!(api.status("/inner/afp", &for_others).await, 401);
+    assert_eq!(api.status("/inner/afp", &for_us).await, 200);
 }
 
 /// A handle on a resource is nearer than the App's.
@@ -188,16 +185,8 @@ async fn a_resource_handle_decides_for_its_routes() {
             cfg.service(whoami);
         });
         let for_others = read_token(&texas);
-        assert_eq!(
-            ask(&api.url("/resource"), Some(&for_others)).await.status,
-            401,
-            "{form:?}"
-        );
-        assert_eq!(
-            ask(&api.url("/whoami"), Some(&for_others)).await.status,
-            200,
-            "{form:?}"
-        );
+        assert_eq!(api.status("/resource", &for_others).await, 401, "{form:?}");
+        assert_eq!(api.status("/whoami", &for_others).await, 200, "{form:?}");
     }
 }
 
@@ -229,7 +218,7 @@ async fn a_request_is_validated_once_per_handle() {
         .sign();
     texas.reset_introspections();
     let fetches = texas.jwks_fetches();
-    let code = ask(&api.url("/outer/inner/afp"), Some(&token)).await.status;
+    let code = api.status("/outer/inner/afp", &token).await;
     assert_eq!(code, 200);
     // B (introspection) once, for the inner middleware, the attribute and
     // the extractor together; A (local) validated without the sidecar.

@@ -107,7 +107,7 @@ async fn claims_are_typed() {
         .iat(1_700_000_000)
         .claim("custom", json!(7))
         .sign();
-    let response = ask(&api.url("/whoami"), Some(&token)).await;
+    let response = api.ask("/whoami", &token).await;
     assert_eq!(response.status, StatusCode::OK);
     let body: Value = response.body;
     assert_eq!(body["consumer_orgno"], "991825827");
@@ -161,13 +161,13 @@ async fn the_realm_goes_into_every_challenge() {
         .build()
         .unwrap();
     let api = TestApi::start(Some(mp), routes);
-    let response = ask(&api.url("/afp"), None).await;
+    let response = api.ask_anonymously("/afp").await;
     assert_eq!(
         response.challenge.as_deref(),
         Some(r#"Bearer realm="afp-api""#)
     );
     let token = texas.token().scope(WRITE).sign();
-    let response = ask(&api.url("/afp"), Some(&token)).await;
+    let response = api.ask("/afp", &token).await;
     assert_eq!(
         response.challenge.as_deref(),
         Some(
@@ -197,7 +197,7 @@ async fn an_inactive_token_is_invalid_token() {
         texas.token().scope(READ).unsigned().sign(),
     ];
     for token in &tokens {
-        let response = ask(&api.url("/afp"), Some(token)).await;
+        let response = api.ask("/afp", token).await;
         assert_eq!(response.status, StatusCode::UNAUTHORIZED);
         assert_eq!(
             response.challenge.as_deref(),
@@ -278,20 +278,20 @@ async fn a_missing_scope_is_insufficient_scope_with_the_scope_named() {
     let body: Value = response.body;
     assert_eq!(body["error"], "insufficient_scope");
 
-    let response = ask(&api.url("/both"), Some(&read_only)).await;
+    let response = api.ask("/both", &read_only).await;
     assert_eq!(response.status, StatusCode::FORBIDDEN);
     assert!(response
         .challenge
         .unwrap()
         .ends_with(&format!(r#"scope="{READ} {WRITE}""#)));
 
-    let response = ask(&api.url("/either"), Some(&read_only)).await;
+    let response = api.ask("/either", &read_only).await;
     assert_eq!(response.status, StatusCode::OK);
     let neither = texas
         .token()
         .scope("nav:helse/sykepenger/other.read")
         .sign();
-    let response = ask(&api.url("/either"), Some(&neither)).await;
+    let response = api.ask("/either", &neither).await;
     assert_eq!(response.status, StatusCode::FORBIDDEN);
     assert!(response.challenge.unwrap().contains("none of the scopes"));
 }
@@ -317,7 +317,7 @@ async fn scopes_match_whole_and_exactly() {
     ];
     for scope in denied {
         let token = texas.token().raw_scope(scope).sign();
-        let response = ask(&api.url("/afp"), Some(&token)).await;
+        let response = api.ask("/afp", &token).await;
         assert_eq!(response.status, StatusCode::FORBIDDEN, "{scope:?}");
     }
     let granted = [
@@ -328,20 +328,14 @@ async fn scopes_match_whole_and_exactly() {
     ];
     for scope in granted {
         let token = texas.token().raw_scope(scope).sign();
-        let response = ask(&api.url("/afp"), Some(&token)).await;
+        let response = api.ask("/afp", &token).await;
         assert_eq!(response.status, StatusCode::OK, "{scope:?}");
     }
     // An active token without any scope claim holds no scope: not even one
     // this API exposes, so a handler that asks for no scope refuses it too.
     let token = texas.token().without("scope").sign();
-    assert_eq!(
-        ask(&api.url("/afp"), Some(&token)).await.status,
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        ask(&api.url("/whoami"), Some(&token)).await.status,
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(api.status("/afp", &token).await, StatusCode::FORBIDDEN);
+    assert_eq!(api.status("/whoami", &token).await, StatusCode::FORBIDDEN);
 }
 
 #[actix_web::test]
@@ -350,7 +344,7 @@ async fn one_request_is_introspected_once() {
     let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
     for i in 1..=3 {
         let token = read_token(&texas);
-        let response = ask(&api.url("/thrice"), Some(&token)).await;
+        let response = api.ask("/thrice", &token).await;
         assert_eq!(response.status, StatusCode::OK);
         assert_eq!(texas.introspections(), i);
     }
@@ -401,11 +395,9 @@ async fn assert_unavailable(url: String, timeout: Duration) {
     let token = read_token(&texas);
     // What must be: a 503, the validator's failure and not the caller's
     // (how soon it comes is the fault tests' subject, on a clock they hold).
-    let response = ask(&api.url("/afp"), Some(&token)).await;
-    assert_eq!(response.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(response.challenge.is_none());
-    let body: Value = response.body;
-    assert_eq!(body["error"], "validator_unavailable");
+    api.ask("/afp", &token)
+        .await
+        .assert_unavailable("a broken endpoint");
 }
 
 #[actix_web::test]
@@ -439,7 +431,7 @@ async fn a_missing_handle_is_a_500_not_a_401() {
     let texas = LocalTexas::start();
     let api = TestApi::start(None, routes);
     let token = read_token(&texas);
-    let response = ask(&api.url("/afp"), Some(&token)).await;
+    let response = api.ask("/afp", &token).await;
     assert_eq!(response.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(response.challenge.is_none());
     assert_eq!(texas.introspections(), 0);
@@ -454,10 +446,7 @@ async fn a_handle_in_web_data_works_too() {
         routes(cfg);
     });
     let token = read_token(&texas);
-    assert_eq!(
-        ask(&api.url("/afp"), Some(&token)).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(api.status("/afp", &token).await, StatusCode::OK);
 }
 
 #[actix_web::test]

@@ -56,11 +56,11 @@ async fn a_guarded_scope_lets_in_a_token_with_the_scope_and_nothing_else() {
     let other = texas.token().scope(OTHER).sign();
 
     for path in ["/afp/summary", "/afp/detail"] {
-        let response = ask(&api.url(path), Some(&read)).await;
+        let response = api.ask(path, &read).await;
         assert_eq!(response.status, StatusCode::OK, "{path}");
         assert_eq!(response.text, "afp");
 
-        let response = ask(&api.url(path), Some(&other)).await;
+        let response = api.ask(path, &other).await;
         assert_eq!(response.status, StatusCode::FORBIDDEN, "{path}");
         assert_eq!(
             response.challenge.as_deref(),
@@ -73,12 +73,12 @@ async fn a_guarded_scope_lets_in_a_token_with_the_scope_and_nothing_else() {
         assert_eq!(body["error"], "insufficient_scope");
         assert_eq!(body["scope"], READ);
 
-        let response = ask(&api.url(path), None).await;
+        let response = api.ask_anonymously(path).await;
         assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{path}");
         assert_eq!(response.challenge.as_deref(), Some("Bearer"));
     }
     // Outside the guarded scope, no token is needed.
-    assert_eq!(ask(&api.url("/open"), None).await.status, StatusCode::OK);
+    assert_eq!(api.ask_anonymously("/open").await.status, StatusCode::OK);
 }
 
 #[actix_web::test]
@@ -120,10 +120,10 @@ async fn all_needs_every_scope_and_any_needs_one() {
         ("/any", &lookalike, 403),
     ];
     for (path, token, status) in cases {
-        let response = ask(&api.url(path), Some(token)).await;
+        let response = api.ask(path, token).await;
         assert_eq!(response.status.as_u16(), status, "{path}");
     }
-    let response = ask(&api.url("/any"), Some(&lookalike)).await;
+    let response = api.ask("/any", &lookalike).await;
     assert_eq!(
         response.challenge.as_deref(),
         Some(
@@ -155,14 +155,14 @@ async fn paths_nobody_serves_under_a_guarded_scope_answer_401_not_404() {
     let read = read_token(&texas);
     let other = texas.token().scope(OTHER).sign();
     for path in ["/afp/secret-path", "/custom/secret-path"] {
-        let response = ask(&api.url(path), None).await;
+        let response = api.ask_anonymously(path).await;
         assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{path}");
         assert_eq!(response.challenge.as_deref(), Some("Bearer"));
         assert!(!response.text.contains("custom"));
-        let response = ask(&api.url(path), Some(&other)).await;
+        let response = api.ask(path, &other).await;
         assert_eq!(response.status, StatusCode::FORBIDDEN, "{path}");
         // Only a caller that may pass learns that the path does not exist.
-        let response = ask(&api.url(path), Some(&read)).await;
+        let response = api.ask(path, &read).await;
         assert_eq!(response.status, StatusCode::NOT_FOUND, "{path}");
     }
     // Also a method the route does not take.
@@ -264,12 +264,9 @@ async fn lists_from_configuration_are_checked_and_never_empty() {
     let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), scope_tree(guard));
     let write = texas.token().scope(WRITE).sign();
     let other = texas.token().scope(OTHER).sign();
+    assert_eq!(api.status("/afp/summary", &write).await, StatusCode::OK);
     assert_eq!(
-        ask(&api.url("/afp/summary"), Some(&write)).await.status,
-        StatusCode::OK
-    );
-    assert_eq!(
-        ask(&api.url("/afp/summary"), Some(&other)).await.status,
+        api.status("/afp/summary", &other).await,
         StatusCode::FORBIDDEN
     );
 }
@@ -371,7 +368,7 @@ async fn the_middleware_renders_through_the_rejection_handler() {
     assert_same_rejections(&api, &texas).await;
 
     let other = texas.token().scope(OTHER).sign();
-    let response = ask(&api.url("/middleware"), Some(&other)).await;
+    let response = api.ask("/middleware", &other).await;
     assert_eq!(response.status, StatusCode::FORBIDDEN);
     assert_eq!(response.headers["content-type"], "application/problem+json");
     let body: Value = response.body;

@@ -10,8 +10,8 @@ use maskinporten_actix::{
     orgnos, require_consumer, require_scope, testing::LocalTexas, MaskinportenClaims,
     RequireConsumer, RequireScope,
 };
-use maskinporten_tests::{get, logs, TestApi, READ};
-use reqwest::{header::WWW_AUTHENTICATE, StatusCode};
+use maskinporten_tests::{logs, Answer, TestApi, READ};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 const OTHER: &str = "nav:helse/sykepenger/annet";
@@ -57,23 +57,15 @@ fn routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// A 403 `access_denied` as the issue specifies it, and nothing more.
-async fn assert_access_denied(response: reqwest::Response, what: &str) {
-    assert_eq!(response.status(), StatusCode::FORBIDDEN, "{what}");
-    assert!(
-        response.headers().get(WWW_AUTHENTICATE).is_none(),
-        "{what}: a new token would not help, so no challenge"
-    );
-    assert_eq!(response.headers()["content-type"], "application/json");
-    let body = response.text().await.unwrap();
-    let json: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(json["error"], "access_denied", "{what}");
-    assert_eq!(
-        json["error_description"], "the calling organisation may not use this resource",
-        "{what}"
-    );
+/// A 403 `access_denied` that names no listed organisation.
+#[track_caller]
+fn assert_access_denied(answer: Answer, what: &str) {
+    answer.assert_access_denied(what);
     for orgno in [ALLOWED, ALSO_ALLOWED] {
-        assert!(!body.contains(orgno), "{what}: the body names {orgno}");
+        assert!(
+            !answer.text.contains(orgno),
+            "{what}: the body names {orgno}"
+        );
     }
 }
 
@@ -88,18 +80,18 @@ async fn listed_consumers_pass_every_guard_form() {
             "/scope-then-consumer",
             "/middleware/afp",
         ] {
-            let response = get(&api.url(path), Some(&token)).await;
-            assert_eq!(response.status(), StatusCode::OK, "{path} {orgno}");
+            let response = api.ask(path, &token).await;
+            assert_eq!(response.status, StatusCode::OK, "{path} {orgno}");
             if !path.starts_with("/middleware") {
-                let body: Value = response.json().await.unwrap();
+                let body: Value = response.body;
                 assert_eq!(body["consumer"], orgno);
             }
         }
     }
     let token = texas.token().scope(READ).consumer(ALLOWED).sign();
-    let response = get(&api.url("/consumer-only/7"), Some(&token)).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.json::<Value>().await.unwrap(), json!({ "id": 7 }));
+    let response = api.ask("/consumer-only/7", &token).await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.body, json!({ "id": 7 }));
 }
 
 #[actix_web::test]
@@ -113,8 +105,8 @@ async fn other_consumers_get_403_access_denied_from_every_guard_form() {
         "/middleware/afp",
         "/consumer-only/7",
     ] {
-        let response = get(&api.url(path), Some(&stranger)).await;
-        assert_access_denied(response, path).await;
+        let response = api.ask(path, &stranger).await;
+        assert_access_denied(response, path);
     }
 }
 
@@ -135,21 +127,21 @@ async fn organisation_numbers_compare_exactly() {
     ];
     for id in ids {
         let token = texas.token().scope(READ).consumer_id(id).sign();
-        let response = get(&api.url("/consumer-only/1"), Some(&token)).await;
-        assert_access_denied(response, id).await;
+        let response = api.ask("/consumer-only/1", &token).await;
+        assert_access_denied(response, id);
     }
     // A token without a consumer at all.
     let token = texas.token().scope(READ).without("consumer").sign();
-    let response = get(&api.url("/middleware/afp"), Some(&token)).await;
-    assert_access_denied(response, "no consumer").await;
+    let response = api.ask("/middleware/afp", &token).await;
+    assert_access_denied(response, "no consumer");
     // More colon-separated parts after the number are tolerated.
     let token = texas
         .token()
         .scope(READ)
         .consumer_id("0192:991825827:unit")
         .sign();
-    let response = get(&api.url("/consumer-only/1"), Some(&token)).await;
-    assert_eq!(response.status(), StatusCode::OK);
+    let response = api.ask("/consumer-only/1", &token).await;
+    assert_eq!(response.status, StatusCode::OK);
 }
 
 #[actix_web::test]
@@ -163,14 +155,14 @@ async fn an_allowed_consumer_still_needs_the_scope_and_a_token() {
         "/middleware/afp",
     ] {
         // An allowed consumer without the scope: the attribute's 403.
-        let response = get(&api.url(path), Some(&allowed_other_scope)).await;
-        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
-        let body: Value = response.json().await.unwrap();
+        let response = api.ask(path, &allowed_other_scope).await;
+        assert_eq!(response.status, StatusCode::FORBIDDEN, "{path}");
+        let body: Value = response.body;
         assert_eq!(body["error"], "insufficient_scope", "{path}");
         // No token: 401, whoever might have sent it.
-        let response = get(&api.url(path), None).await;
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
-        assert_eq!(response.headers()[WWW_AUTHENTICATE], "Bearer");
+        let response = api.ask_anonymously(path).await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(response.challenge.as_deref(), Some("Bearer"));
     }
 }
 
@@ -215,11 +207,8 @@ async fn run_time_lists_are_checked_and_never_empty() {
     });
     let allowed = texas.token().scope(READ).consumer(ALSO_ALLOWED).sign();
     let stranger = texas.token().scope(READ).consumer(STRANGER).sign();
-    assert_eq!(
-        get(&api.url("/afp"), Some(&allowed)).await.status(),
-        StatusCode::OK
-    );
-    assert_access_denied(get(&api.url("/afp"), Some(&stranger)).await, "run-time").await;
+    assert_eq!(api.status("/afp", &allowed).await, StatusCode::OK);
+    assert_access_denied(api.ask("/afp", &stranger).await, "run-time");
 }
 
 #[actix_web::test]
@@ -228,8 +217,8 @@ async fn a_refusal_is_logged_with_the_organisation_number_never_the_token() {
     let texas = LocalTexas::start();
     let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
     let stranger = texas.token().scope(READ).consumer(STRANGER).sign();
-    let response = get(&api.url("/middleware/afp"), Some(&stranger)).await;
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = api.ask("/middleware/afp", &stranger).await;
+    assert_eq!(response.status, StatusCode::FORBIDDEN);
 
     let text = logs.text();
     let line = text

@@ -95,9 +95,9 @@ fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 async fn whoami_of(api: &TestApi, token: &str) -> Value {
-    let response = get(&api.url("/whoami"), Some(token)).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.unwrap()
+    let response = api.ask("/whoami", token).await;
+    assert_eq!(response.status, StatusCode::OK);
+    response.body
 }
 
 #[actix_web::test]
@@ -142,8 +142,8 @@ async fn a_delegated_token_is_typed() {
     ] {
         let body = whoami_of(&api, &token).await;
         assert_eq!(body["delegated"], true, "{body}");
-        let response = get(&api.url("/no-delegation"), Some(&token)).await;
-        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        let response = api.ask("/no-delegation", &token).await;
+        assert_eq!(response.status, StatusCode::FORBIDDEN);
     }
 }
 
@@ -169,9 +169,9 @@ async fn the_allow_list_judges_the_consumer_whose_data_it_is() {
         .consumer(OTHER_SUPPLIER)
         .supplier(CONSUMER)
         .sign();
-    let response = get(&api.url("/by-consumer"), Some(&listed_as_supplier)).await;
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    let body: Value = response.json().await.unwrap();
+    let response = api.ask("/by-consumer", &listed_as_supplier).await;
+    assert_eq!(response.status, StatusCode::FORBIDDEN);
+    let body: Value = response.body;
     assert_eq!(body["error"], "access_denied");
 }
 
@@ -181,14 +181,11 @@ async fn delegation_can_be_refused() {
     let api = TestApi::start(Some(any_scope(&texas)), routes);
     let own = texas.token().consumer(CONSUMER).sign();
     let delegated = texas.token().consumer(CONSUMER).supplier(SUPPLIER).sign();
-    assert_eq!(
-        get(&api.url("/no-delegation"), Some(&own)).await.status(),
-        StatusCode::OK
-    );
-    let response = get(&api.url("/no-delegation"), Some(&delegated)).await;
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert!(response.headers().get("www-authenticate").is_none());
-    let body: Value = response.json().await.unwrap();
+    assert_eq!(api.status("/no-delegation", &own).await, StatusCode::OK);
+    let response = api.ask("/no-delegation", &delegated).await;
+    assert_eq!(response.status, StatusCode::FORBIDDEN);
+    assert!(response.challenge.is_none());
+    let body: Value = response.body;
     assert_eq!(body["error"], "access_denied");
 }
 
@@ -231,8 +228,8 @@ async fn suppliers_can_be_allow_listed_too() {
         ),
     ];
     for (i, (token, status)) in cases.iter().enumerate() {
-        let response = get(&api.url("/listed-suppliers"), Some(token)).await;
-        assert_eq!(response.status().as_u16(), *status, "case {i}");
+        let response = api.ask("/listed-suppliers", token).await;
+        assert_eq!(response.status.as_u16(), *status, "case {i}");
     }
 }
 
@@ -321,8 +318,8 @@ async fn details_of_other_types_are_ignored_and_unreadable_ones_refused_by_the_a
         let body = whoami_of(&api, &token).await;
         assert_eq!(body["system_user"], Value::Null, "{details}");
         assert_eq!(body["is_system_user"], false, "{details}");
-        let response = get(&api.url("/by-consumer"), Some(&token)).await;
-        assert_eq!(response.status(), StatusCode::OK, "{details}");
+        let response = api.ask("/by-consumer", &token).await;
+        assert_eq!(response.status, StatusCode::OK, "{details}");
     }
     // Present, but not the Altinn shape: the token acts for nobody known,
     // and the allow-list refuses it rather than judge the vendor in
@@ -343,8 +340,8 @@ async fn details_of_other_types_are_ignored_and_unreadable_ones_refused_by_the_a
         let body = whoami_of(&api, &token).await;
         assert_eq!(body["system_user"], Value::Null, "{details}");
         assert_eq!(body["acting_for"], Value::Null, "{details}");
-        let response = get(&api.url("/by-consumer"), Some(&token)).await;
-        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{details}");
+        let response = api.ask("/by-consumer", &token).await;
+        assert_eq!(response.status, StatusCode::FORBIDDEN, "{details}");
     }
 }
 
@@ -369,17 +366,6 @@ fn for_system_user(texas: &LocalTexas, vendor: &str, customer: Option<Value>) ->
         .consumer(vendor)
         .claim("authorization_details", json!([entry]))
         .sign()
-}
-
-/// A 403 `access_denied`: no challenge, since a new token would not help.
-async fn assert_access_denied(response: reqwest::Response, what: &str) {
-    assert_eq!(response.status(), StatusCode::FORBIDDEN, "{what}");
-    assert!(
-        response.headers().get("www-authenticate").is_none(),
-        "{what}"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], "access_denied", "{what}");
 }
 
 /// The guards of one allow-list (`991825827`) in each delegation option,
@@ -508,10 +494,10 @@ async fn judge_every_kind_of_token(api: &TestApi, texas: &LocalTexas, guards: &G
         let paths = [guards.plain, guards.refuse_delegated, guards.suppliers];
         for (path, allowed) in paths.into_iter().zip(allowed) {
             let what = format!("{what}, at {path}");
-            let response = get(&api.url(path), Some(&token)).await;
+            let response = api.ask(path, &token).await;
             match allowed {
-                true => assert_eq!(response.status(), StatusCode::OK, "{what}"),
-                false => assert_access_denied(response, &what).await,
+                true => assert_eq!(response.status, StatusCode::OK, "{what}"),
+                false => response.assert_access_denied(&what),
             }
         }
     }
@@ -540,10 +526,10 @@ async fn a_system_user_refusal_logs_the_customer_and_the_vendor_never_the_token(
     // through an unlisted vendor.
     let unlisted_customer = for_system_user(&texas, SUPPLIER, Some(organization(OTHER_SUPPLIER)));
     let unlisted_vendor = for_system_user(&texas, OTHER_SUPPLIER, Some(organization(CONSUMER)));
-    let response = get(&api.url("/by-consumer"), Some(&unlisted_customer)).await;
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    let response = get(&api.url("/listed-suppliers"), Some(&unlisted_vendor)).await;
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = api.ask("/by-consumer", &unlisted_customer).await;
+    assert_eq!(response.status, StatusCode::FORBIDDEN);
+    let response = api.ask("/listed-suppliers", &unlisted_vendor).await;
+    assert_eq!(response.status, StatusCode::FORBIDDEN);
 
     let text = logs.text();
     // Other tests of this binary log refusals too: the line of each case is

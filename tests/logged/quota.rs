@@ -3,7 +3,7 @@
 
 use actix_web::{web, HttpResponse};
 use maskinporten_actix::{quota::ConsumerQuota, testing::LocalTexas};
-use maskinporten_tests::{get, logs, TestApi, READ};
+use maskinporten_tests::{logs, TestApi, READ};
 
 /// An organisation no other test of this binary uses: its lines are this
 /// test's.
@@ -27,14 +27,8 @@ async fn a_throttled_request_is_traced_with_the_organisation() {
         );
     });
     let token = texas.token().scope(READ).consumer(THROTTLED).sign();
-    assert_eq!(
-        get(&api.url("/quota/afp"), Some(&token)).await.status(),
-        200
-    );
-    assert_eq!(
-        get(&api.url("/quota/afp"), Some(&token)).await.status(),
-        429
-    );
+    assert_eq!(api.status("/quota/afp", &token).await, 200);
+    assert_eq!(api.status("/quota/afp", &token).await, 429);
 
     let text = logs.text();
     let lines: Vec<&str> = text

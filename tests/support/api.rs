@@ -122,11 +122,68 @@ impl Answer {
         }
     }
 
+    /// Everything a caller sees, as text: the status, each header line, the
+    /// body.
+    pub fn seen(&self) -> String {
+        let mut text = format!("{}\n", self.status);
+        for (name, value) in &self.headers {
+            text.push_str(&format!(
+                "{name}: {}\n",
+                String::from_utf8_lossy(value.as_bytes())
+            ));
+        }
+        text.push_str(&self.text);
+        text
+    }
+
     /// The one value of header `name` as text; `None` when it is absent.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .get(name)
             .map(|v| v.to_str().expect("a header in visible ASCII"))
+    }
+
+    /// Asserts a consumer guard's refusal: 403 `access_denied` in JSON, and
+    /// no challenge, since a new token would not help.
+    #[track_caller]
+    pub fn assert_access_denied(&self, what: &str) {
+        assert_eq!(self.status, StatusCode::FORBIDDEN, "{what}: {}", self.text);
+        assert_eq!(self.challenge, None, "{what}: a new token would not help");
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json"),
+            "{what}"
+        );
+        assert_eq!(self.body["error"], "access_denied", "{what}");
+        assert_eq!(
+            self.body["error_description"], "the calling organisation may not use this resource",
+            "{what}"
+        );
+    }
+
+    /// Asserts the 503 of the rejection table: no challenge (not the
+    /// caller's fault), a hint to retry, the fixed JSON body, never stored
+    /// by a cache.
+    #[track_caller]
+    pub fn assert_unavailable(&self, what: &str) {
+        assert_eq!(
+            self.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{what}: {}",
+            self.text
+        );
+        assert_eq!(self.challenge, None, "{what}: a 503 carries no challenge");
+        assert_eq!(self.header("retry-after"), Some("1"), "{what}: Retry-After");
+        assert_eq!(
+            self.header("cache-control"),
+            Some("no-store"),
+            "{what}: Cache-Control"
+        );
+        assert_eq!(
+            self.text,
+            r#"{"error":"validator_unavailable","error_description":"the access token could not be validated right now"}"#,
+            "{what}: body"
+        );
     }
 
     /// The challenge's `error` attribute (`invalid_token`, ...), if any.
@@ -148,6 +205,16 @@ impl TestApi {
     /// A GET of `path` without any `Authorization` header.
     pub async fn ask_anonymously(&self, path: &str) -> Answer {
         ask(&self.url(path), None).await
+    }
+
+    /// A GET of `path` with one `Authorization` header per value (none, one,
+    /// or several, as a misbehaving client sends them).
+    pub async fn ask_with_authorizations(&self, path: &str, values: &[impl AsRef<str>]) -> Answer {
+        let mut request = client().get(self.url(path));
+        for value in values {
+            request = request.header(reqwest::header::AUTHORIZATION, value.as_ref());
+        }
+        send(request).await
     }
 
     /// A GET of `path` with `header_lines` (each without its CRLF, sent
