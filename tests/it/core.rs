@@ -138,11 +138,9 @@ async fn no_bearer_credentials_get_a_bare_challenge() {
     let texas = LocalTexas::start();
     let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
     for auth in [None, Some("Basic dXNlcjpwYXNz"), Some("")] {
-        let mut request = client().get(api.url("/afp"));
-        if let Some(auth) = auth {
-            request = request.header("Authorization", auth);
-        }
-        let response = send(request).await;
+        let response = api
+            .ask_with_authorizations("/afp", &Vec::from_iter(auth))
+            .await;
         assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{auth:?}");
         assert_eq!(response.challenge.as_deref(), Some("Bearer"), "{auth:?}");
         let body: Value = response.body;
@@ -221,13 +219,12 @@ async fn a_malformed_request_is_invalid_request_without_a_network_call() {
     let texas = LocalTexas::start();
     let api = TestApi::start(Some(maskinporten_tests::handle(&texas)), routes);
     let token = read_token(&texas);
-    let response = send(
-        client()
-            .get(api.url("/afp"))
-            .header("Authorization", format!("Bearer {token}"))
-            .header("Authorization", format!("Bearer {token}")),
-    )
-    .await;
+    let response = api
+        .ask_with_authorizations(
+            "/afp",
+            &[format!("Bearer {token}"), format!("Bearer {token}")],
+        )
+        .await;
     assert_eq!(response.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         response.challenge.as_deref(),
@@ -235,19 +232,9 @@ async fn a_malformed_request_is_invalid_request_without_a_network_call() {
             r#"Bearer error="invalid_request", error_description="more than one Authorization header""#
         )
     );
-    let response = send(
-        client()
-            .get(api.url("/afp"))
-            .header("Authorization", "Bearer"),
-    )
-    .await;
+    let response = api.ask_with_authorizations("/afp", &["Bearer"]).await;
     assert_eq!(response.status, StatusCode::BAD_REQUEST);
-    let response = send(
-        client()
-            .get(api.url("/afp"))
-            .header("Authorization", "Bearer a,b"),
-    )
-    .await;
+    let response = api.ask_with_authorizations("/afp", &["Bearer a,b"]).await;
     assert_eq!(response.status, StatusCode::UNAUTHORIZED);
     assert!(response
         .challenge

@@ -314,13 +314,9 @@ async fn the_middleware_rejects_exactly_as_the_attribute_does() {
 
     // Two Authorization headers: 400 from both.
     for path in ["/attribute", "/middleware"] {
-        let response = send(
-            client()
-                .get(api.url(path))
-                .header("authorization", "Bearer a")
-                .header("authorization", "Bearer b"),
-        )
-        .await;
+        let response = api
+            .ask_with_authorizations(path, &["Bearer a", "Bearer b"])
+            .await;
         assert_eq!(response.status, StatusCode::BAD_REQUEST, "{path}");
     }
 

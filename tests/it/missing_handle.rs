@@ -7,16 +7,8 @@
 
 use std::process::Command;
 
-use actix_web::{get, HttpResponse, Responder};
-use maskinporten_actix::require_scope;
-use maskinporten_tests::{client, TestApi};
+use maskinporten_tests::{handlers::read_afp, TestApi};
 use reqwest::StatusCode;
-
-#[get("/afp")]
-#[require_scope("nav:helse/sykepenger/afp.read")]
-async fn afp() -> impl Responder {
-    HttpResponse::Ok().finish()
-}
 
 const CHILD: &str = "MASKINPORTEN_TEST_MISSING_HANDLE_CHILD";
 
@@ -27,16 +19,11 @@ const CHILD: &str = "MASKINPORTEN_TEST_MISSING_HANDLE_CHILD";
 async fn child_api_without_a_handle() {
     assert!(std::env::var_os(CHILD).is_some(), "run by the parent test");
     let api = TestApi::start(None, |cfg| {
-        cfg.service(afp);
+        cfg.service(read_afp);
     });
     for _ in 0..3 {
-        let response = client()
-            .get(api.url("/afp"))
-            .bearer_auth("eyJ.eyJ.sig")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let status = api.status("/afp", "eyJ.eyJ.sig").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     }
     eprintln!("CHILD DONE");
 }

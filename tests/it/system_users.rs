@@ -7,7 +7,7 @@
 
 use actix_web::{get, web, HttpResponse, Responder};
 use maskinporten_actix::{orgnos, require_consumer, testing::LocalTexas, RequireConsumer};
-use maskinporten_tests::{handlers, TestApi, EXPOSED, LISTED, READ, SUPPLIER};
+use maskinporten_tests::{handlers, organization, TestApi, EXPOSED, LISTED, READ, SUPPLIER};
 use serde_json::{json, Value};
 
 /// On every allow-list below, and the `consumer` of every token here.
@@ -58,10 +58,6 @@ const GUARDED: [&str; 6] = [
     "/tree/refusing",
     "/tree/suppliers",
 ];
-
-fn organization(orgno: &str) -> Value {
-    json!({ "authority": "iso6523-actorid-upis", "ID": format!("0192:{orgno}") })
-}
 
 #[actix_web::test]
 async fn details_that_cannot_be_read_are_refused_by_every_consumer_guard() {

@@ -9,7 +9,7 @@ use actix_web::{get, web, HttpResponse};
 use maskinporten_actix::{
     orgnos, require_consumer, testing::LocalTexas, MaskinportenClaims, RequireConsumer,
 };
-use maskinporten_tests::{get, logs, TestApi};
+use maskinporten_tests::{get, logs, organization, TestApi};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -346,10 +346,6 @@ async fn details_of_other_types_are_ignored_and_unreadable_ones_refused_by_the_a
 }
 
 /// An organisation as Maskinporten and Altinn write it.
-fn organization(orgno: &str) -> Value {
-    json!({ "authority": "iso6523-actorid-upis", "ID": format!("0192:{orgno}") })
-}
-
 /// A token the vendor's client got for a system user of `customer`'s
 /// (`None`: an entry that names no organisation).
 fn for_system_user(texas: &LocalTexas, vendor: &str, customer: Option<Value>) -> String {

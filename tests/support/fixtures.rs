@@ -75,15 +75,18 @@ pub fn other_api_token(texas: &LocalTexas) -> String {
     texas.token().scope(OTHER_API).sign()
 }
 
+/// An organisation as Maskinporten writes one in `consumer`, `supplier` or
+/// a system user's `systemuser_org`: ISO 6523, `0192:` and the number.
+pub fn organization(orgno: &str) -> Value {
+    json!({ "authority": "iso6523-actorid-upis", "ID": format!("0192:{orgno}") })
+}
+
 /// One `authorization_details` entry of a system user of `vendor`, acting
 /// for `customer`, as Maskinporten writes it.
 pub fn system_user_entry(vendor: &str, customer: &str) -> Value {
     json!({
         "type": "urn:altinn:systemuser",
-        "systemuser_org": {
-            "authority": "iso6523-actorid-upis",
-            "ID": format!("0192:{customer}"),
-        },
+        "systemuser_org": organization(customer),
         "systemuser_id": ["a4e2a5a0-3c5c-4d25-8d4d-8a3f3b8c2e11"],
         "system_id": format!("{vendor}_payroll"),
     })

@@ -65,8 +65,7 @@ async fn forged_tokens_never_reach_the_sidecar_and_genuine_ones_pass_during_a_fl
     let url = api.url("/afp");
     // Warm the connection pool and the key set.
     let warm = read_token(&texas);
-    let response = client().get(&url).bearer_auth(&warm).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(api.status("/afp", &warm).await, 200);
     texas.reset_introspections();
 
     let forged_statuses = Rc::new(RefCell::new(Vec::new()));
@@ -154,13 +153,7 @@ async fn without_the_jwks_the_sidecar_judges_every_token() {
     });
     texas.reset_introspections();
     for i in 0..4 {
-        let response = client()
-            .get(api.url("/afp"))
-            .bearer_auth(forged(texas.issuer(), i))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 401);
+        assert_eq!(api.status("/afp", &forged(texas.issuer(), i)).await, 401);
     }
     assert_eq!(texas.introspections(), 4);
 }
@@ -241,8 +234,7 @@ async fn a_jwks_outage_does_not_send_unknown_kids_to_the_sidecar() {
     let url = api.url("/afp");
     // Hold a key set.
     let warm = read_token(&texas);
-    let response = client().get(&url).bearer_auth(&warm).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(api.status("/afp", &warm).await, 200);
     assert_eq!(texas.jwks_fetches(), 1);
 
     for fault in [
