@@ -11,7 +11,9 @@ use actix_web::{get, web, HttpResponse, Responder};
 use maskinporten_actix::{
     require_scope, scopes, testing::LocalTexas, Maskinporten, RequireConsumer, RequireScope, Scopes,
 };
-use maskinporten_tests::{handlers, read_token, Answer, TestApi, LISTED, OTHER_API, READ};
+use maskinporten_tests::{
+    handlers, other_api_token, read_token, Answer, TestApi, LISTED, OTHER_API, READ, WRITE,
+};
 use serde_json::json;
 
 const NOT_EXPOSED: &str = "the access token holds none of the scopes this API exposes";
@@ -146,9 +148,63 @@ async fn a_handle_that_says_neither_is_refused_when_built() {
         texas.maskinporten_builder(),
         texas.maskinporten_local_builder(),
     ] {
-        let error = builder.build().unwrap_err().to_string();
-        assert!(error.contains("exposed_scopes(..)"), "{error}");
-        assert!(error.contains("accept_any_scope()"), "{error}");
+        assert_eq!(
+            builder.build().unwrap_err().to_string(),
+            "cannot configure Maskinporten: no exposed scopes: say which tokens this handle \
+             takes, with exposed_scopes(..) for the scopes the API exposes (on NAIS, \
+             exposed_scopes!() reads them from the manifest), or accept_any_scope() to take a \
+             token whatever its scopes"
+        );
+    }
+}
+
+#[test]
+fn exposed_scopes_must_be_scopes_and_not_none() {
+    let builder = || Maskinporten::builder().introspection_endpoint("http://127.0.0.1:1/x");
+    let empty: [&str; 0] = [];
+    assert_eq!(
+        builder()
+            .exposed_scopes(empty)
+            .build()
+            .unwrap_err()
+            .to_string(),
+        "cannot configure Maskinporten: exposed_scopes: an empty list would refuse every token"
+    );
+    let err = builder()
+        .exposed_scopes([READ, "nav:helse/Afp"])
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("exposed_scopes: `nav:helse/Afp` is not a Maskinporten scope"),
+        "{err}"
+    );
+}
+
+/// Both strategies, a handle exposing two scopes: a token holding either,
+/// among scopes of other APIs, passes `/whoami`; a token holding only
+/// another API's scope, or none, is refused, every time (a refusal is never
+/// remembered as a pass).
+#[actix_web::test]
+async fn both_strategies_take_a_token_holding_any_exposed_scope_and_no_other() {
+    let texas = LocalTexas::start();
+    for builder in [
+        texas.maskinporten_builder(),
+        texas.maskinporten_local_builder(),
+    ] {
+        let maskinporten = builder.exposed_scopes([READ, WRITE]).build().unwrap();
+        let api = TestApi::start(Some(maskinporten), routes);
+        for scopes in [vec![READ], vec![WRITE, OTHER_API], vec![OTHER_API, READ]] {
+            let token = texas.token().scopes(scopes.clone()).sign();
+            assert_eq!(api.status("/whoami", &token).await, 200, "{scopes:?}");
+        }
+        for _ in 0..2 {
+            let answer = api.ask("/whoami", &other_api_token(&texas)).await;
+            assert_eq!(answer.status, 403);
+            assert_eq!(answer.error(), Some("insufficient_scope"));
+        }
+        let none = texas.token().sign();
+        assert_eq!(api.status("/whoami", &none).await, 403);
     }
 }
 

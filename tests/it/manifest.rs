@@ -1,129 +1,15 @@
-//! The NAIS manifest as the source of truth.
-//!
-//! At run time: a handle told the scopes the application exposes refuses,
-//! with 403, a token that holds none of them, on every handler, also one
-//! that only takes the claims. Such a token was issued for another API.
-//!
-//! When the code compiles (the messages are in `tests/ui/manifest/`): here,
-//! that editing the manifest, or naming one in Cargo.toml where none was,
-//! makes the next build check the code again, through cargo's own
-//! dependency tracking, not a clean build.
+//! The NAIS manifest as the source of truth when the code compiles (the
+//! messages are in `tests/ui/manifest/`): here, that editing the manifest,
+//! or naming one in Cargo.toml where none was, makes the next build check
+//! the code again, through cargo's own dependency tracking, not a clean
+//! build. What a handle told the exposed scopes does at run time is
+//! `exposure`'s.
 
 use std::{
     path::{Path, PathBuf},
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
-
-use maskinporten_actix::{testing::LocalTexas, Maskinporten, MaskinportenBuilder};
-use maskinporten_tests::{handlers::routes, Answer, TestApi, READ, WRITE};
-use reqwest::StatusCode;
-
-const ELSEWHERE: &str = "nav:arbeid/dagpenger/vedtak.read";
-
-async fn refuses_tokens_for_other_apis(texas: &LocalTexas, builder: MaskinportenBuilder) {
-    let maskinporten = builder.exposed_scopes([READ, WRITE]).build().unwrap();
-    let api = TestApi::start(Some(maskinporten), routes);
-    for scopes in [vec![READ], vec![WRITE, ELSEWHERE], vec![ELSEWHERE, READ]] {
-        let token = texas.token().scopes(scopes.clone()).sign();
-        assert_eq!(
-            api.status("/whoami", &token).await,
-            StatusCode::OK,
-            "{scopes:?}"
-        );
-    }
-    let other = texas.token().scope(ELSEWHERE).sign();
-    // Twice: a refusal is not cached as a pass.
-    for _ in 0..2 {
-        let Answer {
-            status, challenge, ..
-        } = api.ask("/whoami", &other).await;
-        assert_eq!(status, StatusCode::FORBIDDEN);
-        // The refusal names no scope: a token valid for another API does
-        // not let its holder list this one's.
-        let challenge = challenge.expect("an insufficient_scope challenge");
-        assert_eq!(
-            challenge,
-            "Bearer error=\"insufficient_scope\", error_description=\"the access token \
-             holds none of the scopes this API exposes\""
-        );
-    }
-    let none = texas.token().sign();
-    assert_eq!(api.status("/whoami", &none).await, StatusCode::FORBIDDEN);
-}
-
-#[actix_web::test]
-async fn introspection_refuses_a_token_that_holds_no_exposed_scope() {
-    let texas = LocalTexas::start();
-    refuses_tokens_for_other_apis(&texas, texas.maskinporten_builder()).await;
-}
-
-#[actix_web::test]
-async fn local_validation_refuses_a_token_that_holds_no_exposed_scope() {
-    let texas = LocalTexas::start();
-    refuses_tokens_for_other_apis(&texas, texas.maskinporten_local_builder()).await;
-}
-
-#[actix_web::test]
-async fn a_handle_takes_exactly_what_it_says_and_says_something() {
-    let texas = LocalTexas::start();
-    // Neither a list nor the opt-out: refused when built, naming both.
-    let error = texas
-        .maskinporten_builder()
-        .build()
-        .unwrap_err()
-        .to_string();
-    assert_eq!(
-        error,
-        "cannot configure Maskinporten: no exposed scopes: say which tokens this handle \
-         takes, with exposed_scopes(..) for the scopes the API exposes (on NAIS, \
-         exposed_scopes!() reads them from the manifest), or accept_any_scope() to take a \
-         token whatever its scopes"
-    );
-    // A scope named in a guard or a list elsewhere in the program does not
-    // widen what a handle takes.
-    let named = maskinporten_actix::scopes!["nav:helse/sykepenger/afp.read"];
-    let listed = texas
-        .maskinporten_builder()
-        .exposed_scopes([WRITE])
-        .build()
-        .unwrap();
-    let api = TestApi::start(Some(listed), routes);
-    let ours = texas.token().scopes(named.iter()).sign();
-    assert_eq!(api.status("/whoami", &ours).await, StatusCode::FORBIDDEN);
-    let token = texas.token().scope(ELSEWHERE).sign();
-    assert_eq!(api.status("/whoami", &token).await, StatusCode::FORBIDDEN);
-    let any = texas
-        .maskinporten_builder()
-        .accept_any_scope()
-        .build()
-        .unwrap();
-    let api = TestApi::start(Some(any), routes);
-    assert_eq!(api.status("/whoami", &token).await, StatusCode::OK);
-}
-
-#[test]
-fn exposed_scopes_must_be_scopes_and_not_none() {
-    let builder = || Maskinporten::builder().introspection_endpoint("http://127.0.0.1:1/x");
-    let empty: [&str; 0] = [];
-    assert_eq!(
-        builder()
-            .exposed_scopes(empty)
-            .build()
-            .unwrap_err()
-            .to_string(),
-        "cannot configure Maskinporten: exposed_scopes: an empty list would refuse every token"
-    );
-    let err = builder()
-        .exposed_scopes([READ, "nav:helse/Afp"])
-        .build()
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("exposed_scopes: `nav:helse/Afp` is not a Maskinporten scope"),
-        "{err}"
-    );
-}
 
 /// Builds the scratch crate; its stderr when the build fails.
 fn build(dir: &Path, target: &Path, env: Option<&Path>) -> Result<(), String> {

@@ -27,8 +27,9 @@ fn handle(texas: &LocalTexas) -> Maskinporten {
         .unwrap()
 }
 
-/// An API whose `/afp/...` is under `quota`.
-fn api(texas: &LocalTexas, quota: ConsumerQuota) -> TestApi {
+/// An API whose `/afp/...` is under `quota` (with `quota_shared`, a
+/// replica of a fleet sharing one).
+pub(crate) fn api(texas: &LocalTexas, quota: ConsumerQuota) -> TestApi {
     TestApi::start(Some(handle(texas)), move |cfg| {
         cfg.service(
             web::scope("/afp")

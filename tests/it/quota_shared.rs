@@ -20,9 +20,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use actix_web::{web, HttpResponse};
-use maskinporten_actix::{quota::ConsumerQuota, testing::LocalTexas, Maskinporten};
-use maskinporten_tests::{ask, client, logs, read_token_from, TestApi, LISTED, READ, STRANGER};
+use maskinporten_actix::{quota::ConsumerQuota, testing::LocalTexas};
+use maskinporten_tests::{ask, client, logs, read_token_from, TestApi, LISTED, STRANGER};
 
 const CUSTOMER: &str = LISTED;
 const OTHER: &str = STRANGER;
@@ -118,24 +117,9 @@ impl Drop for Valkey {
     }
 }
 
-fn handle(texas: &LocalTexas) -> Maskinporten {
-    texas
-        .maskinporten_builder()
-        .exposed_scopes([READ])
-        .build()
-        .unwrap()
-}
-
 /// A replica: an API whose `/afp/summary` is under `quota`.
 fn replica(texas: &LocalTexas, quota: &ConsumerQuota) -> TestApi {
-    let quota = quota.clone();
-    TestApi::start(Some(handle(texas)), move |cfg| {
-        cfg.service(
-            web::scope("/afp")
-                .wrap(quota.clone())
-                .route("/summary", web::get().to(HttpResponse::Ok)),
-        );
-    })
+    crate::quota::api(texas, quota.clone())
 }
 
 /// Sends from `clients` concurrent loops for `duration`, each request to
