@@ -30,6 +30,10 @@ pub enum Fault {
     /// request is not counted in [`FaultServer::requests`], only in
     /// [`FaultServer::connections`].
     Silent,
+    /// Reads the request (counted) and holds it until
+    /// [`FaultServer::release`], then answers 200 with this body: a flight
+    /// that lasts until the test has seen every caller join it.
+    Held(String),
     /// Answers 200 with this body's full `Content-Length` at once, then sends
     /// the body one byte per interval: an endpoint that starts answering in
     /// time but never finishes.
@@ -45,7 +49,29 @@ pub struct FaultServer {
     requests: Arc<AtomicU64>,
     connections: Arc<AtomicU64>,
     open: Arc<OpenConnections>,
+    gate: Arc<Gate>,
     task: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// What [`Fault::Held`] requests wait for.
+#[derive(Default)]
+struct Gate {
+    open: std::sync::atomic::AtomicBool,
+    opened: tokio::sync::Notify,
+}
+
+impl Gate {
+    async fn passed(&self) {
+        loop {
+            // Created before the check: `notify_waiters` wakes it even if
+            // the gate opens between the check and the await.
+            let opened = self.opened.notified();
+            if self.open.load(Ordering::SeqCst) {
+                return;
+            }
+            opened.await;
+        }
+    }
 }
 
 /// Connections open now, and the most that were ever open at once.
@@ -85,6 +111,7 @@ impl FaultServer {
             requests: Arc::new(AtomicU64::new(0)),
             connections: Arc::new(AtomicU64::new(0)),
             open: Arc::default(),
+            gate: Arc::default(),
             task: Mutex::new(None),
         };
         server.serve(listener);
@@ -96,14 +123,16 @@ impl FaultServer {
         let requests = Arc::clone(&self.requests);
         let connections = Arc::clone(&self.connections);
         let open = Arc::clone(&self.open);
+        let gate = Arc::clone(&self.gate);
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 connections.fetch_add(1, Ordering::SeqCst);
                 let guard = OpenGuard::new(&open);
                 let fault = fault.lock().expect("fault lock").clone();
                 let requests = Arc::clone(&requests);
+                let gate = Arc::clone(&gate);
                 tokio::spawn(async move {
-                    answer(stream, fault, requests).await;
+                    answer(stream, fault, requests, &gate).await;
                     drop(guard);
                 });
             }
@@ -120,6 +149,12 @@ impl FaultServer {
     /// [`restart`](Self::restart)).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Lets every [`Fault::Held`] request be answered, now and from now on.
+    pub fn release(&self) {
+        self.gate.open.store(true, Ordering::SeqCst);
+        self.gate.opened.notify_waiters();
     }
 
     /// Changes how later requests are answered.
@@ -181,7 +216,12 @@ impl Drop for FaultServer {
     }
 }
 
-async fn answer(mut stream: tokio::net::TcpStream, fault: Fault, requests: Arc<AtomicU64>) {
+async fn answer(
+    mut stream: tokio::net::TcpStream,
+    fault: Fault,
+    requests: Arc<AtomicU64>,
+    gate: &Gate,
+) {
     if let Fault::Silent = fault {
         // Hold the connection open, unread, until the test is long over.
         tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -216,6 +256,10 @@ async fn answer(mut stream: tokio::net::TcpStream, fault: Fault, requests: Arc<A
         Fault::Answer(status, body) => http_response(status, &body),
         Fault::Slow(delay, body) => {
             tokio::time::sleep(delay).await;
+            http_response(200, &body)
+        }
+        Fault::Held(body) => {
+            gate.passed().await;
             http_response(200, &body)
         }
         Fault::Hang | Fault::Silent => {

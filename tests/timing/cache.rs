@@ -142,19 +142,26 @@ async fn concurrent_first_requests_share_one_introspection() {
 #[actix_web::test]
 async fn failures_are_shared_by_a_flight_but_never_cached() {
     let _turn = crate::TURN.lock().await;
-    let fault =
-        FaultServer::start(Fault::Slow(Duration::from_millis(300), "{not json".into())).await;
+    // The endpoint holds the one introspection until every caller has
+    // missed the cache and joined it, then answers garbage.
+    let fault = FaultServer::start(Fault::Held("{not json".into())).await;
     let texas = LocalTexas::start();
     let mp = Maskinporten::builder()
         .exposed_scopes(maskinporten_tests::EXPOSED)
         .introspection_endpoint(fault.url())
+        .timeout(Duration::from_secs(3600))
         .build()
         .unwrap();
     let api = TestApi::start(Some(mp.clone()), routes);
     let token = read_token(&texas);
     let client = client();
-    let responses =
-        join_all((0..20).map(|_| client.get(api.url("/afp")).bearer_auth(&token).send())).await;
+    let requests =
+        join_all((0..20).map(|_| client.get(api.url("/afp")).bearer_auth(&token).send()));
+    let release = async {
+        crate::until(|| mp.stats().cache_misses == 20).await;
+        fault.release();
+    };
+    let (responses, ()) = futures_util::join!(requests, release);
     for response in responses {
         assert_eq!(response.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
     }
