@@ -31,13 +31,35 @@ async fn a_throttled_request_is_traced_with_the_organisation() {
     assert_eq!(api.status("/quota/afp", &token).await, 429);
 
     let text = logs.text();
-    let lines: Vec<&str> = text
+    let spans: Vec<&str> = text
         .lines()
-        .filter(|line| line.contains("maskinporten.quota") && line.contains(THROTTLED))
+        .filter(|line| line.contains("maskinporten.quota{") && line.contains(THROTTLED))
         .collect();
-    assert_eq!(lines.len(), 1, "one throttled request, one line:\n{text}");
-    assert!(lines[0].contains("decision=\"throttled\""), "{}", lines[0]);
-    assert!(lines[0].contains("retry_after="), "{}", lines[0]);
+    // Only a throttled request gets a span (an admitted one costs none):
+    // it closes once, with its decision, and holds the event that says so.
+    let closed: Vec<&str> = spans
+        .iter()
+        .copied()
+        .filter(|line| line.contains(" close time.busy="))
+        .collect();
+    assert_eq!(closed.len(), 1, "one throttled request, one span:\n{text}");
+    assert!(
+        closed[0].contains("decision=\"throttled\""),
+        "{}",
+        closed[0]
+    );
+    assert!(closed[0].contains("retry_after="), "{}", closed[0]);
+    let events: Vec<&str> = spans
+        .iter()
+        .copied()
+        .filter(|line| !line.contains(" close time.busy="))
+        .collect();
+    assert_eq!(events.len(), 1, "one throttled request, one event:\n{text}");
+    assert!(
+        events[0].contains("decision=\"throttled\""),
+        "{}",
+        events[0]
+    );
     let signature = token.rsplit('.').next().unwrap();
     assert!(!text.contains(signature), "the token is never logged");
 }

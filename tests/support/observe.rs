@@ -68,20 +68,105 @@ impl LogCapture {
     }
 }
 
-/// The binary's log capture; see [`LogCapture`].
+/// The binary's log capture; see [`LogCapture`]. Set on first use, with
+/// [`fields`], as the binary's one `tracing` subscriber: every event and
+/// span (closing too), and `log` records through tracing-log, at TRACE.
 pub fn logs() -> &'static LogCapture {
-    static CAPTURE: std::sync::OnceLock<LogCapture> = std::sync::OnceLock::new();
+    &captured().logs
+}
+
+/// Every span's and event's fields as a layer receives them, one line each:
+/// `new <span> field=value ...`, `record <span> field=value`, `event
+/// <target> field=value ...`: what an OpenTelemetry layer would export.
+pub fn fields() -> &'static LogCapture {
+    &captured().fields
+}
+
+/// The log lines and the fields, captured.
+struct Captured {
+    logs: LogCapture,
+    fields: LogCapture,
+}
+
+fn captured() -> &'static Captured {
+    static CAPTURE: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
     CAPTURE.get_or_init(|| {
-        use tracing_subscriber::util::SubscriberInitExt;
-        let capture = LogCapture::default();
-        let writer = capture.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish()
+        use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt};
+        let captured = Captured {
+            logs: LogCapture::default(),
+            fields: LogCapture::default(),
+        };
+        let writer = captured.logs.clone();
+        tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(move || writer.clone())
+                    .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE),
+            )
+            .with(Fields(captured.fields.clone()))
+            .with(tracing_subscriber::filter::LevelFilter::TRACE)
             .try_init()
             .expect("the only subscriber of this binary");
-        capture
+        captured
     })
+}
+
+/// Every span's and event's fields, one line each as a layer receives them:
+/// `new <span> field=value ...`, `record <span> field=value`, `event
+/// <target> field=value ...`.
+struct Fields(LogCapture);
+
+/// Writes each field as `name=value`, whatever its type.
+struct Line(String);
+
+impl tracing::field::Visit for Line {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.push_str(&format!(" {}={value}", field.name()));
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!(" {}={value:?}", field.name()));
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for Fields
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        _: &tracing::span::Id,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut line = Line(format!("new {}", attrs.metadata().name()));
+        attrs.record(&mut line);
+        self.write(line);
+    }
+
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let name = ctx.span(id).map_or("?", |span| span.name());
+        let mut line = Line(format!("record {name}"));
+        values.record(&mut line);
+        self.write(line);
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let mut line = Line(format!("event {}", event.metadata().target()));
+        event.record(&mut line);
+        self.write(line);
+    }
+}
+
+impl Fields {
+    fn write(&self, mut line: Line) {
+        line.0.push('\n');
+        std::io::Write::write_all(&mut self.0.clone(), line.0.as_bytes()).unwrap();
+    }
 }

@@ -13,9 +13,8 @@
 //! substring and the whole.
 
 use std::{
-    io,
     panic::{catch_unwind, AssertUnwindSafe},
-    sync::{Arc, Mutex, OnceLock},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -24,104 +23,9 @@ use maskinporten_actix::{
     require_scope, testing::LocalTexas, Maskinporten, MaskinportenClaims, MaskinportenError,
 };
 use maskinporten_tests::{
-    read_token, refused_url, Fault, FaultServer, LogCapture, TestApi, READ, WRITE,
+    fields, logs, read_token, refused_url, Fault, FaultServer, TestApi, READ, WRITE,
 };
 use reqwest::StatusCode;
-
-/// Every span's and event's fields, one line each as a layer receives them:
-/// `new <span> field=value ...`, `record <span> field=value`, `event
-/// <target> field=value ...`.
-struct Fields(LogCapture);
-
-/// Writes each field as `name=value`, whatever its type.
-struct Line(String);
-
-impl tracing::field::Visit for Line {
-    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        self.0.push_str(&format!(" {}={value}", field.name()));
-    }
-
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.0.push_str(&format!(" {}={value:?}", field.name()));
-    }
-}
-
-impl<S> tracing_subscriber::Layer<S> for Fields
-where
-    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
-{
-    fn on_new_span(
-        &self,
-        attrs: &tracing::span::Attributes<'_>,
-        _: &tracing::span::Id,
-        _: tracing_subscriber::layer::Context<'_, S>,
-    ) {
-        let mut line = Line(format!("new {}", attrs.metadata().name()));
-        attrs.record(&mut line);
-        self.write(line);
-    }
-
-    fn on_record(
-        &self,
-        id: &tracing::span::Id,
-        values: &tracing::span::Record<'_>,
-        ctx: tracing_subscriber::layer::Context<'_, S>,
-    ) {
-        let name = ctx.span(id).map_or("?", |span| span.name());
-        let mut line = Line(format!("record {name}"));
-        values.record(&mut line);
-        self.write(line);
-    }
-
-    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        let mut line = Line(format!("event {}", event.metadata().target()));
-        event.record(&mut line);
-        self.write(line);
-    }
-}
-
-impl Fields {
-    fn write(&self, mut line: Line) {
-        line.0.push('\n');
-        io::Write::write_all(&mut self.0.clone(), line.0.as_bytes()).unwrap();
-    }
-}
-
-/// The log lines and the fields, captured.
-struct Captured {
-    logs: LogCapture,
-    fields: LogCapture,
-}
-
-/// Installs the capturing subscriber once for the whole test binary, for
-/// `tracing` events and spans and (through tracing-log) `log` records, at
-/// TRACE.
-fn logs() -> &'static LogCapture {
-    &captured().logs
-}
-
-fn captured() -> &'static Captured {
-    static CAPTURE: OnceLock<Captured> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt};
-        let captured = Captured {
-            logs: LogCapture::default(),
-            fields: LogCapture::default(),
-        };
-        let writer = captured.logs.clone();
-        tracing_subscriber::registry()
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_writer(move || writer.clone())
-                    .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE),
-            )
-            .with(Fields(captured.fields.clone()))
-            .with(tracing_subscriber::filter::LevelFilter::TRACE)
-            .try_init()
-            .expect("the only subscriber of this binary");
-        captured
-    })
-}
 
 /// The parts of a token that must never show: the whole, and for a JWT its
 /// payload, its signature, and a 24-character substring from the middle
@@ -301,7 +205,7 @@ async fn no_token_in_logs_or_responses() {
         "the sidecar's reason is not logged inside the validation span"
     );
     assert_clean("the logs", &captured, &tokens);
-    let fields = self::captured().fields.text();
+    let fields = fields().text();
     for field in [
         "new maskinporten.validate",
         "decision=allowed",
