@@ -62,7 +62,7 @@ async fn attribute_listed_suppliers() -> HttpResponse {
 }
 
 /// These tests are about whom the allow-lists let in, whatever API a token
-/// was issued for: the handles take any scope (tests/exposure.rs covers the
+/// was issued for: the handles take any scope (tests/it/exposure.rs covers the
 /// default).
 fn any_scope(texas: &LocalTexas) -> maskinporten_actix::Maskinporten {
     texas
