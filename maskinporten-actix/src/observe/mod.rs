@@ -16,6 +16,10 @@
 //! the cache's answer, the required scopes, the consumer's organisation
 //! number and the latency.
 //!
+//! Here is the span and the record; the counting they call is in
+//! `counted` (the series' handles, with the `metrics` feature; nothing
+//! without it), and the series' public names are in `metrics`.
+//!
 //! This room sits below the ones it counts: it takes plain values (an
 //! outcome as an [`ErrorKind`], a strategy's name, an organisation number,
 //! timings) and imports nothing but the error vocabulary. A validation still
@@ -61,36 +65,6 @@ fn outcome(decided: Result<(), ErrorKind>) -> &'static str {
     match decided {
         Ok(()) => "allowed",
         Err(kind) => kind.code(),
-    }
-}
-
-/// How many values the `outcome` label has: `allowed`, and one per
-/// [`ErrorKind`].
-#[cfg(feature = "metrics")]
-const OUTCOMES: usize = 1 + ErrorKind::ALL.len();
-
-/// The `outcome` label of the counter at `index`: `allowed` first, then the
-/// kinds in the order of [`ErrorKind::ALL`].
-#[cfg(feature = "metrics")]
-fn outcome_at(index: usize) -> &'static str {
-    match index {
-        0 => "allowed",
-        i => ErrorKind::ALL[i - 1].code(),
-    }
-}
-
-/// Where a rejection's counter is: its place in [`ErrorKind::ALL`], after
-/// `allowed`'s (a match, not a search, on the request path).
-#[cfg(feature = "metrics")]
-fn rejection_index(kind: ErrorKind) -> usize {
-    match kind {
-        ErrorKind::MissingToken => 1,
-        ErrorKind::InvalidRequest => 2,
-        ErrorKind::InvalidToken => 3,
-        ErrorKind::InsufficientScope => 4,
-        ErrorKind::AccessDenied => 5,
-        ErrorKind::ValidatorUnavailable => 6,
-        ErrorKind::Misconfigured => 7,
     }
 }
 
@@ -446,217 +420,10 @@ mod counted {
     pub(super) fn cache_entries(_: u64) {}
 }
 
-/// With the `metrics` feature: handles registered once, on first use, so a
-/// request costs an indexed load and the recorder's increment, with no key
-/// built or looked up.
+/// With the `metrics` feature: the handles of every series, registered
+/// once.
 #[cfg(feature = "metrics")]
-mod counted {
-    use std::{sync::LazyLock, time::Duration};
+mod counted;
 
-    use ::metrics::{Counter, Gauge, Histogram};
-
-    use super::{metrics::*, outcome_at, rejection_index, Verdict, OUTCOMES};
-
-    pub(super) const ENABLED: bool = true;
-
-    pub(super) struct Handles {
-        validations: [Counter; OUTCOMES],
-        cache_hit: Counter,
-        cache_miss: Counter,
-        introspections: [Counter; 3],
-        local_verifications: [Counter; 3],
-        jwks_ok: Counter,
-        jwks_failed: Counter,
-        introspection_duration: Histogram,
-        cache_entries: Gauge,
-    }
-
-    const VERDICTS: [&str; 3] = ["active", "inactive", "failed"];
-
-    pub(super) static HANDLES: LazyLock<Handles> = LazyLock::new(|| {
-        use ::metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
-        describe_counter!(
-            VALIDATIONS_TOTAL,
-            "Requests validated, by what they came to: allowed, or the rejection"
-        );
-        describe_counter!(
-            CACHE_LOOKUPS_TOTAL,
-            "Lookups of a token in the cache of validated tokens, by hit or miss"
-        );
-        describe_counter!(
-            INTROSPECTIONS_TOTAL,
-            "Introspections by the sidecar, by active, inactive or failed"
-        );
-        describe_counter!(
-            LOCAL_VERIFICATIONS_TOTAL,
-            "Tokens verified in-process against the JWKS, by active, inactive or failed"
-        );
-        describe_counter!(
-            JWKS_FETCHES_TOTAL,
-            "Fetches of Maskinporten's JWKS, by ok or failed"
-        );
-        describe_histogram!(
-            INTROSPECTION_DURATION_SECONDS,
-            Unit::Seconds,
-            "How long an introspection by the sidecar took"
-        );
-        describe_gauge!(CACHE_ENTRIES, "Tokens in the cache of validated tokens");
-        Handles {
-            validations: std::array::from_fn(
-                |index| ::metrics::counter!(VALIDATIONS_TOTAL, "outcome" => outcome_at(index)),
-            ),
-            cache_hit: ::metrics::counter!(CACHE_LOOKUPS_TOTAL, "result" => "hit"),
-            cache_miss: ::metrics::counter!(CACHE_LOOKUPS_TOTAL, "result" => "miss"),
-            introspections: VERDICTS
-                .map(|result| ::metrics::counter!(INTROSPECTIONS_TOTAL, "result" => result)),
-            local_verifications: VERDICTS
-                .map(|result| ::metrics::counter!(LOCAL_VERIFICATIONS_TOTAL, "result" => result)),
-            jwks_ok: ::metrics::counter!(JWKS_FETCHES_TOTAL, "result" => "ok"),
-            jwks_failed: ::metrics::counter!(JWKS_FETCHES_TOTAL, "result" => "failed"),
-            introspection_duration: ::metrics::histogram!(INTROSPECTION_DURATION_SECONDS),
-            cache_entries: ::metrics::gauge!(CACHE_ENTRIES),
-        }
-    });
-
-    fn verdict(verdict: Verdict) -> usize {
-        match verdict {
-            Verdict::Active => 0,
-            Verdict::Inactive => 1,
-            Verdict::Failed => 2,
-        }
-    }
-
-    #[inline]
-    pub(super) fn validation(decision: Result<(), crate::ErrorKind>) {
-        let index = match decision {
-            Ok(()) => 0,
-            Err(kind) => rejection_index(kind),
-        };
-        HANDLES.validations[index].increment(1);
-    }
-
-    #[inline]
-    pub(super) fn cache_hit() {
-        HANDLES.cache_hit.increment(1);
-    }
-
-    pub(super) fn cache_miss() {
-        HANDLES.cache_miss.increment(1);
-    }
-
-    pub(super) fn introspection(result: Verdict, took: Option<Duration>) {
-        HANDLES.introspections[verdict(result)].increment(1);
-        if let Some(took) = took {
-            HANDLES.introspection_duration.record(took.as_secs_f64());
-        }
-    }
-
-    pub(super) fn local_verification(result: Verdict) {
-        HANDLES.local_verifications[verdict(result)].increment(1);
-    }
-
-    pub(super) fn jwks_fetch(ok: bool) {
-        if ok {
-            HANDLES.jwks_ok.increment(1);
-        } else {
-            HANDLES.jwks_failed.increment(1);
-        }
-    }
-
-    pub(super) fn cache_entries(entries: u64) {
-        HANDLES.cache_entries.set(entries as f64);
-    }
-}
-
-/// The metrics of the `metrics` feature, recorded through the
-/// [`metrics`](https://docs.rs/metrics) facade: install a recorder (for
-/// Prometheus, `metrics-exporter-prometheus`) and they appear in it.
-///
-/// | name | kind | labels |
-/// |---|---|---|
-/// | `maskinporten_validations_total` | counter | `outcome`: `allowed`, `missing_token`, `invalid_request`, `invalid_token`, `insufficient_scope`, `access_denied`, `validator_unavailable`, `misconfigured`: the rejection's [`ErrorKind::code`](crate::ErrorKind::code), as in the JSON body |
-/// | `maskinporten_cache_lookups_total` | counter | `result`: `hit`, `miss` |
-/// | `maskinporten_introspections_total` | counter | `result`: `active`, `inactive`, `failed` |
-/// | `maskinporten_local_verifications_total` | counter | `result`: `active`, `inactive`, `failed` |
-/// | `maskinporten_jwks_fetches_total` | counter | `result`: `ok`, `failed` |
-/// | `maskinporten_introspection_duration_seconds` | histogram | |
-/// | `maskinporten_cache_entries` | gauge | |
-///
-/// Each request counts once in `maskinporten_validations_total`, however
-/// many guards and extractors look at its token: as the first guard's
-/// rejection (`insufficient_scope`, `access_denied`), else as its
-/// validation came out. It is counted when the request is done with; a
-/// request whose caller went away while its token was being introspected
-/// counts nowhere there. A call of
-/// [`Maskinporten::validate`](crate::Maskinporten::validate) counts once
-/// too. A handler's own checks (`claims.require_all(..)`) are the
-/// handler's and not counted.
-///
-/// `introspections_total{result="failed"}` counts introspections that gave
-/// no verdict (unreachable, timed out, a broken answer) and those that
-/// could not start because too many were in flight; the histogram holds
-/// only the ones sent. The gauge is set on every cache miss and by
-/// [`Maskinporten::stats`](crate::Maskinporten::stats) and
-/// [`settle_cache`](crate::Maskinporten::settle_cache); with several
-/// handles in one process it shows the last one's.
-///
-/// The handles are taken from the recorder installed when a metric is first
-/// recorded (or when [`register`](crate::metrics::register) is called): install the recorder at
-/// start-up, before the first request.
-///
-/// ```
-/// use maskinporten_actix::metrics;
-/// use metrics_exporter_prometheus::PrometheusBuilder;
-///
-/// let prometheus = PrometheusBuilder::new()
-///     .set_buckets_for_metric(
-///         metrics_exporter_prometheus::Matcher::Full(
-///             metrics::INTROSPECTION_DURATION_SECONDS.to_owned(),
-///         ),
-///         &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0],
-///     )
-///     .expect("buckets")
-///     .install_recorder()
-///     .expect("the only recorder");
-/// metrics::register();
-/// // Serve `prometheus.render()` at /internal/metrics.
-/// assert!(prometheus.render().contains(r#"maskinporten_validations_total{outcome="allowed"} 0"#));
-/// ```
 #[cfg(feature = "metrics")]
-pub mod metrics {
-    /// Requests validated, labelled `outcome`.
-    pub const VALIDATIONS_TOTAL: &str = "maskinporten_validations_total";
-    /// Cache lookups, labelled `result` (`hit`, `miss`).
-    pub const CACHE_LOOKUPS_TOTAL: &str = "maskinporten_cache_lookups_total";
-    /// Introspections, labelled `result` (`active`, `inactive`, `failed`).
-    pub const INTROSPECTIONS_TOTAL: &str = "maskinporten_introspections_total";
-    /// Local verifications, labelled `result` (`active`, `inactive`, `failed`).
-    pub const LOCAL_VERIFICATIONS_TOTAL: &str = "maskinporten_local_verifications_total";
-    /// JWKS fetches, labelled `result` (`ok`, `failed`).
-    pub const JWKS_FETCHES_TOTAL: &str = "maskinporten_jwks_fetches_total";
-    /// How long introspections took, in seconds (a histogram).
-    pub const INTROSPECTION_DURATION_SECONDS: &str = "maskinporten_introspection_duration_seconds";
-    /// Tokens in the cache (a gauge).
-    pub const CACHE_ENTRIES: &str = "maskinporten_cache_entries";
-
-    /// Registers every metric with the recorder installed now, so that each
-    /// series is exported (at zero) before the first request, and describes
-    /// them. Optional: the first request does the same.
-    pub fn register() {
-        std::sync::LazyLock::force(&super::counted::HANDLES);
-    }
-}
-
-#[cfg(all(test, feature = "metrics"))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_rejection_counts_under_its_own_code() {
-        for (place, kind) in ErrorKind::ALL.into_iter().enumerate() {
-            assert_eq!(rejection_index(kind), place + 1, "{kind:?}");
-            assert_eq!(outcome_at(rejection_index(kind)), kind.code(), "{kind:?}");
-        }
-        assert_eq!(outcome_at(0), "allowed");
-    }
-}
+pub mod metrics;
