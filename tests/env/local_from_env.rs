@@ -12,14 +12,6 @@ fn clear() {
     }
 }
 
-/// A scope this program names, so that the handles' default of exposed
-/// scopes takes tokens that hold it.
-
-#[allow(dead_code)]
-fn named() -> maskinporten_actix::Scopes {
-    maskinporten_actix::scopes!["nav:helse/sykepenger/afp.read"]
-}
-
 #[test]
 fn a_missing_or_invalid_variable_is_named() {
     let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -135,7 +135,7 @@ fn cat(parts: &[&[u8]]) -> Vec<u8> {
 
 fn rows(texas: &LocalTexas) -> Vec<Row> {
     use Expect::*;
-    let t = read_token(&texas);
+    let t = read_token(texas);
     let tb = t.as_bytes();
     let a = |n: usize| "a".repeat(n);
     vec![

@@ -294,7 +294,7 @@ async fn assert_same_rejections(api: &TestApi, texas: &LocalTexas) {
         Some(texas.token().scope(OTHER).sign()),
         Some(texas.token().scope(READ).exp(1).sign()),
         Some("not-a-token".to_owned()),
-        Some(read_token(&texas)),
+        Some(read_token(texas)),
     ];
     for token in &tokens {
         let by_attribute = seen(&api.url("/attribute"), token.as_deref()).await;

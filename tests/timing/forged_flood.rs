@@ -201,7 +201,7 @@ fn forged_and_genuine(texas: &LocalTexas) -> Vec<(bool, String)> {
     (0..45)
         .map(|i| {
             if i % 9 == 4 {
-                (false, read_token(&texas))
+                (false, read_token(texas))
             } else {
                 (true, unknown_kid(texas, i))
             }
