@@ -238,9 +238,7 @@ async fn a_middleware_consults_the_handle_where_it_wraps_not_a_resources() {
     let outer = lenient(&texas);
     let inner = strict(&texas);
     // The App itself wrapped, as an application would write it.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let server = actix_web::HttpServer::new(move || {
+    let api = TestApi::serve(1, move || {
         actix_web::App::new()
             .app_data(outer.clone())
             .wrap(RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]))
@@ -252,21 +250,13 @@ async fn a_middleware_consults_the_handle_where_it_wraps_not_a_resources() {
             .service(web::resource("/extractor").app_data(inner.clone()).route(
                 web::get().to(|_: MaskinportenClaims| async { HttpResponse::Ok().finish() }),
             ))
-    })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)
-    .unwrap()
-    .run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
-    let url = |path: &str| format!("{base}{path}");
+    });
     // A token the outer handle takes and the inner one refuses (no audience).
     let token = read_token(&texas);
     // The middleware judged with the outer handle; nothing asked the inner.
-    assert_eq!(ask(&url("/no-extractor"), Some(&token)).await.status, 200);
+    assert_eq!(api.status("/no-extractor", &token).await, 200);
     // The extractor consults the handle nearest the handler: the inner one.
-    assert_eq!(ask(&url("/extractor"), Some(&token)).await.status, 401);
+    assert_eq!(api.status("/extractor", &token).await, 401);
     // A token both take passes both.
     let restricted = texas
         .token()
@@ -274,10 +264,8 @@ async fn a_middleware_consults_the_handle_where_it_wraps_not_a_resources() {
         .claim("aud", json!(AUDIENCE))
         .sign();
     for path in ["/no-extractor", "/extractor"] {
-        let status = ask(&url(path), Some(&restricted)).await.status;
-        assert_eq!(status, 200, "{path}");
+        assert_eq!(api.status(path, &restricted).await, 200, "{path}");
     }
-    handle.stop(false).await;
 }
 
 /// A middleware on a scope or a resource sees a handle registered on that

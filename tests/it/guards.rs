@@ -4,9 +4,9 @@
 //! handler too; and a request is validated once however guards, attribute
 //! and extractors are nested.
 
-use std::{net::TcpListener, time::Duration};
+use std::time::Duration;
 
-use actix_web::{dev::ServerHandle, get, web, App, HttpResponse, HttpServer};
+use actix_web::{get, web, App, HttpResponse};
 use maskinporten_actix::{
     require_scope, scopes, testing::LocalTexas, ErrorKind, Maskinporten, MaskinportenClaims,
     RequireScope,
@@ -170,52 +170,23 @@ async fn paths_nobody_serves_under_a_guarded_scope_answer_401_not_404() {
     assert_eq!(response.status, StatusCode::UNAUTHORIZED);
 }
 
-/// An API whose whole `App` is wrapped: `TestApi` configures routes only.
-struct WrappedApp {
-    base: String,
-    handle: ServerHandle,
-}
-
-impl WrappedApp {
-    fn start(maskinporten: Maskinporten, guard: RequireScope) -> WrappedApp {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(maskinporten.clone())
-                .wrap(guard.clone())
-                .route("/afp", web::get().to(ok))
-                .service(web::scope("/nested").route("/afp", web::get().to(ok)))
-        })
-        .workers(1)
-        .disable_signals()
-        .listen(listener)
-        .unwrap()
-        .run();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
-        WrappedApp { base, handle }
-    }
-}
-
-impl Drop for WrappedApp {
-    fn drop(&mut self) {
-        let handle = self.handle.clone();
-        actix_web::rt::spawn(async move { handle.stop(false).await });
-    }
-}
-
 #[actix_web::test]
 async fn a_guarded_app_guards_every_route_and_its_404s() {
     let texas = LocalTexas::start();
-    let app = WrappedApp::start(
-        maskinporten_tests::handle(&texas),
-        RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]),
-    );
+    let maskinporten = maskinporten_tests::handle(&texas);
+    let guard = RequireScope::all(scopes!["nav:helse/sykepenger/afp.read"]);
+    // The whole `App` wrapped.
+    let app = TestApi::serve(1, move || {
+        App::new()
+            .app_data(maskinporten.clone())
+            .wrap(guard.clone())
+            .route("/afp", web::get().to(ok))
+            .service(web::scope("/nested").route("/afp", web::get().to(ok)))
+    });
     let read = read_token(&texas);
     let other = texas.token().scope(OTHER).sign();
     for path in ["/afp", "/nested/afp", "/", "/nothing/here"] {
-        let url = format!("{}{path}", app.base);
+        let url = app.url(path);
         let response = ask(&url, None).await;
         assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{path}");
         assert_eq!(response.challenge.as_deref(), Some("Bearer"), "{path}");
@@ -392,9 +363,7 @@ async fn nested_guards_attribute_and_extractors_validate_a_request_once() {
         .disable_cache()
         .build()
         .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let server = HttpServer::new(move || {
+    let api = TestApi::serve(1, move || {
         App::new()
             .app_data(maskinporten.clone())
             .wrap(RequireScope::any(scopes![
@@ -410,19 +379,12 @@ async fn nested_guards_attribute_and_extractors_validate_a_request_once() {
                             .service(nested),
                     ),
             )
-    })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)
-    .unwrap()
-    .run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
+    });
 
     // The local endpoint answers slowly, so later layers find the first
     // layer's introspection still in flight and must wait for it.
     texas.set_latency(Duration::from_millis(100));
-    let url = format!("{base}/outer/inner/afp");
+    let url = api.url("/outer/inner/afp");
     let both = texas.token().scopes([READ, WRITE]).jti("jti-1").sign();
     texas.reset_introspections();
     for round in 1..=3 {
@@ -436,5 +398,4 @@ async fn nested_guards_attribute_and_extractors_validate_a_request_once() {
     texas.reset_introspections();
     assert_eq!(ask(&url, Some(&read)).await.status, StatusCode::FORBIDDEN);
     assert_eq!(texas.introspections(), 1);
-    handle.stop(false).await;
 }

@@ -221,21 +221,12 @@ async fn clones_share_one_quota_across_workers() {
     let texas = LocalTexas::start();
     let quota = ConsumerQuota::per_minute(4);
     let maskinporten = handle(&texas);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = actix_web::HttpServer::new(move || {
+    let api = TestApi::serve(3, move || {
         actix_web::App::new()
             .app_data(maskinporten.clone())
             .wrap(quota.clone())
             .route("/", web::get().to(HttpResponse::Ok))
-    })
-    .workers(3)
-    .disable_signals()
-    .listen(listener)
-    .unwrap()
-    .run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
+    });
 
     // A client of its own per request: connections land on other workers.
     let token = read_token_from(&texas, CUSTOMER);
@@ -245,7 +236,7 @@ async fn clones_share_one_quota_across_workers() {
             .no_proxy()
             .build()
             .unwrap()
-            .get(format!("http://{addr}/"))
+            .get(api.url("/"))
             .bearer_auth(&token)
             .send()
             .await
@@ -253,7 +244,6 @@ async fn clones_share_one_quota_across_workers() {
         admitted += usize::from(response.status() == 200);
     }
     assert_eq!(admitted, 4);
-    handle.stop(false).await;
 }
 
 #[actix_web::test]

@@ -7,7 +7,11 @@ use std::{
     time::Duration,
 };
 
-use actix_web::{dev::ServerHandle, web, App, HttpServer};
+use actix_web::{
+    body::MessageBody,
+    dev::{ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse},
+    web, App, HttpServer,
+};
 use maskinporten_actix::Maskinporten;
 use reqwest::{
     header::{HeaderMap, WWW_AUTHENTICATE},
@@ -24,25 +28,44 @@ pub struct TestApi {
 
 impl TestApi {
     /// Serves `configure` with `maskinporten` registered as app data (or no
-    /// handle at all, with `None`). Call from within an actix runtime.
+    /// handle at all, with `None`), on one worker. Call from within an actix
+    /// runtime.
     pub fn start<F>(maskinporten: Option<Maskinporten>, configure: F) -> TestApi
     where
         F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
     {
-        let listener = StdListener::bind("127.0.0.1:0").expect("bind loopback");
-        let addr = listener.local_addr().expect("local addr");
-        let server = HttpServer::new(move || {
+        TestApi::serve(1, move || {
             let app = App::new().configure(configure.clone());
             match maskinporten.clone() {
                 Some(maskinporten) => app.app_data(maskinporten),
                 None => app,
             }
         })
-        .workers(1)
-        .disable_signals()
-        .listen(listener)
-        .expect("listen")
-        .run();
+    }
+
+    /// Serves the apps `factory` makes, on `workers` workers: for a test
+    /// that wraps the whole `App` or spreads requests over workers. Call
+    /// from within an actix runtime.
+    pub fn serve<F, T, B>(workers: usize, factory: F) -> TestApi
+    where
+        F: Fn() -> App<T> + Send + Clone + 'static,
+        T: ServiceFactory<
+                ServiceRequest,
+                Config = (),
+                Response = ServiceResponse<B>,
+                Error = actix_web::Error,
+                InitError = (),
+            > + 'static,
+        B: MessageBody + 'static,
+    {
+        let listener = StdListener::bind("127.0.0.1:0").expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let server = HttpServer::new(factory)
+            .workers(workers)
+            .disable_signals()
+            .listen(listener)
+            .expect("listen")
+            .run();
         let handle = server.handle();
         actix_web::rt::spawn(server);
         TestApi {
