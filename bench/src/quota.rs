@@ -19,9 +19,8 @@ use crate::{
     api::QUOTA_PER_SECOND,
     args::Args,
     driver::{fmt_count, fmt_duration, print_header, runtime, valid_token, Scratch},
-    http,
-    procs::{load_line, Pinning, Server},
-    warm::{measure, median, Measured, Options},
+    procs::{load_line, Pinning},
+    warm::{measure, median, Measured, Options, Stand},
     wrk,
 };
 
@@ -161,40 +160,17 @@ async fn rounds_of(
     scratch: &Scratch,
     valkey: &Valkey,
 ) -> io::Result<Vec<Round>> {
-    let texas = Server::start("texas", pinning.load, &["texas".to_owned()])?;
-    let api = Server::start(
-        "api",
-        pinning.api,
-        &[
-            "api".to_owned(),
-            "--introspection".to_owned(),
-            texas.url("/api/v1/introspect"),
-            "--quota-valkey".to_owned(),
-            valkey.url(),
-        ],
-    )?;
     let token = valid_token();
-    let script = wrk::write_script(
-        scratch.path(),
-        "one-token.lua",
-        &wrk::static_script(
-            "GET",
-            &[("Authorization", &format!("Bearer {token}"))],
-            None,
-        ),
-    )?;
-    for (_, path) in ROWS {
-        let warmed = http::Conn::connect(api.addr)
-            .await?
-            .get(path, Some(&token))
-            .await?;
-        if warmed.status != 200 {
-            return Err(io::Error::other(format!(
-                "the warming request to {path} answered {}",
-                warmed.status
-            )));
-        }
-    }
+    let warm: Vec<&str> = ROWS.iter().map(|(_, path)| *path).collect();
+    let stand = Stand::start(
+        pinning,
+        scratch,
+        &["--quota-valkey".to_owned(), valkey.url()],
+        &token,
+        &warm,
+    )
+    .await?;
+    let (api, script) = (&stand.api, &stand.script);
     let mut rounds = Vec::new();
     for round in 0..options.rounds {
         println!("-- round {}; {}", round + 1, load_line());
@@ -203,7 +179,7 @@ async fn rounds_of(
         let order: [usize; 3] = if round % 2 == 0 { [0, 1, 2] } else { [2, 1, 0] };
         for i in order {
             let (scripts, started) = (valkey.scripts()?, Instant::now());
-            let m = measure(options, pinning, &api, &api.url(ROWS[i].1), &script)?;
+            let m = measure(options, pinning, api, &api.url(ROWS[i].1), script)?;
             if i == 2 {
                 // The scripts of the row's whole time (its unmeasured
                 // second too) against its requests at the measured rate.

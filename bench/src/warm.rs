@@ -10,7 +10,11 @@
 //! the median of the per-round ratios is the figure to judge a change by.
 //! CPU time per request does not depend on whether wrk kept the API busy.
 
-use std::{io, path::Path, time::Duration};
+use std::{
+    io,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use crate::{
     args::Args,
@@ -91,16 +95,6 @@ async fn rounds_of(
     pinning: &Pinning,
     scratch: &Scratch,
 ) -> io::Result<Vec<Round>> {
-    let texas = Server::start("texas", pinning.load, &["texas".to_owned()])?;
-    let api = Server::start(
-        "api",
-        pinning.api,
-        &[
-            "api".to_owned(),
-            "--introspection".to_owned(),
-            texas.url("/api/v1/introspect"),
-        ],
-    )?;
     let token = match options.token_bytes {
         None => valid_token(),
         Some(len) => valid_token_of_length(len).ok_or_else(|| {
@@ -115,26 +109,9 @@ async fn rounds_of(
         token.len(),
         token.len() + "Authorization: Bearer ".len()
     );
-    let script = wrk::write_script(
-        scratch.path(),
-        "one-token.lua",
-        &wrk::static_script(
-            "GET",
-            &[("Authorization", &format!("Bearer {token}"))],
-            None,
-        ),
-    )?;
-    let warmed = http::Conn::connect(api.addr)
-        .await?
-        .get("/afp", Some(&token))
-        .await?;
-    if warmed.status != 200 {
-        return Err(io::Error::other(format!(
-            "the warming request answered {}",
-            warmed.status
-        )));
-    }
-    let row = |path: &str| measure(options, pinning, &api, &api.url(path), &script);
+    let stand = Stand::start(pinning, scratch, &[], &token, &["/afp"]).await?;
+    let (api, script) = (&stand.api, &stand.script);
+    let row = |path: &str| measure(options, pinning, api, &api.url(path), script);
     let mut rounds = Vec::new();
     for round in 0..options.rounds {
         println!("-- round {}; {}", round + 1, load_line());
@@ -167,6 +144,64 @@ async fn rounds_of(
         });
     }
     Ok(rounds)
+}
+
+/// What a warm-path run measures against: a Texas-compatible endpoint, the
+/// API introspecting through it, and a wrk script sending one token on
+/// every request, cached by the API before anything is measured.
+pub(crate) struct Stand {
+    /// Kept for as long as the API asks it.
+    _texas: Server,
+    pub(crate) api: Server,
+    pub(crate) script: PathBuf,
+}
+
+impl Stand {
+    /// Starts both servers (the API with `api_args` more), writes the
+    /// script for `token`, and asks each of `warm` once with it, wanting
+    /// 200.
+    pub(crate) async fn start(
+        pinning: &Pinning,
+        scratch: &Scratch,
+        api_args: &[String],
+        token: &str,
+        warm: &[&str],
+    ) -> io::Result<Stand> {
+        let texas = Server::start("texas", pinning.load, &["texas".to_owned()])?;
+        let mut args = vec![
+            "api".to_owned(),
+            "--introspection".to_owned(),
+            texas.url("/api/v1/introspect"),
+        ];
+        args.extend_from_slice(api_args);
+        let api = Server::start("api", pinning.api, &args)?;
+        let script = wrk::write_script(
+            scratch.path(),
+            "one-token.lua",
+            &wrk::static_script(
+                "GET",
+                &[("Authorization", &format!("Bearer {token}"))],
+                None,
+            ),
+        )?;
+        for path in warm {
+            let warmed = http::Conn::connect(api.addr)
+                .await?
+                .get(path, Some(token))
+                .await?;
+            if warmed.status != 200 {
+                return Err(io::Error::other(format!(
+                    "the warming request to {path} answered {}",
+                    warmed.status
+                )));
+            }
+        }
+        Ok(Stand {
+            _texas: texas,
+            api,
+            script,
+        })
+    }
 }
 
 /// The rows of a round: the same request to three handlers.
