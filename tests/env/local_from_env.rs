@@ -4,7 +4,7 @@
 use maskinporten_actix::{env, Maskinporten};
 
 use crate::ENV;
-use maskinporten_tests::{read_token, READ};
+use maskinporten_tests::{forged_token, read_token, READ};
 
 fn clear() {
     for name in [env::ISSUER, env::JWKS_URI, env::WELL_KNOWN_URL] {
@@ -126,12 +126,7 @@ async fn from_env_checks_signatures_before_the_sidecar_when_the_jwks_is_set() {
         maskinporten
     };
     texas.reset_introspections();
-    let forged = texas
-        .token()
-        .scope(READ)
-        .kid(maskinporten_actix::testing::DEFAULT_KID)
-        .signed_by_other_key()
-        .sign();
+    let forged = forged_token(&texas);
     let error = maskinporten.validate(&forged).await.unwrap_err();
     assert_eq!(error.kind(), maskinporten_actix::ErrorKind::InvalidToken);
     let unknown_kid = texas.token().scope(READ).signed_by_other_key().sign();

@@ -12,7 +12,8 @@ use maskinporten_actix::{
     require_scope, scopes, testing::LocalTexas, Maskinporten, RequireConsumer, RequireScope, Scopes,
 };
 use maskinporten_tests::{
-    handlers, other_api_token, read_token, Answer, TestApi, LISTED, OTHER_API, READ, WRITE,
+    forged_token, handlers, other_api_token, read_token, Answer, TestApi, LISTED, OTHER_API, READ,
+    WRITE,
 };
 use serde_json::json;
 
@@ -331,12 +332,7 @@ async fn junk_is_never_remembered() {
     let maskinporten = exposing_read(&texas);
     let api = TestApi::start(Some(maskinporten.clone()), routes);
     // Refused by the sidecar: a signature by a key it does not hold.
-    let forged = texas
-        .token()
-        .scope(READ)
-        .kid(maskinporten_actix::testing::DEFAULT_KID)
-        .signed_by_other_key()
-        .sign();
+    let forged = forged_token(&texas);
     texas.reset_introspections();
     for _ in 0..10 {
         assert_eq!(api.status("/afp", &forged).await, 401);

@@ -2,7 +2,7 @@
 //! and the tokens.
 
 use maskinporten_actix::{
-    testing::{LocalTexas, DEFAULT_CONSUMER_ORGNO},
+    testing::{LocalTexas, DEFAULT_CONSUMER_ORGNO, DEFAULT_KID},
     Maskinporten,
 };
 use serde_json::{json, Value};
@@ -68,6 +68,17 @@ pub fn read_token(texas: &LocalTexas) -> String {
 /// A token holding [`READ`], from `consumer`.
 pub fn read_token_from(texas: &LocalTexas, consumer: &str) -> String {
     texas.token().scope(READ).consumer(consumer).sign()
+}
+
+/// A forged token: it holds [`READ`] and names the key the endpoint trusts
+/// (`kid`), but another key signed it.
+pub fn forged_token(texas: &LocalTexas) -> String {
+    texas
+        .token()
+        .scope(READ)
+        .kid(DEFAULT_KID)
+        .signed_by_other_key()
+        .sign()
 }
 
 /// A token issued for another API: it holds [`OTHER_API`] only.
