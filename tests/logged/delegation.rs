@@ -9,7 +9,7 @@ use actix_web::{get, web, HttpResponse};
 use maskinporten_actix::{
     orgnos, require_consumer, testing::LocalTexas, MaskinportenClaims, RequireConsumer,
 };
-use maskinporten_tests::{get, logs, organization, TestApi};
+use maskinporten_tests::{logs, organization, TestApi};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -158,9 +158,7 @@ async fn the_allow_list_judges_the_consumer_whose_data_it_is() {
         .supplier(OTHER_SUPPLIER)
         .sign();
     assert_eq!(
-        get(&api.url("/by-consumer"), Some(&for_listed))
-            .await
-            .status(),
+        api.status("/by-consumer", &for_listed).await,
         StatusCode::OK
     );
     // A listed organisation as supplier for someone else is not let in.

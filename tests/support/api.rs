@@ -266,25 +266,11 @@ pub async fn send(request: reqwest::RequestBuilder) -> Answer {
 
 /// A GET of `url`, with `token` as the bearer token when given, read whole.
 pub async fn ask(url: &str, token: Option<&str>) -> Answer {
-    Answer::read(get(url, token).await).await
-}
-
-/// A GET of `url`, with `token` as the bearer token when given: for a test
-/// that reads the response itself (a stream, its timing).
-pub async fn get(url: &str, token: Option<&str>) -> reqwest::Response {
     let mut request = client().get(url);
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
-    request.send().await.expect("request")
-}
-
-/// The `WWW-Authenticate` challenge of a response, if it has one.
-pub fn challenge(response: &reqwest::Response) -> Option<String> {
-    response
-        .headers()
-        .get(WWW_AUTHENTICATE)
-        .map(|v| v.to_str().unwrap().to_owned())
+    send(request).await
 }
 
 /// An HTTP response read off the wire by [`raw_request`].
